@@ -1,0 +1,227 @@
+"""The one configuration object of an IMPALA run.
+
+Defaults are the paper's Atari settings (Espeholt et al. 2018, Table G.1)
+unless a comment says otherwise. Presets in `configs/` return an
+`ImpalaConfig`; binaries accept `--config=configs/NAME.py` and override any
+field with `--config.FIELD=VALUE`. `validate()` is called on construction and
+again by every entry point (command-line overrides bypass `__post_init__`).
+"""
+
+import dataclasses
+import math
+from typing import Tuple
+
+from impala_tf import losses
+
+TORSOS = ('mlp', 'shallow', 'resnet')
+STRATEGIES = ('default', 'mirrored', 'tpu')
+
+
+class ConfigError(ValueError):
+  """An invalid configuration value; the message names the field."""
+
+
+@dataclasses.dataclass
+class ImpalaConfig:
+  """Every hyperparameter of an IMPALA run."""
+
+  # --- Environment -----------------------------------------------------------
+  # A gymnasium id. Ids starting with 'ALE/' (e.g. 'ALE/Pong-v5') run on
+  # ale_py.AtariVectorEnv with the paper's preprocessing; anything else runs
+  # through gymnasium's vector API.
+  env_id: str = 'ALE/Pong-v5'
+  # Agent steps per environment step: Atari frame skip (with max-pooling of
+  # the last two frames). Frames are counted as agent steps × action_repeat.
+  action_repeat: int = 4
+  # Atari: number of stacked grayscale 84×84 frames (paper §5.2, Mnih 2015).
+  frame_stack: int = 4
+  # Atari: up to this many no-op actions at episode start (Mnih et al. 2015).
+  noop_max: int = 30
+  # Atari: probability of repeating the previous action (Machado et al. 2017
+  # recommend 0.25; the paper and AtariVectorEnv's default use 0.0).
+  sticky_action_probability: float = 0.0
+  # Atari: episode cap in frames (108,000 frames = 30 minutes of play).
+  max_episode_frames: int = 108_000
+
+  # --- Actors -----------------------------------------------------------------
+  # Actor processes the local launcher starts.
+  num_actors: int = 2
+  # Environments each actor steps as one vectorised batch.
+  envs_per_actor: int = 16
+  # Threads an Atari vector env may use inside one actor (0: one per env).
+  env_threads: int = 1
+
+  # --- Unrolls and batches (paper Table G.1) ----------------------------------
+  # T: agent steps per unroll; actors send T+1 observations, overlapping the
+  # next unroll by one step so every step is bootstrapped.
+  unroll_length: int = 20
+  # B: trajectories per learner batch. Must be a multiple of envs_per_actor,
+  # because each queue item is one actor's [T+1, envs_per_actor] unroll.
+  batch_size: int = 32
+  # Queue capacity in items (unrolls of envs_per_actor trajectories). Writers
+  # block when it is full, which bounds memory and policy lag.
+  queue_capacity: int = 8
+  # True: actors wait for the update that consumes their data (zero policy
+  # lag): the synchronous batched A2C baseline of the paper's comparisons.
+  # Requires num_actors * envs_per_actor == batch_size.
+  synchronous: bool = False
+
+  # --- Network (paper Fig. 3) -------------------------------------------------
+  # 'mlp' (vector observations), 'shallow' (2 conv layers) or 'resnet'
+  # (15 conv layers in 3 residual sections).
+  torso: str = 'shallow'
+  # Hidden layer sizes of the 'mlp' torso.
+  mlp_hidden_sizes: Tuple[int, ...] = (64, 64)
+  # Units of the fully connected layer after the conv torsos (paper: 256).
+  torso_output_size: int = 256
+  # Add the LSTM core fed the torso output, the one-hot previous action and
+  # the clipped previous reward (paper Fig. 3). Off for Atari here: the
+  # feed-forward agent learns Pong and runs faster on a CPU.
+  use_lstm: bool = False
+  lstm_units: int = 256
+
+  # --- Loss (paper §4.2, Table G.1) ---------------------------------------------
+  discount: float = 0.99
+  # Off-policy correction: vtrace | one_step_is | epsilon_correction |
+  # no_correction (paper Table 2).
+  correction: str = 'vtrace'
+  # V-trace truncation levels ρ̄, ρ̄_pg and c̄; `inf` turns one off. The paper
+  # uses ρ̄ = c̄ = 1 and requires ρ̄ ≥ c̄.
+  clip_rho_threshold: float = 1.0
+  clip_pg_rho_threshold: float = 1.0
+  clip_c_threshold: float = 1.0
+  baseline_cost: float = 0.5
+  entropy_cost: float = 0.01
+  # abs_one (Atari) | soft_asymmetric (DMLab) | none. Applied in the loss only:
+  # reported episode returns are the environment's own scores.
+  reward_clipping: str = 'abs_one'
+
+  # --- Optimiser (paper Table G.1) --------------------------------------------
+  # Initial learning rate, decayed linearly to 0 over total_environment_frames.
+  learning_rate: float = 0.0006
+  # RMSProp with TensorFlow 1 semantics as in the paper's implementation:
+  # ε is added inside the square root and the mean square starts at 1.
+  rmsprop_decay: float = 0.99
+  rmsprop_epsilon: float = 0.01
+  rmsprop_momentum: float = 0.0
+  # Global-norm gradient clipping.
+  grad_clip_norm: float = 40.0
+  # Training budget in environment frames (agent steps × action_repeat).
+  total_environment_frames: int = 200_000_000
+
+  # --- Learner system ------------------------------------------------------------
+  # tf.distribute strategy: default (one device) | mirrored | tpu.
+  strategy: str = 'default'
+  # Unrolls (queue items) the input pipeline keeps ready ahead of the step.
+  prefetch_batches: int = 2
+  # Publish weights to actors every this many learner steps.
+  publish_every_steps: int = 1
+  # Seconds between checkpoints (one is always written at the end).
+  checkpoint_every_seconds: float = 600.0
+  # Checkpoints kept on disk.
+  checkpoints_to_keep: int = 3
+  # Learner steps between TensorBoard summaries.
+  summary_every_steps: int = 10
+  # Seconds between progress lines and status-file updates.
+  log_every_seconds: float = 5.0
+  # Intra-/inter-op thread pools for TensorFlow in each process (0: TF picks).
+  learner_intra_op_threads: int = 0
+  actor_intra_op_threads: int = 1
+
+  seed: int = 0
+
+  def __post_init__(self):
+    self.validate()
+
+  def validate(self) -> 'ImpalaConfig':
+    """Raises ConfigError naming the first invalid field; returns self."""
+    if isinstance(self.mlp_hidden_sizes, list):
+      self.mlp_hidden_sizes = tuple(self.mlp_hidden_sizes)
+
+    def positive(name, integer=True):
+      value = getattr(self, name)
+      kind = int if integer else (int, float)
+      if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
+        raise ConfigError(f'{name} must be a positive {"integer" if integer else "number"}, '
+                          f'got {value!r}.')
+
+    def in_range(name, low, high, low_open=False):
+      value = getattr(self, name)
+      if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ConfigError(f'{name} must be a number, got {value!r}.')
+      ok = (value > low if low_open else value >= low) and value <= high
+      if not ok:
+        lo = '(' if low_open else '['
+        raise ConfigError(f'{name} must be in {lo}{low}, {high}], got {value!r}.')
+
+    def one_of(name, choices):
+      if getattr(self, name) not in choices:
+        raise ConfigError(f'{name} must be one of {choices}, got {getattr(self, name)!r}.')
+
+    if not isinstance(self.env_id, str) or not self.env_id:
+      raise ConfigError(f'env_id must be a non-empty gymnasium id, got {self.env_id!r}.')
+    for name in ('action_repeat', 'frame_stack', 'max_episode_frames', 'num_actors',
+                 'envs_per_actor', 'unroll_length', 'batch_size', 'queue_capacity',
+                 'torso_output_size', 'lstm_units', 'total_environment_frames',
+                 'prefetch_batches', 'publish_every_steps', 'checkpoints_to_keep',
+                 'summary_every_steps'):
+      positive(name)
+    for name in ('noop_max', 'env_threads', 'learner_intra_op_threads',
+                 'actor_intra_op_threads', 'seed'):
+      value = getattr(self, name)
+      if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f'{name} must be a non-negative integer, got {value!r}.')
+    in_range('sticky_action_probability', 0.0, 1.0)
+    in_range('discount', 0.0, 1.0)
+    for name in ('clip_rho_threshold', 'clip_pg_rho_threshold', 'clip_c_threshold'):
+      in_range(name, 0.0, math.inf, low_open=True)
+    for name in ('baseline_cost', 'entropy_cost'):
+      in_range(name, 0.0, math.inf)
+    in_range('learning_rate', 0.0, 1.0, low_open=True)
+    in_range('rmsprop_decay', 0.0, 1.0)
+    in_range('rmsprop_epsilon', 0.0, math.inf, low_open=True)
+    in_range('rmsprop_momentum', 0.0, 1.0)
+    in_range('grad_clip_norm', 0.0, math.inf, low_open=True)
+    for name in ('checkpoint_every_seconds', 'log_every_seconds'):
+      positive(name, integer=False)
+    one_of('correction', losses.CORRECTIONS)
+    one_of('reward_clipping', losses.REWARD_CLIPPINGS)
+    one_of('torso', TORSOS)
+    one_of('strategy', STRATEGIES)
+    if (not isinstance(self.mlp_hidden_sizes, tuple) or not self.mlp_hidden_sizes
+        or not all(isinstance(h, int) and h > 0 for h in self.mlp_hidden_sizes)):
+      raise ConfigError('mlp_hidden_sizes must be a non-empty tuple of positive '
+                        f'integers, got {self.mlp_hidden_sizes!r}.')
+    if self.batch_size % self.envs_per_actor:
+      raise ConfigError(
+          f'batch_size ({self.batch_size}) must be a multiple of envs_per_actor '
+          f'({self.envs_per_actor}): each queue item holds one actor\'s unroll of '
+          'envs_per_actor trajectories.')
+    if self.synchronous and self.num_actors * self.envs_per_actor != self.batch_size:
+      raise ConfigError(
+          'synchronous=True needs num_actors * envs_per_actor == batch_size, got '
+          f'{self.num_actors} * {self.envs_per_actor} != {self.batch_size}.')
+    return self
+
+  # --- Derived quantities ---------------------------------------------------------
+  @property
+  def is_atari(self) -> bool:
+    return self.env_id.startswith('ALE/')
+
+  @property
+  def items_per_batch(self) -> int:
+    """Queue items (actor unrolls) that make one learner batch."""
+    return self.batch_size // self.envs_per_actor
+
+  @property
+  def frames_per_learner_step(self) -> int:
+    return self.batch_size * self.unroll_length * self.action_repeat
+
+  @property
+  def total_learner_steps(self) -> int:
+    return max(1, math.ceil(self.total_environment_frames / self.frames_per_learner_step))
+
+  def threshold(self, name: str):
+    """A V-trace threshold with `inf` mapped to None (no truncation)."""
+    value = getattr(self, name)
+    return None if math.isinf(value) else float(value)

@@ -1,0 +1,255 @@
+"""Keras agent networks of the paper (Fig. 3): torsos, LSTM core and heads.
+
+One `ImpalaNetwork` serves both roles:
+  * acting:   `step(inputs, state)` on one time step, inputs [B, ...];
+  * learning: `unroll(inputs, state)` on [T+1, B, ...], the actor's unroll
+              (T+1 observations; the last only bootstraps the value).
+Both run the same layers and give the same outputs for the same inputs.
+
+`NetworkInput` fields, per step:
+  observation:  [.., *OBS_SHAPE], uint8 frames or float vectors.
+  first:        bool [..], True where the observation starts an episode; the
+                LSTM state is reset there and prev_action/prev_reward ignored.
+  prev_action:  the action taken before this observation, [..] int32 or
+                [.., ACTION_DIM] float32 (zeros at episode start).
+  prev_reward:  float32 [..], the reward received on arriving here.
+"""
+
+import collections
+from typing import Sequence
+
+import tensorflow as tf
+
+from impala_tf import losses
+
+NetworkInput = collections.namedtuple(
+    'NetworkInput', ['observation', 'first', 'prev_action', 'prev_reward'])
+NetworkOutput = collections.namedtuple('NetworkOutput', ['policy_params', 'baseline'])
+
+
+class MLPTorso(tf.keras.layers.Layer):
+  """Fully connected ReLU layers for vector observations."""
+
+  def __init__(self, hidden_sizes: Sequence[int], **kwargs):
+    super().__init__(**kwargs)
+    self._layers = [tf.keras.layers.Dense(h, activation='relu') for h in hidden_sizes]
+
+  def call(self, x):
+    x = tf.reshape(x, [tf.shape(x)[0], -1])
+    for layer in self._layers:
+      x = layer(x)
+    return x
+
+
+class ShallowTorso(tf.keras.layers.Layer):
+  """Paper Fig. 3 (left): conv 16 8×8/4, conv 32 4×4/2, fully connected 256."""
+
+  def __init__(self, output_size: int = 256, **kwargs):
+    super().__init__(**kwargs)
+    self._conv1 = tf.keras.layers.Conv2D(16, 8, strides=4, activation='relu')
+    self._conv2 = tf.keras.layers.Conv2D(32, 4, strides=2, activation='relu')
+    self._flatten = tf.keras.layers.Flatten()
+    self._fc = tf.keras.layers.Dense(output_size, activation='relu')
+
+  def call(self, x):
+    return self._fc(self._flatten(self._conv2(self._conv1(x))))
+
+
+class _ResidualBlock(tf.keras.layers.Layer):
+  """ReLU, conv 3×3, ReLU, conv 3×3, plus the skip connection."""
+
+  def __init__(self, channels: int, **kwargs):
+    super().__init__(**kwargs)
+    self._conv1 = tf.keras.layers.Conv2D(channels, 3, padding='same')
+    self._conv2 = tf.keras.layers.Conv2D(channels, 3, padding='same')
+
+  def call(self, x):
+    return x + self._conv2(tf.nn.relu(self._conv1(tf.nn.relu(x))))
+
+
+class ResNetTorso(tf.keras.layers.Layer):
+  """Paper Fig. 3 (right): 3 sections (16, 32, 32 channels) of conv 3×3,
+  max-pool 3×3/2 and two residual blocks: 15 conv layers, then FC 256."""
+
+  def __init__(self, output_size: int = 256, channels=(16, 32, 32), **kwargs):
+    super().__init__(**kwargs)
+    self._sections = []
+    for c in channels:
+      self._sections.append([
+          tf.keras.layers.Conv2D(c, 3, padding='same'),
+          tf.keras.layers.MaxPool2D(3, strides=2, padding='same'),
+          _ResidualBlock(c),
+          _ResidualBlock(c),
+      ])
+    self._flatten = tf.keras.layers.Flatten()
+    self._fc = tf.keras.layers.Dense(output_size, activation='relu')
+
+  def call(self, x):
+    for section in self._sections:
+      for layer in section:
+        x = layer(x)
+    return self._fc(self._flatten(tf.nn.relu(x)))
+
+
+class ImpalaNetwork(tf.keras.Model):
+  """Torso → (optional LSTM core) → policy and baseline heads."""
+
+  def __init__(self,
+               num_policy_params: int,
+               torso: str = 'shallow',
+               mlp_hidden_sizes: Sequence[int] = (64, 64),
+               torso_output_size: int = 256,
+               use_lstm: bool = False,
+               lstm_units: int = 256,
+               num_actions: int = 0,
+               channels_first: bool = False,
+               reward_clipping: str = 'abs_one',
+               name: str = 'impala_network'):
+    """Builds the layers (variables are created on the first call).
+
+    Args:
+      num_policy_params: P, the size of the policy head (see distributions).
+      torso: 'mlp', 'shallow' or 'resnet'.
+      mlp_hidden_sizes: layer sizes of the MLP torso.
+      torso_output_size: units of the conv torsos' fully connected layer.
+      use_lstm: add the LSTM core fed [torso, prev action, prev reward].
+      lstm_units: LSTM size (paper: 256).
+      num_actions: > 0 for discrete actions: prev_action is one-hot encoded
+        to this size; 0 for continuous actions (fed as they are).
+      channels_first: observations are [C, H, W] (ale_py's frame stack)
+        and are transposed to [H, W, C] for the convolutions.
+      reward_clipping: how the previous reward is clipped for the core.
+      name: model name.
+    """
+    super().__init__(name=name)
+    if torso == 'mlp':
+      self._torso = MLPTorso(mlp_hidden_sizes)
+    elif torso == 'shallow':
+      self._torso = ShallowTorso(torso_output_size)
+    elif torso == 'resnet':
+      self._torso = ResNetTorso(torso_output_size)
+    else:
+      raise ValueError(f"torso must be 'mlp', 'shallow' or 'resnet', got {torso!r}.")
+    self._is_conv = torso != 'mlp'
+    self._channels_first = channels_first
+    self._num_actions = num_actions
+    self._reward_clipping = reward_clipping
+    self.use_lstm = use_lstm
+    self._lstm_units = lstm_units
+    if use_lstm:
+      self._core = tf.keras.layers.LSTMCell(lstm_units)
+    self._policy_head = tf.keras.layers.Dense(num_policy_params, name='policy')
+    self._baseline_head = tf.keras.layers.Dense(1, name='baseline')
+
+  def initial_state(self, batch_size):
+    """The core state at an episode start: (h, c), each float32 [B, UNITS],
+    or an empty tuple for a feed-forward network."""
+    if not self.use_lstm:
+      return ()
+    zeros = tf.zeros([batch_size, self._lstm_units], tf.float32)
+    return (zeros, zeros)
+
+  def _embed(self, observation):
+    """Torso features for a flat batch of observations [N, *OBS_SHAPE]."""
+    x = observation
+    if x.dtype == tf.uint8:
+      x = tf.cast(x, tf.float32) / 255.0
+    else:
+      x = tf.cast(x, tf.float32)
+    if self._is_conv and self._channels_first:
+      x = tf.transpose(x, [0, 2, 3, 1])
+    return self._torso(x)
+
+  def unroll(self, inputs: NetworkInput, core_state):
+    """Runs the network over time-major inputs.
+
+    Args:
+      inputs: NetworkInput with leading dimensions [T, B].
+      core_state: the state before the first step (from `initial_state` or
+        recorded by the actor at the start of the unroll).
+
+    Returns:
+      (NetworkOutput(policy_params [T, B, P], baseline [T, B]), final state).
+    """
+    observation = tf.convert_to_tensor(inputs.observation)
+    t_dim, b_dim = tf.shape(observation)[0], tf.shape(observation)[1]
+    flat = tf.reshape(observation, tf.concat([[t_dim * b_dim], tf.shape(observation)[2:]], 0))
+    features = self._embed(flat)
+    features = tf.reshape(features, [t_dim, b_dim, features.shape[-1]])
+    if self.use_lstm:
+      features, core_state = self._run_core(features, inputs, core_state)
+    policy_params = self._policy_head(features)
+    baseline = tf.squeeze(self._baseline_head(features), -1)
+    return NetworkOutput(policy_params, baseline), core_state
+
+  def _run_core(self, features, inputs, core_state):
+    first = tf.convert_to_tensor(inputs.first)
+    not_first = 1.0 - tf.cast(first, tf.float32)
+    if self._num_actions:
+      prev_action = tf.one_hot(tf.cast(inputs.prev_action, tf.int32), self._num_actions)
+    else:
+      prev_action = tf.cast(inputs.prev_action, tf.float32)
+    prev_reward = losses.clip_rewards(
+        tf.cast(inputs.prev_reward, tf.float32), self._reward_clipping)[..., None]
+    # At an episode start the previous action and reward belong to another
+    # episode: zero them, as the state is reset.
+    core_input = tf.concat(
+        [features, prev_action * not_first[..., None], prev_reward * not_first[..., None]],
+        axis=-1)
+    if not self._core.built:
+      self._core.build(core_input.shape[2:])
+
+    def step(state, elems):
+      x_t, not_first_t = elems
+      keep = not_first_t[:, None]
+      h, c = state[0] * keep, state[1] * keep
+      out, (h, c) = self._core(x_t, [h, c])
+      return out, (h, c)
+
+    def scan_fn(carry, elems):
+      _, state = carry
+      return step(state, elems)
+
+    initial_out = tf.zeros([tf.shape(features)[1], self._lstm_units], tf.float32)
+    outputs, states = tf.scan(
+        scan_fn, (core_input, not_first), initializer=(initial_out, tuple(core_state)))
+    final_state = (states[0][-1], states[1][-1])
+    return outputs, final_state
+
+  def step(self, inputs: NetworkInput, core_state):
+    """One acting step: inputs [B, ...] → (NetworkOutput [B, ...], new state)."""
+    expanded = tf.nest.map_structure(lambda x: tf.expand_dims(x, 0), inputs)
+    outputs, core_state = self.unroll(expanded, core_state)
+    return tf.nest.map_structure(lambda x: x[0], outputs), core_state
+
+  def call(self, inputs, core_state):
+    return self.unroll(inputs, core_state)
+
+
+def make_network(config, observation_shape, distribution, channels_first=False):
+  """Builds an ImpalaNetwork for `config` and creates its variables.
+
+  Args:
+    config: an ImpalaConfig.
+    observation_shape: the single-environment observation shape.
+    distribution: an `impala_tf.distributions` object for the action space.
+    channels_first: observations are [C, H, W] frame stacks.
+  """
+  num_actions = getattr(distribution, 'num_actions', 0)
+  network = ImpalaNetwork(
+      num_policy_params=distribution.num_params,
+      torso=config.torso,
+      mlp_hidden_sizes=config.mlp_hidden_sizes,
+      torso_output_size=config.torso_output_size,
+      use_lstm=config.use_lstm,
+      lstm_units=config.lstm_units,
+      num_actions=num_actions,
+      channels_first=channels_first,
+      reward_clipping=config.reward_clipping)
+  dummy = NetworkInput(
+      observation=tf.zeros([1, 1, *observation_shape], tf.float32),
+      first=tf.ones([1, 1], tf.bool),
+      prev_action=tf.zeros([1, 1, *distribution.action_shape], distribution.action_dtype),
+      prev_reward=tf.zeros([1, 1], tf.float32))
+  network.unroll(dummy, network.initial_state(1))
+  return network

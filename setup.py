@@ -1,0 +1,32 @@
+"""Installs impala_tf, its binaries (as console scripts) and its presets."""
+
+import setuptools
+
+setuptools.setup(
+    name='impala_tf',
+    version='0.1.0',
+    description='IMPALA and V-trace for TensorFlow 2 / Keras, on Reverb.',
+    python_requires='>=3.11,<3.12',
+    # The binaries and presets keep their places in the repository tree
+    # (binaries/, configs/) and install under namespaced package names.
+    packages=['impala_tf', 'impala_tf_binaries', 'impala_tf_configs'],
+    package_dir={
+        'impala_tf': 'impala_tf',
+        'impala_tf_binaries': 'binaries',
+        'impala_tf_configs': 'configs',
+    },
+    install_requires=[
+        'absl-py==2.5.1',
+        'ale-py==0.12.1',
+        'dm-reverb==0.14.0',
+        'gymnasium==1.3.0',
+        'imageio==2.38.1',
+        'matplotlib==3.11.2',
+        'ml_collections==1.1.0',
+        'numpy==1.26.4',
+        'psutil==7.2.2',
+        'tensorflow==2.15.1',
+        'tensorflow-probability==0.23.0',
+        'tf-agents==0.19.0',
+    ],
+)

@@ -1,0 +1,82 @@
+"""The configuration object, its validation and the presets."""
+
+import os
+
+from absl import flags
+from absl.testing import parameterized
+from ml_collections import config_flags
+import tensorflow as tf
+
+from impala_tf import config as config_lib
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _load(preset, *overrides):
+  """Loads a preset the way the binaries do: --config=FILE --config.X=Y."""
+  argv = ['prog', f'--config={os.path.join(_REPO, "configs", preset)}', *overrides]
+  flag_values = flags.FlagValues()
+  # ml_collections reads the override flags from the argv it is given.
+  config_flags.DEFINE_config_file('config', None, 'preset', flag_values=flag_values,
+                                  sys_argv=argv)
+  flag_values(argv)
+  return flag_values.config.validate()
+
+
+class ConfigTest(tf.test.TestCase, parameterized.TestCase):
+
+  def test_defaults_are_paper_table_g1(self):
+    c = config_lib.ImpalaConfig()
+    self.assertEqual(
+        (c.unroll_length, c.batch_size, c.entropy_cost, c.rmsprop_epsilon, c.rmsprop_decay,
+         c.rmsprop_momentum, c.learning_rate, c.grad_clip_norm, c.discount,
+         c.reward_clipping, c.correction),
+        (20, 32, 0.01, 0.01, 0.99, 0.0, 0.0006, 40.0, 0.99, 'abs_one', 'vtrace'))
+
+  def test_derived_quantities(self):
+    c = config_lib.ImpalaConfig(total_environment_frames=1_000_000)
+    self.assertEqual(c.frames_per_learner_step, 32 * 20 * 4)
+    self.assertEqual(c.total_learner_steps, 391)  # ceil(1e6 / 2560)
+    self.assertEqual(c.items_per_batch, 2)
+    self.assertIsNone(config_lib.ImpalaConfig(clip_c_threshold=float('inf'))
+                      .threshold('clip_c_threshold'))
+
+  @parameterized.named_parameters(
+      ('negative_lr', dict(learning_rate=-1.0), 'learning_rate'),
+      ('discount', dict(discount=1.5), r'discount must be in \[0.0, 1.0\]'),
+      ('unroll', dict(unroll_length=0), 'unroll_length must be a positive integer'),
+      ('correction', dict(correction='retrace'), 'correction must be one of'),
+      ('clipping', dict(reward_clipping='sign'), 'reward_clipping'),
+      ('torso', dict(torso='vit'), 'torso'),
+      ('strategy', dict(strategy='horovod'), 'strategy'),
+      ('rho', dict(clip_rho_threshold=0.0), 'clip_rho_threshold'),
+      ('batch_multiple', dict(batch_size=30, envs_per_actor=16), 'multiple of envs_per_actor'),
+      ('sync', dict(synchronous=True, num_actors=3), 'synchronous'),
+      ('hidden', dict(mlp_hidden_sizes=(64, -1)), 'mlp_hidden_sizes'),
+      ('sticky', dict(sticky_action_probability=1.2), 'sticky_action_probability'),
+      ('nan', dict(entropy_cost=float('nan')), 'entropy_cost'),
+  )
+  def test_invalid_values_name_the_field(self, kwargs, message):
+    with self.assertRaisesRegex(config_lib.ConfigError, message):
+      config_lib.ImpalaConfig(**kwargs)
+
+  @parameterized.parameters('cartpole.py', 'pong.py')
+  def test_presets_load(self, preset):
+    c = _load(preset)
+    self.assertIsInstance(c, config_lib.ImpalaConfig)
+
+  def test_command_line_overrides(self):
+    c = _load('pong.py', '--config.entropy_cost=0.02', '--config.use_lstm=true',
+              '--config.mlp_hidden_sizes=(32,16)', '--config.clip_c_threshold=inf')
+    self.assertEqual(c.entropy_cost, 0.02)
+    self.assertTrue(c.use_lstm)
+    self.assertEqual(c.mlp_hidden_sizes, (32, 16))
+    self.assertIsNone(c.threshold('clip_c_threshold'))
+
+  def test_invalid_override_rejected(self):
+    with self.assertRaisesRegex(config_lib.ConfigError, 'batch_size'):
+      _load('pong.py', '--config.batch_size=-4')
+
+
+if __name__ == '__main__':
+  tf.test.main()

@@ -1,0 +1,181 @@
+"""IMPALA loss terms and correction modes, checked against hand computations."""
+
+from absl.testing import parameterized
+import numpy as np
+import tensorflow as tf
+
+from impala_tf import distributions
+from impala_tf import losses
+
+
+def _softmax(x):
+  e = np.exp(x - x.max(-1, keepdims=True))
+  return e / e.sum(-1, keepdims=True)
+
+
+class ClipRewardsTest(tf.test.TestCase):
+
+  def test_modes(self):
+    r = np.array([-10.0, -1.0, -0.3, 0.0, 0.5, 3.0], np.float32)
+    self.assertAllClose([-1, -1, -0.3, 0, 0.5, 1], losses.clip_rewards(r, 'abs_one'))
+    squeezed = 5.0 * np.tanh(r / 5.0)
+    expected = np.where(r < 0, 0.3 * squeezed, squeezed)
+    self.assertAllClose(expected, losses.clip_rewards(r, 'soft_asymmetric'))
+    self.assertAllClose(r, losses.clip_rewards(r, 'none'))
+    with self.assertRaisesRegex(ValueError, 'reward_clipping'):
+      losses.clip_rewards(r, 'sign')
+
+
+class PolicyGradientTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.parameters('vtrace', 'one_step_is', 'no_correction')
+  def test_gradient_equals_rho_advantage_grad_log_pi(self, correction):
+    # A linear policy logits = x W over 3 actions, one step (T = 1), so the
+    # advantage is ρ̃ (r + γ V(x_1) − V(x_0)) with V given as constants.
+    rng = np.random.default_rng(0)
+    b, d, a = 4, 5, 3
+    x = rng.normal(size=(b, d)).astype(np.float32)
+    w0 = rng.normal(size=(d, a)).astype(np.float32)
+    behaviour_logits = rng.normal(size=(1, b, a)).astype(np.float32) * 2
+    actions = rng.integers(0, a, size=(1, b)).astype(np.int32)
+    rewards = rng.normal(size=(1, b)).astype(np.float32)
+    values = rng.normal(size=(1, b)).astype(np.float32)
+    bootstrap = rng.normal(size=(b,)).astype(np.float32)
+    discounts = np.full((1, b), 0.9, np.float32)
+    w = tf.Variable(w0)
+    with tf.GradientTape() as tape:
+      logits = tf.matmul(x, w)[None]
+      out = losses.impala_loss(
+          distributions.Categorical(a), logits, behaviour_logits, actions, rewards,
+          discounts, values, bootstrap, mask=np.ones((1, b), np.float32),
+          correction=correction, reward_clipping='none', baseline_cost=0.0,
+          entropy_cost=0.0)
+    grad = tape.gradient(out.total_loss, w).numpy()
+
+    pi = _softmax(x @ w0)
+    mu = _softmax(behaviour_logits[0])
+    idx = np.arange(b), actions[0]
+    rho = pi[idx] / mu[idx]
+    weight = {'vtrace': np.minimum(1.0, rho), 'one_step_is': rho,
+              'no_correction': np.ones_like(rho)}[correction]
+    advantage = weight * (rewards[0] + 0.9 * bootstrap - values[0])
+    onehot = np.eye(a)[actions[0]]
+    # ∇_W log π(a|x) = x ⊗ (onehot(a) − π(·|x)); the loss is −Σ A ∇ log π.
+    expected = -np.einsum('b,bd,ba->da', advantage, x, onehot - pi)
+    self.assertAllClose(expected, grad, rtol=1e-4, atol=1e-5)
+    self.assertAllClose(advantage, out.pg_advantages[0], rtol=1e-5)
+
+  def test_epsilon_correction_uses_log_pi_plus_epsilon(self):
+    logits = np.array([[[0.0, 30.0]]], np.float32)  # π(a=0) ≈ 9e-14
+    actions = np.zeros((1, 1), np.int32)
+    kwargs = dict(rewards=np.ones((1, 1), np.float32),
+                  discounts=np.zeros((1, 1), np.float32),
+                  values=np.zeros((1, 1), np.float32),
+                  bootstrap_value=np.zeros((1,), np.float32),
+                  mask=np.ones((1, 1), np.float32), reward_clipping='none',
+                  baseline_cost=0.0, entropy_cost=0.0)
+    dist = distributions.Categorical(2)
+    eps = losses.impala_loss(dist, logits, logits, actions, correction='epsilon_correction',
+                             **kwargs)
+    plain = losses.impala_loss(dist, logits, logits, actions, correction='no_correction',
+                               **kwargs)
+    pi = _softmax(logits[0, 0].astype(np.float64))[0]
+    self.assertAllClose(-np.log(pi + 1e-6), eps.pg_loss, rtol=1e-4)
+    self.assertAllClose(-np.log(pi), plain.pg_loss, rtol=1e-3)
+
+
+class CorrectionModesTest(tf.test.TestCase):
+
+  def _inputs(self, rng, t=8, b=3, a=4):
+    logits = rng.normal(size=(t, b, a)).astype(np.float32)
+    return dict(
+        target_policy_params=logits,
+        behaviour_policy_params=logits,
+        actions=rng.integers(0, a, size=(t, b)).astype(np.int32),
+        rewards=rng.normal(size=(t, b)).astype(np.float32) * 3,
+        discounts=np.where(rng.uniform(size=(t, b)) < 0.2, 0.0, 0.95).astype(np.float32),
+        values=rng.normal(size=(t, b)).astype(np.float32),
+        bootstrap_value=rng.normal(size=(b,)).astype(np.float32),
+        mask=np.ones((t, b), np.float32))
+
+  def test_modes_agree_on_policy(self):
+    rng = np.random.default_rng(1)
+    inputs = self._inputs(rng)
+    dist = distributions.Categorical(4)
+    outs = {c: losses.impala_loss(dist, correction=c, **inputs) for c in losses.CORRECTIONS}
+    # n-step discounted returns of the clipped rewards, by hand.
+    r = np.clip(inputs['rewards'], -1, 1)
+    ret = inputs['bootstrap_value']
+    expected = []
+    for s in reversed(range(8)):
+      ret = r[s] + inputs['discounts'][s] * ret
+      expected.append(ret)
+    expected = np.stack(expected[::-1])
+    for c, out in outs.items():
+      self.assertAllClose(expected, out.vs, atol=1e-5, msg=c)
+      self.assertAllClose(outs['vtrace'].pg_advantages, out.pg_advantages, atol=1e-5, msg=c)
+
+  def test_one_step_is_targets_ignore_rhos(self):
+    rng = np.random.default_rng(2)
+    inputs = self._inputs(rng)
+    inputs['behaviour_policy_params'] = rng.normal(size=(8, 3, 4)).astype(np.float32) * 3
+    dist = distributions.Categorical(4)
+    one_step = losses.impala_loss(dist, correction='one_step_is', **inputs)
+    none = losses.impala_loss(dist, correction='no_correction', **inputs)
+    rhos = np.exp(one_step.log_rhos.numpy())
+    self.assertGreater(rhos.max(), 1.5)
+    self.assertAllClose(none.vs, one_step.vs)
+    self.assertAllClose(rhos * none.pg_advantages.numpy(), one_step.pg_advantages, rtol=1e-5,
+                        atol=1e-5)
+
+  def test_mask_cuts_trace_and_bootstraps_truncation(self):
+    # Step 1 is the reset step after a truncation at x_1: v_1 = V(x_1) and
+    # v_0 = r_0 + γ V(x_1); nothing is learnt from step 1.
+    gamma = 0.9
+    values = np.array([[1.0], [2.0], [3.0]], np.float32)
+    rewards = np.array([[0.5], [0.7], [0.2]], np.float32)
+    logits = np.zeros((3, 1, 2), np.float32)
+    out = losses.impala_loss(
+        distributions.Categorical(2), logits, logits, np.zeros((3, 1), np.int32), rewards,
+        np.full((3, 1), gamma, np.float32), values, np.array([4.0], np.float32),
+        mask=np.array([[1.0], [0.0], [1.0]], np.float32), reward_clipping='none')
+    self.assertAllClose([[0.5 + gamma * 2.0], [2.0], [0.2 + gamma * 4.0]], out.vs)
+    self.assertAllClose(0.0, out.pg_advantages[1, 0])
+    self.assertAllClose(-2 * np.log(2.0), out.entropy_loss, rtol=1e-6)
+
+
+class LossTermsTest(tf.test.TestCase):
+
+  def test_baseline_loss_value_and_gradient(self):
+    vs = np.array([[1.0, 2.0], [0.0, -1.0]], np.float32)
+    values = tf.Variable(np.array([[0.5, 2.5], [1.0, -1.0]], np.float32))
+    mask = np.array([[1.0, 1.0], [0.0, 1.0]], np.float32)
+    with tf.GradientTape() as tape:
+      loss = losses.baseline_loss(vs, values, mask)
+    self.assertAllClose(0.5 * (0.25 + 0.25), loss)
+    self.assertAllClose([[-0.5, 0.5], [0.0, 0.0]], tape.gradient(loss, values))
+
+  def test_total_combines_terms_with_coefficients(self):
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(4, 2, 3)).astype(np.float32)
+    kwargs = dict(actions=rng.integers(0, 3, size=(4, 2)).astype(np.int32),
+                  rewards=rng.normal(size=(4, 2)).astype(np.float32),
+                  discounts=np.full((4, 2), 0.99, np.float32),
+                  values=rng.normal(size=(4, 2)).astype(np.float32),
+                  bootstrap_value=rng.normal(size=(2,)).astype(np.float32),
+                  mask=np.ones((4, 2), np.float32))
+    out = losses.impala_loss(distributions.Categorical(3), logits, logits,
+                             baseline_cost=0.25, entropy_cost=0.03, **kwargs)
+    self.assertAllClose(out.pg_loss + 0.25 * out.baseline_loss + 0.03 * out.entropy_loss,
+                        out.total_loss)
+    p = _softmax(logits)
+    self.assertAllClose(np.sum(p * np.log(p)), out.entropy_loss, rtol=1e-5)
+
+  def test_unknown_correction(self):
+    with self.assertRaisesRegex(ValueError, 'correction'):
+      losses.compute_targets('retrace', *([np.zeros((1, 1), np.float32)] * 5),
+                             np.zeros((1,), np.float32), np.ones((1, 1), np.float32))
+
+
+if __name__ == '__main__':
+  tf.test.main()

@@ -1,0 +1,144 @@
+"""Keras agent networks: shapes, step/unroll agreement, checkpoints."""
+
+import os
+
+from absl.testing import parameterized
+import numpy as np
+import tensorflow as tf
+
+from impala_tf import config as config_lib
+from impala_tf import distributions
+from impala_tf import networks
+
+
+def _config(**kwargs):
+  base = dict(env_id='CartPole-v1', torso='mlp', envs_per_actor=1, batch_size=4)
+  base.update(kwargs)
+  return config_lib.ImpalaConfig(**base)
+
+
+def _inputs(rng, t, b, obs_shape, num_actions, first=None, dtype=np.float32):
+  if dtype == np.uint8:
+    obs = rng.integers(0, 256, size=(t, b) + obs_shape).astype(np.uint8)
+  else:
+    obs = rng.normal(size=(t, b) + obs_shape).astype(np.float32)
+  if first is None:
+    first = np.zeros((t, b), bool)
+  return networks.NetworkInput(
+      observation=obs,
+      first=first,
+      prev_action=rng.integers(0, num_actions, size=(t, b)).astype(np.int32),
+      prev_reward=rng.normal(size=(t, b)).astype(np.float32))
+
+
+class NetworkShapesTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.named_parameters(
+      ('mlp', 'mlp', (4,), np.float32, False, False),
+      ('mlp_lstm', 'mlp', (4,), np.float32, True, False),
+      ('shallow', 'shallow', (4, 84, 84), np.uint8, False, True),
+      ('shallow_lstm', 'shallow', (4, 84, 84), np.uint8, True, True),
+      ('resnet', 'resnet', (84, 84, 3), np.uint8, False, False),
+  )
+  def test_shapes(self, torso, obs_shape, dtype, use_lstm, channels_first):
+    dist = distributions.Categorical(6)
+    net = networks.make_network(_config(torso=torso, use_lstm=use_lstm, lstm_units=32),
+                                obs_shape, dist, channels_first=channels_first)
+    rng = np.random.default_rng(0)
+    out, state = net.unroll(_inputs(rng, 3, 2, obs_shape, 6, dtype=dtype),
+                            net.initial_state(2))
+    self.assertEqual(out.policy_params.shape, (3, 2, 6))
+    self.assertEqual(out.baseline.shape, (3, 2))
+    if use_lstm:
+      self.assertEqual([s.shape for s in state], [(2, 32), (2, 32)])
+    else:
+      self.assertEqual(state, ())
+
+  def test_resnet_has_fifteen_conv_layers(self):
+    net = networks.make_network(_config(torso='resnet'), (84, 84, 3),
+                                distributions.Categorical(4))
+    convs = [v for v in net.trainable_variables
+             if 'conv2d' in v.name and v.name.endswith('kernel:0')]
+    self.assertLen(convs, 15)
+
+  def test_gaussian_head(self):
+    dist = distributions.DiagGaussian(3)
+    net = networks.make_network(_config(use_lstm=True, lstm_units=16), (5,), dist)
+    rng = np.random.default_rng(1)
+    inputs = networks.NetworkInput(
+        observation=rng.normal(size=(4, 2, 5)).astype(np.float32),
+        first=np.zeros((4, 2), bool),
+        prev_action=rng.normal(size=(4, 2, 3)).astype(np.float32),
+        prev_reward=np.zeros((4, 2), np.float32))
+    out, _ = net.unroll(inputs, net.initial_state(2))
+    self.assertEqual(out.policy_params.shape, (4, 2, 6))
+
+
+class StepUnrollAgreementTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.parameters(False, True)
+  def test_step_equals_unroll_with_episode_boundary(self, use_lstm):
+    dist = distributions.Categorical(3)
+    net = networks.make_network(_config(use_lstm=use_lstm, lstm_units=16), (4,), dist)
+    rng = np.random.default_rng(2)
+    first = np.zeros((7, 2), bool)
+    first[3, 0] = True   # episode boundary inside the unroll, env 0
+    first[5, 1] = True   # and later in env 1
+    inputs = _inputs(rng, 7, 2, (4,), 3, first=first)
+    state0 = tf.nest.map_structure(lambda s: s + 0.3, net.initial_state(2))
+    unrolled, final = net.unroll(inputs, state0)
+
+    step_fn = tf.function(net.step)
+    state = state0
+    stepped = []
+    for t in range(7):
+      out, state = step_fn(tf.nest.map_structure(lambda x, t=t: x[t], inputs), state)
+      stepped.append(out)
+    self.assertAllClose(unrolled.policy_params,
+                        np.stack([o.policy_params for o in stepped]), atol=1e-5)
+    self.assertAllClose(unrolled.baseline, np.stack([o.baseline for o in stepped]), atol=1e-5)
+    if use_lstm:
+      self.assertAllClose(final, state, atol=1e-5)
+
+  def test_lstm_state_is_reset_at_episode_start(self):
+    dist = distributions.Categorical(3)
+    net = networks.make_network(_config(use_lstm=True, lstm_units=16), (4,), dist)
+    rng = np.random.default_rng(3)
+    first = np.zeros((5, 1), bool)
+    first[2, 0] = True
+    inputs = _inputs(rng, 5, 1, (4,), 3, first=first)
+    unrolled, _ = net.unroll(inputs, net.initial_state(1))
+    # The tail from the boundary on, run from a fresh state, must match:
+    # nothing before the boundary may leak through the state or prev action.
+    tail = tf.nest.map_structure(lambda x: x[2:], inputs)
+    fresh, _ = net.unroll(tail, net.initial_state(1))
+    self.assertAllClose(unrolled.policy_params[2:], fresh.policy_params, atol=1e-6)
+    # And it is not trivially equal: without the boundary the outputs differ.
+    no_reset = inputs._replace(first=np.zeros((5, 1), bool))
+    other, _ = net.unroll(no_reset, net.initial_state(1))
+    self.assertNotAllClose(other.policy_params[2:], fresh.policy_params, atol=1e-4)
+
+
+class CheckpointTest(tf.test.TestCase):
+
+  def test_save_restore_gives_identical_outputs(self):
+    dist = distributions.Categorical(6)
+    cfg = _config(torso='shallow', use_lstm=True, lstm_units=32)
+    net = networks.make_network(cfg, (4, 84, 84), dist, channels_first=True)
+    rng = np.random.default_rng(4)
+    inputs = _inputs(rng, 3, 2, (4, 84, 84), 6, dtype=np.uint8)
+    before, _ = net.unroll(inputs, net.initial_state(2))
+    path = tf.train.Checkpoint(network=net).save(os.path.join(self.get_temp_dir(), 'ckpt'))
+
+    tf.keras.utils.set_random_seed(123)  # different initial weights
+    restored = networks.make_network(cfg, (4, 84, 84), dist, channels_first=True)
+    fresh, _ = restored.unroll(inputs, restored.initial_state(2))
+    self.assertNotAllClose(before.policy_params, fresh.policy_params)
+    tf.train.Checkpoint(network=restored).restore(path).assert_existing_objects_matched()
+    after, _ = restored.unroll(inputs, restored.initial_state(2))
+    self.assertAllEqual(before.policy_params, after.policy_params)
+    self.assertAllEqual(before.baseline, after.baseline)
+
+
+if __name__ == '__main__':
+  tf.test.main()
