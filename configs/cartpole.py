@@ -16,16 +16,21 @@ def get_config() -> ImpalaConfig:
       mlp_hidden_sizes=(64, 64),
       use_lstm=False,
       unroll_length=20,
-      batch_size=32,
+      # Smaller batches than Atari's 32: twice the updates per frame, which
+      # is what a 500k-frame budget needs.
+      batch_size=16,
       num_actors=2,
-      envs_per_actor=16,
+      envs_per_actor=8,
       queue_capacity=4,
       discount=0.99,
       entropy_cost=0.01,
-      baseline_cost=0.5,
-      # Returns of up to 500 are in the value target, so reward clipping
-      # to [−1, 1] (every CartPole reward is +1) changes nothing; off for clarity.
+      # Values reach ~100 (γ = 0.99, reward 1 per step): a smaller baseline
+      # weight keeps the value gradients from swamping the shared torso.
+      baseline_cost=0.25,
+      # Every CartPole reward is +1, so clipping would change nothing.
       reward_clipping='none',
-      learning_rate=0.001,
+      # Tuned on this machine: 0.002 reached 425 and 0.004 reached 500 by
+      # 300k frames (see the README's CartPole figures).
+      learning_rate=0.004,
       total_environment_frames=500_000,
   )

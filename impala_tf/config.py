@@ -9,6 +9,7 @@ again by every entry point (command-line overrides bypass `__post_init__`).
 
 import dataclasses
 import math
+import os
 from typing import Tuple
 
 from impala_tf import losses
@@ -225,3 +226,28 @@ class ImpalaConfig:
     """A V-trace threshold with `inf` mapped to None (no truncation)."""
     value = getattr(self, name)
     return None if math.isinf(value) else float(value)
+
+
+def _literal(value) -> str:
+  if isinstance(value, float) and math.isinf(value):
+    return "float('inf')" if value > 0 else "float('-inf')"
+  return repr(value)
+
+
+def write_config_file(config: ImpalaConfig, path: str):
+  """Writes `config` as a preset file (`get_config()`), atomically.
+
+  The launcher writes the resolved configuration of a run into its logdir;
+  the learner and actors it starts load that file, so every process runs
+  exactly the same settings, and the run records what it was.
+  """
+  fields = ',\n'.join(f'      {f.name}={_literal(getattr(config, f.name))}'
+                      for f in dataclasses.fields(config))
+  text = ('"""Resolved configuration of this run (written by impala_tf)."""\n\n'
+          'from impala_tf.config import ImpalaConfig\n\n\n'
+          'def get_config():\n'
+          f'  return ImpalaConfig(\n{fields})\n')
+  tmp = f'{path}.tmp'
+  with open(tmp, 'w') as f:
+    f.write(text)
+  os.replace(tmp, path)

@@ -1,0 +1,34 @@
+r"""The learner: hosts the trajectory queue, trains, publishes weights.
+
+  python binaries/learner.py --config=configs/pong.py --logdir=DIR --port=PORT \
+      [--config.FIELD=VALUE ...]
+"""
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from impala_tf import config as config_lib
+from impala_tf import learner
+
+_CONFIG = config_flags.DEFINE_config_file('config', None, 'Preset file (configs/*.py).')
+_LOGDIR = flags.DEFINE_string('logdir', None, 'Run directory; an existing one is resumed.')
+_PORT = flags.DEFINE_integer('port', 0, 'Reverb port actors connect to (0: any free).')
+_MAX_STEPS = flags.DEFINE_integer('max_steps', None, 'Stop after this many steps.')
+flags.mark_flags_as_required(['config', 'logdir'])
+
+
+def main(argv):
+  del argv
+  try:
+    learner.run_learner(_CONFIG.value, _LOGDIR.value, _PORT.value, _MAX_STEPS.value)
+  except config_lib.ConfigError as e:
+    raise app.UsageError(f'Invalid config: {e}') from e
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

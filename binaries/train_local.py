@@ -1,0 +1,49 @@
+r"""Trains on this machine: one learner and config.num_actors actor processes.
+
+  python binaries/train_local.py --config=configs/pong.py --logdir=runs/pong \
+      [--config.FIELD=VALUE ...]
+
+Prints a progress line every config.log_every_seconds and one final JSON
+line; run it again on the same --logdir to resume.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from impala_tf import config as config_lib
+from impala_tf import launcher
+
+_CONFIG = config_flags.DEFINE_config_file('config', None, 'Preset file (configs/*.py).')
+_LOGDIR = flags.DEFINE_string('logdir', None, 'Run directory; an existing one is resumed.')
+_PORT = flags.DEFINE_integer('port', 0, 'Reverb port of the learner (0: pick a free one).')
+flags.mark_flags_as_required(['config', 'logdir'])
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main(argv):
+  del argv
+  config = _CONFIG.value
+  try:
+    config.validate()
+  except config_lib.ConfigError as e:
+    raise app.UsageError(f'Invalid config: {e}') from e
+  result = launcher.LocalLauncher(
+      config, _LOGDIR.value,
+      learner_cmd=[sys.executable, os.path.join(_HERE, 'learner.py')],
+      actor_cmd=[sys.executable, os.path.join(_HERE, 'actor.py')],
+      port=_PORT.value).run()
+  if result['outcome'] == 'failed':
+    sys.exit(1)
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,232 @@
+"""The actor: steps a batch of environments and sends unrolls to the learner.
+
+Each unroll starts by fetching the newest published weights, so every action
+of an item comes from one weights version (recorded, for the learner's
+policy-lag figure). The acting step is a compiled `tf.function` with a fixed
+signature; per step the Python side only moves numpy arrays between the env,
+the policy and the Reverb writer.
+
+When the learner is unreachable (not started yet, restarted, or gone) the
+actor retries with exponential backoff and says what it is waiting for;
+once reconnected it starts a fresh unroll.
+"""
+
+import threading
+import time
+
+from absl import logging
+import numpy as np
+import reverb
+import tensorflow as tf
+
+from impala_tf import environments
+from impala_tf import networks
+from impala_tf import trajectories
+from impala_tf import weights as weights_lib
+from impala_tf.trajectory_queue import TRAJECTORY_TABLE
+
+# Errors that mean "the learner's server is not (or no longer) there".
+CONNECTION_ERRORS = (RuntimeError, ConnectionError, tf.errors.OpError)
+
+
+class Actor:
+  """One actor process's work: `envs_per_actor` envs, one Reverb writer."""
+
+  def __init__(self, config, server_address: str, task: int = 0):
+    config.validate()
+    self._config = config
+    self._address = server_address
+    self._task = task
+    self._num_envs = config.envs_per_actor
+    self._env = environments.make_env(config, self._num_envs, seed=config.seed * 10007 + task)
+    spec = self._env.spec
+    self._dist = spec.distribution
+    self._network = networks.make_network(
+        config, spec.observation_shape, self._dist, spec.channels_first)
+    self._step_specs = trajectories.step_spec(
+        spec, self._dist, self._num_envs, config.lstm_units if config.use_lstm else 0)
+    self._seed = tf.constant([config.seed, task], tf.int64)
+    e = self._num_envs
+    input_spec = networks.NetworkInput(
+        observation=self._step_specs['observation'],
+        first=tf.TensorSpec([e], tf.bool),
+        prev_action=self._step_specs['prev_action'],
+        prev_reward=tf.TensorSpec([e], tf.float32))
+    state_spec = tf.nest.map_structure(
+        lambda s: tf.TensorSpec(s.shape, s.dtype), self._network.initial_state(e))
+    self._policy_step = tf.function(
+        self._policy_step_fn,
+        input_signature=[input_spec, state_spec, tf.TensorSpec([], tf.int64)])
+    self.env_frames = 0
+    self.unrolls = 0
+    self.episode_returns = []
+    self.weights_version = -1
+
+  def _policy_step_fn(self, inputs, core_state, counter):
+    outputs, core_state = self._network.step(inputs, core_state)
+    seed = tf.stack([self._seed[0] * 1_000_003 + self._seed[1], counter])
+    action = self._dist.sample(outputs.policy_params, seed)
+    return action, outputs.policy_params, core_state
+
+  # --- Environment bookkeeping ------------------------------------------------
+  def _reset_envs(self):
+    e = self._num_envs
+    action_shape = (e, *self._dist.action_shape)
+    action_dtype = self._dist.action_dtype.as_numpy_dtype
+    self._obs = self._env.reset()
+    self._first = np.ones(e, bool)
+    self._reward = np.zeros(e, np.float32)
+    self._terminal = np.zeros(e, bool)
+    self._last = np.zeros(e, bool)
+    self._prev_action = np.zeros(action_shape, action_dtype)
+    self._episode_return = np.zeros(e, np.float32)
+    self._episode_length = np.zeros(e, np.int32)
+    self._core_state = tf.nest.map_structure(lambda s: s.numpy(),
+                                             self._network.initial_state(e))
+    self._counter = 0
+
+  def _observation_part(self):
+    part = {
+        'observation': self._obs,
+        'first': self._first,
+        'reward': self._reward,
+        'terminal': self._terminal,
+        'last': self._last,
+        'prev_action': self._prev_action,
+        'episode_return': self._episode_return,
+        'episode_length': self._episode_length,
+    }
+    if self._config.use_lstm:
+      part['core_state'] = self._core_state
+    return part
+
+  def _act_and_step(self, writer):
+    """Acts on the current observation, records the action part, steps."""
+    inputs = networks.NetworkInput(self._obs, self._first, self._prev_action, self._reward)
+    action, params, core_state = self._policy_step(inputs, self._core_state,
+                                                   tf.constant(self._counter, tf.int64))
+    self._counter += 1
+    action = action.numpy()
+    writer.append({
+        'action': action,
+        'policy_params': params.numpy(),
+        'weights_version': np.full(self._num_envs, self.weights_version, np.int64),
+    })
+    self._core_state = tf.nest.map_structure(lambda s: s.numpy(), core_state)
+    obs, reward, terminated, truncated = self._env.step(action)
+    self.env_frames += self._num_envs * self._config.action_repeat
+
+    # Environments whose previous observation ended an episode just ran the
+    # reset step: `obs` starts a new episode and `reward` is 0.
+    reset = self._last
+    live = ~reset
+    if not np.all(np.isfinite(reward)):
+      bad = np.flatnonzero(~np.isfinite(reward))
+      raise ValueError(f'Environment {self._config.env_id!r} returned non-finite rewards '
+                       f'{reward[bad]} in envs {bad.tolist()}.')
+    self._obs = obs
+    self._first = reset.copy()
+    self._reward = np.where(live, reward, 0.0).astype(np.float32)
+    self._terminal = live & terminated
+    self._last = live & (terminated | truncated)
+    self._prev_action = np.where(
+        live.reshape((-1,) + (1,) * (action.ndim - 1)), action,
+        np.zeros_like(action))
+    self._episode_return = np.where(live, self._episode_return + self._reward, 0.0).astype(
+        np.float32)
+    self._episode_length = np.where(live, self._episode_length + 1, 0).astype(np.int32)
+    for i in np.flatnonzero(self._last):
+      self.episode_returns.append(float(self._episode_return[i]))
+
+  # --- Main loop ------------------------------------------------------------------
+  def _connect(self, stop: threading.Event):
+    """Returns a client once the learner answers, retrying with backoff."""
+    delay, waited = 0.5, 0.0
+    while not stop.is_set():
+      client = reverb.Client(self._address)
+      try:
+        client.server_info(timeout=5)
+        if waited:
+          logging.info('actor %d: learner at %s is reachable.', self._task, self._address)
+        return client
+      except CONNECTION_ERRORS as e:
+        logging.warning('actor %d: waiting for the learner at %s (%.0fs so far, retry in '
+                        '%.1fs): %s', self._task, self._address, waited, delay,
+                        str(e).splitlines()[0][:200])
+        stop.wait(delay)
+        waited += delay
+        delay = min(delay * 2, 10.0)
+    return None
+
+  def run(self, max_unrolls=None, stop: threading.Event = None):
+    """Acts until `stop` is set or `max_unrolls` unrolls have been written."""
+    stop = stop or threading.Event()
+    self._reset_envs()
+    while not stop.is_set() and (max_unrolls is None or self.unrolls < max_unrolls):
+      client = self._connect(stop)
+      if client is None:
+        break
+      try:
+        self._run_connected(client, max_unrolls, stop)
+      except CONNECTION_ERRORS as e:
+        logging.warning('actor %d: lost the learner at %s: %s', self._task, self._address,
+                        str(e).splitlines()[0][:200])
+        # The env keeps its episodes; the next unroll starts afresh.
+        stop.wait(1.0)
+    self._env.close()
+
+  def _run_connected(self, client, max_unrolls, stop):
+    config = self._config
+    t_len = config.unroll_length
+    subscriber = weights_lib.WeightSubscriber(client, self._network.variables)
+    subscriber.version = self.weights_version
+    last_log, frames_at_log = time.time(), self.env_frames
+    with client.trajectory_writer(num_keep_alive_refs=t_len + 1) as writer:
+      writer.append(self._observation_part(), partial_step=True)
+      while not stop.is_set() and (max_unrolls is None or self.unrolls < max_unrolls):
+        self.weights_version = subscriber.fetch()
+        for _ in range(t_len):
+          self._act_and_step(writer)
+          writer.append(self._observation_part(), partial_step=True)
+        writer.create_item(TRAJECTORY_TABLE, priority=1.0,
+                           trajectory=trajectories.item_columns(writer.history, t_len))
+        self.unrolls += 1
+        # Backpressure: at most one item in flight. Without this the writer
+        # streams items ahead while the server's rate limiter holds them,
+        # and a full queue would not slow the actor down.
+        writer.flush(block_until_num_items=1)
+        if config.synchronous:
+          # Batched A2C: wait for the update that consumes this unroll.
+          writer.flush()
+          self._wait_for_version(subscriber, self.weights_version + 1, stop)
+        now = time.time()
+        if now - last_log >= config.log_every_seconds:
+          recent = self.episode_returns[-100:]
+          logging.info('actor %d: frames %d (%.0f/s), unrolls %d, weights v%d, return %s',
+                       self._task, self.env_frames,
+                       (self.env_frames - frames_at_log) / (now - last_log), self.unrolls,
+                       self.weights_version,
+                       f'{np.mean(recent):.2f}' if recent else 'n/a')
+          last_log, frames_at_log = now, self.env_frames
+      writer.flush()
+
+  def _wait_for_version(self, subscriber, version, stop):
+    while not stop.is_set() and subscriber.fetch() < version:
+      time.sleep(0.001)
+
+
+def run_actor(config, server_address: str, task: int = 0, max_unrolls=None):
+  """Entry point of the actor binary; SIGTERM/SIGINT stop it cleanly."""
+  import signal  # pylint: disable=g-import-not-at-top
+  config.validate()
+  if config.actor_intra_op_threads:
+    tf.config.threading.set_intra_op_parallelism_threads(config.actor_intra_op_threads)
+    tf.config.threading.set_inter_op_parallelism_threads(config.actor_intra_op_threads)
+  stop = threading.Event()
+  for sig in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(sig, lambda *_: stop.set())
+  actor = Actor(config, server_address, task)
+  actor.run(max_unrolls=max_unrolls, stop=stop)
+  logging.info('actor %d: stopped after %d unrolls, %d frames.', task, actor.unrolls,
+               actor.env_frames)
+  return actor

@@ -1,0 +1,141 @@
+"""Batched environments for actors: gymnasium vector envs and ale_py Atari.
+
+Both adapters share one interface and the gymnasium 'next step' autoreset
+convention: after a step that ends an episode (terminated or truncated), the
+next `step` call ignores its action, resets that environment and returns its
+first observation with reward 0. The actor masks that reset step out of the
+loss (see `impala_tf.losses`).
+
+Atari runs on `ale_py.AtariVectorEnv` (C++ threads) with the paper's
+preprocessing built in: 84×84 grayscale, frame skip with max-pooling, a
+stack of frames, up to `noop_max` no-op starts. Its own reward clipping is
+switched off: rewards are clipped in the loss, so reported returns are the
+game's scores. Sticky actions default to 0.0 there (ALE/Pong-v5 uses 0.25);
+the config sets them explicitly.
+"""
+
+import dataclasses
+import re
+from typing import Tuple
+
+import gymnasium as gym
+import numpy as np
+
+from impala_tf import distributions
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvSpec:
+  """What the network and the trajectory queue need to know of an env."""
+  observation_shape: Tuple[int, ...]
+  observation_dtype: np.dtype
+  action_space: gym.Space
+  channels_first: bool  # observations are [C, H, W] frame stacks
+
+  @property
+  def distribution(self):
+    return distributions.for_action_space(self.action_space)
+
+
+def atari_game_name(env_id: str) -> str:
+  """'ALE/SpaceInvaders-v5' -> 'space_invaders' (ale_py's ROM name)."""
+  match = re.fullmatch(r'ALE/([A-Za-z0-9]+)-v\d+', env_id)
+  if not match:
+    raise ValueError(f"Atari env_id must look like 'ALE/Pong-v5', got {env_id!r}.")
+  return re.sub(r'(?<!^)(?=[A-Z])', '_', match.group(1)).lower()
+
+
+class AtariEnv:
+  """`ale_py.AtariVectorEnv` with the paper's preprocessing."""
+
+  def __init__(self, config, num_envs: int, seed: int):
+    from ale_py import AtariVectorEnv  # pylint: disable=g-import-not-at-top
+    self.num_envs = num_envs
+    self._seed = seed
+    self._env = AtariVectorEnv(
+        atari_game_name(config.env_id),
+        num_envs,
+        num_threads=config.env_threads or num_envs,
+        frameskip=config.action_repeat,
+        stack_num=config.frame_stack,
+        noop_max=config.noop_max,
+        repeat_action_probability=config.sticky_action_probability,
+        max_num_frames_per_episode=config.max_episode_frames,
+        img_height=84,
+        img_width=84,
+        grayscale=True,
+        maxpool=True,
+        episodic_life=False,
+        reward_clipping=False,
+        autoreset_mode='NextStep')
+    self.spec = EnvSpec(
+        observation_shape=tuple(self._env.single_observation_space.shape),
+        observation_dtype=np.dtype(self._env.single_observation_space.dtype),
+        action_space=self._env.single_action_space,
+        channels_first=True)
+
+  def reset(self):
+    obs, _ = self._env.reset(seed=self._seed)
+    return obs
+
+  def step(self, actions):
+    obs, reward, terminated, truncated, _ = self._env.step(np.asarray(actions))
+    return (obs, np.asarray(reward, np.float32), np.asarray(terminated, bool),
+            np.asarray(truncated, bool))
+
+  def close(self):
+    self._env.close()
+
+
+class GymEnv:
+  """Any gymnasium id through `gymnasium.make_vec` (synchronous vector env)."""
+
+  def __init__(self, config, num_envs: int, seed: int):
+    self.num_envs = num_envs
+    self._seed = seed
+    try:
+      self._env = gym.make_vec(
+          config.env_id, num_envs=num_envs, vectorization_mode='sync',
+          vector_kwargs={'autoreset_mode': gym.vector.AutoresetMode.NEXT_STEP})
+    except gym.error.Error as e:
+      raise ValueError(f'env_id {config.env_id!r} could not be made: {e}') from e
+    space = self._env.single_observation_space
+    if not isinstance(space, gym.spaces.Box):
+      raise ValueError(f'env_id {config.env_id!r} has observation space {space}; '
+                       'impala_tf needs a Box observation space.')
+    # Float observations travel as float32; images stay uint8.
+    dtype = np.dtype(np.uint8) if space.dtype == np.uint8 else np.dtype(np.float32)
+    self._dtype = dtype
+    self.spec = EnvSpec(
+        observation_shape=tuple(space.shape),
+        observation_dtype=dtype,
+        action_space=self._env.single_action_space,
+        channels_first=False)
+
+  def reset(self):
+    obs, _ = self._env.reset(seed=self._seed)
+    return obs.astype(self._dtype, copy=False)
+
+  def step(self, actions):
+    obs, reward, terminated, truncated, _ = self._env.step(np.asarray(actions))
+    return (obs.astype(self._dtype, copy=False), np.asarray(reward, np.float32),
+            np.asarray(terminated, bool), np.asarray(truncated, bool))
+
+  def close(self):
+    self._env.close()
+
+
+def make_env(config, num_envs: int, seed: int):
+  """The batched environment the config names."""
+  if config.is_atari:
+    return AtariEnv(config, num_envs, seed)
+  return GymEnv(config, num_envs, seed)
+
+
+def env_spec(config) -> EnvSpec:
+  """The spec of the config's environment, from a short-lived single env."""
+  env = make_env(config, 1, seed=0)
+  try:
+    return env.spec
+  finally:
+    env.close()

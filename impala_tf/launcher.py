@@ -1,0 +1,204 @@
+"""Local launcher: one learner and N actor processes on this machine.
+
+The launcher writes the resolved config to `<logdir>/config.py`, starts the
+learner and the actors as child processes (their logs go to
+`<logdir>/logs/`), prints a progress line from the learner's status file at
+a steady interval, and ends with one JSON line. A dead actor is reported and
+restarted; a dead learner ends the run with its exit status. Ctrl-C or
+SIGTERM stops the learner gracefully (it writes a checkpoint) and the actors.
+"""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import portpicker
+
+from impala_tf import config as config_lib
+from impala_tf.learner import STATUS_FILE
+
+# Restarts of one actor slot before the launcher gives up on the run.
+MAX_ACTOR_RESTARTS = 5
+
+
+def _tail(path, lines=20):
+  try:
+    with open(path, errors='replace') as f:
+      return ''.join(f.readlines()[-lines:])
+  except OSError:
+    return ''
+
+
+class LocalLauncher:
+  """Runs learner + actors locally; `run()` returns the final result dict."""
+
+  def __init__(self, config, logdir, learner_cmd, actor_cmd, port=0, print_fn=print,
+               extra_env=None):
+    """
+    Args:
+      config: the ImpalaConfig of the run.
+      logdir: run directory (checkpoints, summaries, status, logs).
+      learner_cmd, actor_cmd: argv prefixes that start the learner and actor
+        binaries; the launcher appends --config, --logdir/--port, --task...
+      port: the learner's Reverb port (0: pick a free one).
+      print_fn: where progress lines go.
+      extra_env: environment variables for the children.
+    """
+    self._config = config.validate()
+    self._logdir = os.path.abspath(logdir)
+    self._learner_cmd = list(learner_cmd)
+    self._actor_cmd = list(actor_cmd)
+    self._port = port or portpicker.pick_unused_port()
+    self._print = print_fn
+    self._env = dict(os.environ, **(extra_env or {}))
+    self._stop_signal = None
+    self._actors = {}
+    self._restarts = {}
+
+  def _spawn(self, argv, log_name):
+    log_path = os.path.join(self._logdir, 'logs', log_name)
+    log = open(log_path, 'ab')
+    # A new session: Ctrl-C in the terminal reaches only the launcher, which
+    # then stops the children in order.
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self._env,
+                            start_new_session=True)
+    proc.log_path = log_path
+    log.close()
+    return proc
+
+  def _start_actor(self, task):
+    config_path = os.path.join(self._logdir, 'config.py')
+    self._actors[task] = self._spawn(
+        self._actor_cmd + [f'--config={config_path}',
+                           f'--learner_address=localhost:{self._port}', f'--task={task}'],
+        f'actor_{task}.log')
+
+  def _on_signal(self, signum, unused_frame):
+    self._stop_signal = signum
+
+  def run(self):
+    os.makedirs(os.path.join(self._logdir, 'logs'), exist_ok=True)
+    config_path = os.path.join(self._logdir, 'config.py')
+    config_lib.write_config_file(self._config, config_path)
+    status_path = os.path.join(self._logdir, STATUS_FILE)
+    if os.path.exists(status_path):
+      os.remove(status_path)  # a stale file from a previous run would mislead
+    previous = {sig: signal.signal(sig, self._on_signal)
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    start = time.time()
+    learner = self._spawn(self._learner_cmd + [f'--config={config_path}',
+                                               f'--logdir={self._logdir}',
+                                               f'--port={self._port}'], 'learner.log')
+    self._print(f'launcher: learner on port {self._port} (pid {learner.pid}), '
+                f'{self._config.num_actors} actors; logs in {self._logdir}/logs')
+    for task in range(self._config.num_actors):
+      self._start_actor(task)
+    outcome, failure = 'completed', None
+    try:
+      next_log = start + self._config.log_every_seconds
+      while True:
+        code = learner.poll()
+        if code is not None:
+          if code != 0:
+            outcome = 'failed'
+            failure = (f'learner exited with status {code}; last lines of '
+                       f'{learner.log_path}:\n{_tail(learner.log_path)}')
+          elif self._stop_signal is not None:
+            outcome = 'interrupted'
+          break
+        if self._stop_signal is not None:
+          self._print('launcher: stopping (signal received); the learner is writing a '
+                      'checkpoint.')
+          learner.send_signal(signal.SIGTERM)
+          self._stop_actors()
+          try:
+            learner.wait(timeout=120)
+          except subprocess.TimeoutExpired:
+            learner.kill()
+          continue
+        failure = self._check_actors()
+        if failure:
+          outcome = 'failed'
+          learner.send_signal(signal.SIGTERM)
+          learner.wait(timeout=120)
+          break
+        if time.time() >= next_log:
+          self._print_progress(status_path)
+          next_log += self._config.log_every_seconds
+        time.sleep(0.2)
+    finally:
+      self._stop_actors()
+      if learner.poll() is None:
+        learner.kill()
+      for sig, handler in previous.items():
+        signal.signal(sig, handler)
+    if failure:
+      self._print(f'launcher: {failure}')
+    status = self._read_status(status_path) or {}
+    wall = time.time() - start
+    result = {
+        'outcome': outcome,
+        'env_frames': status.get('env_frames', 0),
+        'wall_seconds': round(wall, 2),
+        'frames_per_second': round(status.get('frames_this_run', 0) / wall, 1),
+        'episode_return_mean': status.get('episode_return_mean', float('nan')),
+        'episodes': status.get('episodes', 0),
+        'learner_steps': status.get('learner_steps', 0),
+        'logdir': self._logdir,
+    }
+    self._print(json.dumps(result))
+    return result
+
+  def _check_actors(self):
+    for task, proc in list(self._actors.items()):
+      code = proc.poll()
+      if code is None:
+        continue
+      restarts = self._restarts.get(task, 0)
+      self._print(f'launcher: actor {task} (pid {proc.pid}) exited with status {code}; '
+                  f'last lines of {proc.log_path}:\n{_tail(proc.log_path, 8)}')
+      if restarts >= MAX_ACTOR_RESTARTS:
+        return f'actor {task} died {restarts + 1} times; giving up.'
+      self._restarts[task] = restarts + 1
+      self._print(f'launcher: restarting actor {task} ({restarts + 1}/{MAX_ACTOR_RESTARTS}).')
+      self._start_actor(task)
+    return None
+
+  def _stop_actors(self):
+    for proc in self._actors.values():
+      if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    # Actors hold nothing worth saving; one blocked inside a Reverb call
+    # cannot run its signal handler, so it is killed after a short grace.
+    deadline = time.time() + 3
+    for proc in self._actors.values():
+      try:
+        proc.wait(timeout=max(0.1, deadline - time.time()))
+      except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+  @staticmethod
+  def _read_status(path):
+    try:
+      with open(path) as f:
+        return json.load(f)
+    except (OSError, ValueError):
+      return None
+
+  def _print_progress(self, status_path):
+    s = self._read_status(status_path)
+    if not s:
+      self._print('launcher: waiting for the learner\'s first steps...')
+      return
+    ret = s['episode_return_mean']
+    ret = 'n/a' if ret is None or (isinstance(ret, float) and math.isnan(ret)) else f'{ret:.2f}'
+    self._print(
+        f"frames {s['env_frames']:,} ({s['frames_per_second']:,.0f}/s) | "
+        f"return {ret} (last {min(s['episodes'], 100)} of {s['episodes']} episodes) | "
+        f"policy lag {s['policy_lag']:.1f} | learner {s['learner_steps_per_second']:.1f} "
+        f"steps/s | queue {s['queue_size']}/{self._config.queue_capacity}")

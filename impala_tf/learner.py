@@ -1,0 +1,315 @@
+"""The learner: hosts the Reverb server, trains with V-trace, publishes weights.
+
+One training step:
+  1. `_compute` (tf.function, under the strategy): takes the next batch from
+     the tf.data pipeline, runs the network over the [T+1, B] unroll,
+     computes the IMPALA loss and its gradients, all-reduces them (SUM:
+     every replica's loss is a sum over its share of the batch, so the sum
+     of replica gradients is the gradient of the global-batch loss, exactly
+     as on one device), clips them by global norm, and reports whether
+     loss and gradients are finite.
+  2. `_apply` (tf.function): the optimiser update, only if they are; a
+     non-finite step is skipped and counted (`skipped_updates`).
+  3. Python: publish weights, write summaries, checkpoints, the status file.
+"""
+
+import collections
+import json
+import math
+import os
+import signal
+import time
+
+from absl import logging
+import numpy as np
+import reverb
+import tensorflow as tf
+
+from impala_tf import checkpoints
+from impala_tf import environments
+from impala_tf import losses
+from impala_tf import networks
+from impala_tf import optimizers
+from impala_tf import trajectories
+from impala_tf import trajectory_queue
+from impala_tf import weights as weights_lib
+
+STATUS_FILE = 'status.json'
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+  """The tf.distribute strategy the config names."""
+  if name == 'default':
+    return tf.distribute.get_strategy()
+  if name == 'mirrored':
+    devices = [d.name for d in tf.config.list_logical_devices('GPU')] or [
+        d.name for d in tf.config.list_logical_devices('CPU')]
+    return tf.distribute.MirroredStrategy(devices)
+  if name == 'tpu':
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu='')
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+  raise ValueError(f"strategy must be 'default', 'mirrored' or 'tpu', got {name!r}.")
+
+
+def _write_json_atomically(path, payload):
+  tmp = f'{path}.tmp.{os.getpid()}'
+  with open(tmp, 'w') as f:
+    json.dump(payload, f)
+  os.replace(tmp, path)
+
+
+class Learner:
+  """Trains one network from the trajectory queue it hosts."""
+
+  def __init__(self, config, logdir: str, port: int = 0, strategy=None):
+    self._config = config.validate()
+    self._logdir = logdir
+    os.makedirs(logdir, exist_ok=True)
+    spec = environments.env_spec(config)
+    self._dist = spec.distribution
+    self._strategy = strategy or make_strategy(config.strategy)
+    with self._strategy.scope():
+      self.network = networks.make_network(
+          config, spec.observation_shape, self._dist, spec.channels_first)
+      self.optimizer = optimizers.make_optimizer(config)
+      self.optimizer.build(self.network.trainable_variables)
+      self.env_frames = tf.Variable(0, dtype=tf.int64, trainable=False, name='env_frames')
+      self.skipped_updates = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                         name='skipped_updates')
+    self._checkpoints = checkpoints.Checkpointer(
+        os.path.join(logdir, 'checkpoints'), config.checkpoints_to_keep,
+        network=self.network, optimizer=self.optimizer, env_frames=self.env_frames,
+        skipped_updates=self.skipped_updates)
+    self._checkpoints.restore_latest()
+
+    step_specs = trajectories.step_spec(
+        spec, self._dist, config.envs_per_actor, config.lstm_units if config.use_lstm else 0)
+    self._server = reverb.Server(
+        tables=[
+            trajectory_queue.queue_table(
+                config, trajectories.item_signature(step_specs, config.unroll_length)),
+            weights_lib.weights_table(self.network.variables),
+        ],
+        port=port or None)
+    self.port = self._server.port
+    self._client = reverb.Client(f'localhost:{self.port}')
+    self._publisher = weights_lib.WeightPublisher(self._client, self.network.variables)
+    self._publisher.publish(self.step)
+    dataset = trajectory_queue.make_dataset(f'localhost:{self.port}', config)
+    self._iterator = iter(self._strategy.experimental_distribute_dataset(dataset))
+    self._summary_writer = tf.summary.create_file_writer(os.path.join(logdir, 'train'))
+    self._episode_returns = collections.deque(maxlen=100)
+    self._episode_lengths = collections.deque(maxlen=100)
+    self._episodes = 0
+    self._stop_requested = False
+
+  @property
+  def step(self) -> int:
+    return int(self.optimizer.iterations.numpy()) + int(self.skipped_updates.numpy())
+
+  # --- Compiled parts ------------------------------------------------------------
+  def _replica_compute(self, batch):
+    config = self._config
+    inputs = networks.NetworkInput(
+        observation=batch['observation'], first=batch['first'],
+        prev_action=batch['prev_action'], prev_reward=batch['reward'])
+    core_state = batch.get('core_state', ())
+    with tf.GradientTape() as tape:
+      outputs, _ = self.network.unroll(inputs, core_state)
+      loss_in = trajectories.loss_inputs(batch, config.discount)
+      loss = losses.impala_loss(
+          self._dist,
+          target_policy_params=outputs.policy_params[:-1],
+          behaviour_policy_params=loss_in.behaviour_policy_params,
+          actions=loss_in.actions,
+          rewards=loss_in.rewards,
+          discounts=loss_in.discounts,
+          values=outputs.baseline[:-1],
+          bootstrap_value=outputs.baseline[-1],
+          mask=loss_in.mask,
+          correction=config.correction,
+          reward_clipping=config.reward_clipping,
+          baseline_cost=config.baseline_cost,
+          entropy_cost=config.entropy_cost,
+          clip_rho_threshold=config.threshold('clip_rho_threshold'),
+          clip_pg_rho_threshold=config.threshold('clip_pg_rho_threshold'),
+          clip_c_threshold=config.threshold('clip_c_threshold'))
+    variables = self.network.trainable_variables
+    grads = tape.gradient(loss.total_loss, variables)
+    ctx = tf.distribute.get_replica_context()
+    grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+    grads, grad_norm = tf.clip_by_global_norm(grads, config.grad_clip_norm)
+    mask = loss_in.mask
+    done, ep_return, ep_length = trajectories.finished_episodes(batch)
+    obs_finite = tf.reduce_all(tf.math.is_finite(tf.cast(batch['observation'], tf.float32)))
+    finite = (tf.math.is_finite(loss.total_loss) & tf.math.is_finite(grad_norm)
+              & tf.reduce_all(tf.math.is_finite(batch['reward'])) & obs_finite)
+    # Losses are sums over this replica's data: SUM-reduced they are the
+    # global-batch sums. Counts are summed too, so means are global.
+    sums = {
+        'loss/total': loss.total_loss,
+        'loss/policy_gradient': loss.pg_loss,
+        'loss/baseline': loss.baseline_loss,
+        'loss/entropy': loss.entropy_loss,
+        'entropy_sum': tf.reduce_sum(loss.entropy * mask),
+        'transitions': tf.reduce_sum(mask),
+        'weights_version_sum': tf.cast(tf.reduce_sum(batch['weights_version'][0]), tf.float32),
+        'trajectories': tf.cast(tf.shape(mask)[1], tf.float32),
+        'nonfinite': 1.0 - tf.cast(finite, tf.float32),
+    }
+    sums = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sums)
+    return grads, grad_norm, sums, (done, ep_return, ep_length)
+
+  @tf.function
+  def _compute(self, iterator):
+    batch = next(iterator)
+    return self._strategy.run(self._replica_compute, args=(batch,))
+
+  @tf.function
+  def _apply(self, grads):
+    def apply(g):
+      self.optimizer.apply_gradients(zip(g, self.network.trainable_variables),
+                                     skip_gradients_aggregation=True)
+    self._strategy.run(apply, args=(grads,))
+
+  # --- Python step and loop ----------------------------------------------------------
+  def train_step(self):
+    """One learner step; returns a dict of metrics (python floats)."""
+    step_before = self.step
+    grads, grad_norm, sums, episodes = self._compute(self._iterator)
+    first = lambda x: self._strategy.experimental_local_results(x)[0]
+    sums = {k: float(first(v)) for k, v in sums.items()}
+    if sums['nonfinite'] == 0:
+      self._apply(grads)
+    else:
+      self.skipped_updates.assign_add(1)
+      logging.warning('learner: skipped update %d: non-finite loss, gradient, reward or '
+                      'observation (%d skipped so far).', step_before,
+                      int(self.skipped_updates.numpy()))
+    self.env_frames.assign_add(self._config.frames_per_learner_step)
+    for done, ret, length in zip(*(self._strategy.experimental_local_results(x)
+                                   for x in episodes)):
+      done = done.numpy()
+      self._episode_returns.extend(ret.numpy()[done].tolist())
+      self._episode_lengths.extend(length.numpy()[done].tolist())
+      self._episodes += int(done.sum())
+    transitions = max(sums['transitions'], 1.0)
+    return {
+        'loss/total': sums['loss/total'],
+        'loss/policy_gradient': sums['loss/policy_gradient'],
+        'loss/baseline': sums['loss/baseline'],
+        'loss/entropy': sums['loss/entropy'],
+        'entropy': sums['entropy_sum'] / transitions,
+        'gradient_norm': float(first(grad_norm)),
+        'learning_rate': float(self.optimizer.learning_rate(step_before)
+                               if callable(self.optimizer.learning_rate)
+                               else self.optimizer.learning_rate),
+        'policy_lag': step_before - sums['weights_version_sum'] / sums['trajectories'],
+        'skipped_updates': float(self.skipped_updates.numpy()),
+    }
+
+  def request_stop(self, *unused_args):
+    self._stop_requested = True
+
+  def run(self, max_steps=None):
+    """Trains until total_environment_frames, `max_steps` or a stop request
+    (SIGTERM/SIGINT); always leaves a checkpoint. Returns the final status."""
+    config = self._config
+    for sig in (signal.SIGTERM, signal.SIGINT):
+      try:
+        signal.signal(sig, self.request_stop)
+      except ValueError:  # not the main thread (e.g. in tests)
+        pass
+    start = time.time()
+    frames_at_start = int(self.env_frames.numpy())
+    last_log = last_ckpt = start
+    frames_at_log, steps_at_log = frames_at_start, self.step
+    metrics, steps_run = {}, 0
+    status = self._status(start, frames_at_start, 0.0, 0.0, {})
+    logging.info('learner: serving on port %d; step %d, %d frames.', self.port, self.step,
+                 frames_at_start)
+    while (not self._stop_requested
+           and int(self.env_frames.numpy()) < config.total_environment_frames
+           and (max_steps is None or steps_run < max_steps)):
+      metrics = self.train_step()
+      steps_run += 1
+      step = self.step
+      if step % config.publish_every_steps == 0:
+        self._publisher.publish(step)
+      if step % config.summary_every_steps == 0:
+        self._write_summaries(step, metrics, time.time() - start, frames_at_start)
+      now = time.time()
+      if now - last_log >= config.log_every_seconds:
+        frames = int(self.env_frames.numpy())
+        fps = (frames - frames_at_log) / (now - last_log)
+        sps = (step - steps_at_log) / (now - last_log)
+        status = self._status(start, frames_at_start, fps, sps, metrics)
+        _write_json_atomically(os.path.join(self._logdir, STATUS_FILE), status)
+        logging.info('learner: step %d, frames %d (%.0f/s), return %s, lag %.1f, loss %.3g',
+                     step, frames, fps, status['episode_return_mean'], metrics['policy_lag'],
+                     metrics['loss/total'])
+        last_log, frames_at_log, steps_at_log = now, frames, step
+      if now - last_ckpt >= config.checkpoint_every_seconds:
+        self._checkpoints.save(self.step)
+        last_ckpt = now
+    self._checkpoints.save(self.step)
+    if steps_run:
+      self._publisher.publish(self.step)
+    status = self._status(start, frames_at_start, status['frames_per_second'],
+                          status['learner_steps_per_second'], metrics, done=True)
+    _write_json_atomically(os.path.join(self._logdir, STATUS_FILE), status)
+    return status
+
+  def _status(self, start, frames_at_start, fps, sps, metrics, done=False):
+    frames = int(self.env_frames.numpy())
+    wall = time.time() - start
+    returns = list(self._episode_returns)
+    return {
+        'env_frames': frames,
+        'learner_steps': self.step,
+        'wall_seconds': wall,
+        'frames_this_run': frames - frames_at_start,
+        'frames_per_second': fps,
+        'mean_frames_per_second': (frames - frames_at_start) / wall if wall > 0 else 0.0,
+        'learner_steps_per_second': sps,
+        'episode_return_mean': float(np.mean(returns)) if returns else float('nan'),
+        'episode_length_mean': (float(np.mean(self._episode_lengths))
+                                if self._episode_lengths else float('nan')),
+        'episodes': self._episodes,
+        'policy_lag': metrics.get('policy_lag', float('nan')),
+        'skipped_updates': int(self.skipped_updates.numpy()),
+        'queue_size': trajectory_queue.queue_size(self._client),
+        'done': done,
+        'time': time.time(),
+    }
+
+  def _write_summaries(self, step, metrics, wall, frames_at_start):
+    frames = int(self.env_frames.numpy())
+    with self._summary_writer.as_default(step=frames):
+      for name, value in metrics.items():
+        tf.summary.scalar(name, value)
+      tf.summary.scalar('learner_steps', step)
+      tf.summary.scalar('frames_per_second', (frames - frames_at_start) / max(wall, 1e-6))
+      tf.summary.scalar('queue_fill', trajectory_queue.queue_size(self._client)
+                        / self._config.queue_capacity)
+      if self._episode_returns:
+        tf.summary.scalar('episode_return', float(np.mean(self._episode_returns)))
+        tf.summary.scalar('episode_length', float(np.mean(self._episode_lengths)))
+
+  def close(self):
+    self._publisher.close()
+    self._server.stop()
+
+
+def run_learner(config, logdir: str, port: int = 0, max_steps=None):
+  """Entry point of the learner binary: trains, checkpoints, returns status."""
+  config.validate()
+  if config.learner_intra_op_threads:
+    tf.config.threading.set_intra_op_parallelism_threads(config.learner_intra_op_threads)
+  learner = Learner(config, logdir, port)
+  try:
+    return learner.run(max_steps=max_steps)
+  finally:
+    learner.close()

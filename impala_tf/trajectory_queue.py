@@ -1,0 +1,45 @@
+"""The trajectory queue: a Reverb FIFO table on the learner and its tf.data input.
+
+Actors write unrolls (see `impala_tf.trajectories`) into a queue table:
+FIFO sampling, each item sampled exactly once and then removed, and a rate
+limiter that blocks writers while the queue is full. Memory is bounded by
+`queue_capacity` items, and a full queue slows actors down rather than
+letting the data go stale.
+"""
+
+import reverb
+import tensorflow as tf
+
+from impala_tf import trajectories
+
+TRAJECTORY_TABLE = 'trajectories'
+
+
+def queue_table(config, signature) -> reverb.Table:
+  return reverb.Table.queue(
+      name=TRAJECTORY_TABLE, max_size=config.queue_capacity, signature=signature)
+
+
+def make_dataset(server_address: str, config) -> tf.data.Dataset:
+  """Time-major learner batches [T(+1), batch_size, ...] read from the queue.
+
+  Each batch is `config.items_per_batch` actor unrolls of `envs_per_actor`
+  trajectories, merged along the batch dimension. The reshaping runs in the
+  tf.data threads and batches are prefetched, so the train step does not
+  wait on Python.
+  """
+  dataset = reverb.TrajectoryDataset.from_table_signature(
+      server_address=server_address,
+      table=TRAJECTORY_TABLE,
+      # One in flight per worker: a queue item sampled is gone from the
+      # queue, so a deep request pipeline only adds policy lag.
+      max_in_flight_samples_per_worker=1)
+  dataset = dataset.map(lambda sample: sample.data)
+  dataset = dataset.batch(config.items_per_batch, drop_remainder=True)
+  dataset = dataset.map(trajectories.to_time_major)
+  return dataset.prefetch(config.prefetch_batches)
+
+
+def queue_size(client: reverb.Client) -> int:
+  """Items waiting in the queue."""
+  return client.server_info()[TRAJECTORY_TABLE].current_size

@@ -1,0 +1,79 @@
+"""Publishing the learner's weights to actors through a Reverb table.
+
+The 'weights' table holds one item, the newest weights with the learner step
+that produced them (its version): a new publication evicts the old one
+(max_size 1, FIFO remover), actors sample it as often as they like (uniform
+sampler, unlimited samples), and a sample blocks until the first publication.
+This plays the part of tf-agents' ReverbVariableContainer, with a version
+number so actors can skip unchanged weights and measure policy lag.
+"""
+
+import numpy as np
+import reverb
+import tensorflow as tf
+
+WEIGHTS_TABLE = 'weights'
+
+
+def weights_signature(variables):
+  return {
+      'version': tf.TensorSpec([], tf.int64),
+      'weights': [tf.TensorSpec(v.shape, v.dtype) for v in variables],
+  }
+
+
+def weights_table(variables) -> reverb.Table:
+  return reverb.Table(
+      name=WEIGHTS_TABLE,
+      sampler=reverb.selectors.Uniform(),
+      remover=reverb.selectors.Fifo(),
+      max_size=1,
+      rate_limiter=reverb.rate_limiters.MinSize(1),
+      signature=weights_signature(variables))
+
+
+class WeightPublisher:
+  """Learner side: writes the current variable values with their version."""
+
+  def __init__(self, client: reverb.Client, variables):
+    self._variables = list(variables)
+    self._writer = client.trajectory_writer(num_keep_alive_refs=1)
+
+  def publish(self, version: int):
+    values = [v.numpy() for v in self._variables]
+    self._writer.append({'version': np.int64(version), 'weights': values})
+    self._writer.create_item(
+        WEIGHTS_TABLE, priority=1.0,
+        trajectory={
+            'version': self._writer.history['version'][-1],
+            'weights': [col[-1] for col in self._writer.history['weights']],
+        })
+    # Wait until the server has it: a synchronous actor is waiting for it.
+    self._writer.flush()
+
+  def close(self):
+    self._writer.close()
+
+
+class WeightSubscriber:
+  """Actor side: copies the newest published weights into `variables`."""
+
+  def __init__(self, client: reverb.Client, variables):
+    self._client = client
+    self._variables = list(variables)
+    self.version = -1
+
+  def fetch(self) -> int:
+    """Blocks until weights are published; returns their version.
+
+    Variables are assigned only when the version changed.
+    """
+    sample = next(self._client.sample(
+        WEIGHTS_TABLE, num_samples=1, emit_timesteps=False,
+        unpack_as_table_signature=True))
+    version = int(sample.data['version'])
+    if version != self.version:
+      for variable, value in zip(self._variables, sample.data['weights']):
+        variable.assign(value)
+      self.version = version
+    return version
