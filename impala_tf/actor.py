@@ -181,7 +181,10 @@ class Actor:
     subscriber = weights_lib.WeightSubscriber(client, self._network.variables)
     subscriber.version = self.weights_version
     last_log, frames_at_log = time.time(), self.env_frames
-    with client.trajectory_writer(num_keep_alive_refs=t_len + 1) as writer:
+    # Not a context manager: its exit flushes without a timeout, which would
+    # hang on a full queue nobody drains any more.
+    writer = client.trajectory_writer(num_keep_alive_refs=t_len + 1)
+    try:
       writer.append(self._observation_part(), partial_step=True)
       while not stop.is_set() and (max_unrolls is None or self.unrolls < max_unrolls):
         self.weights_version = subscriber.fetch()
@@ -194,10 +197,12 @@ class Actor:
         # Backpressure: at most one item in flight. Without this the writer
         # streams items ahead while the server's rate limiter holds them,
         # and a full queue would not slow the actor down.
-        writer.flush(block_until_num_items=1)
+        if not self._flush(writer, 1, stop):
+          break
         if config.synchronous:
           # Batched A2C: wait for the update that consumes this unroll.
-          writer.flush()
+          if not self._flush(writer, 0, stop):
+            break
           self._wait_for_version(subscriber, self.weights_version + 1, stop)
         now = time.time()
         if now - last_log >= config.log_every_seconds:
@@ -208,7 +213,19 @@ class Actor:
                        self.weights_version,
                        f'{np.mean(recent):.2f}' if recent else 'n/a')
           last_log, frames_at_log = now, self.env_frames
-      writer.flush()
+    finally:
+      writer.close()
+
+  @staticmethod
+  def _flush(writer, pending, stop) -> bool:
+    """Waits until at most `pending` items are unconfirmed; False if stopped."""
+    while not stop.is_set():
+      try:
+        writer.flush(block_until_num_items=pending, timeout_ms=500)
+        return True
+      except reverb.errors.DeadlineExceededError:
+        continue
+    return False
 
   def _wait_for_version(self, subscriber, version, stop):
     while not stop.is_set() and subscriber.fetch() < version:

@@ -43,6 +43,9 @@ class ImpalaConfig:
   sticky_action_probability: float = 0.0
   # Atari: episode cap in frames (108,000 frames = 30 minutes of play).
   max_episode_frames: int = 108_000
+  # Gymnasium envs: truncate episodes after this many agent steps (0: the
+  # env's registered limit, e.g. 500 for CartPole-v1).
+  max_episode_steps: int = 0
 
   # --- Actors -----------------------------------------------------------------
   # Actor processes the local launcher starts.
@@ -167,7 +170,7 @@ class ImpalaConfig:
                  'prefetch_batches', 'publish_every_steps', 'checkpoints_to_keep',
                  'summary_every_steps'):
       positive(name)
-    for name in ('noop_max', 'env_threads', 'learner_intra_op_threads',
+    for name in ('noop_max', 'max_episode_steps', 'env_threads', 'learner_intra_op_threads',
                  'actor_intra_op_threads', 'seed'):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -94,9 +94,10 @@ class GymEnv:
     self.num_envs = num_envs
     self._seed = seed
     try:
+      kwargs = {'max_episode_steps': config.max_episode_steps} if config.max_episode_steps else {}
       self._env = gym.make_vec(
           config.env_id, num_envs=num_envs, vectorization_mode='sync',
-          vector_kwargs={'autoreset_mode': gym.vector.AutoresetMode.NEXT_STEP})
+          vector_kwargs={'autoreset_mode': gym.vector.AutoresetMode.NEXT_STEP}, **kwargs)
     except gym.error.Error as e:
       raise ValueError(f'env_id {config.env_id!r} could not be made: {e}') from e
     space = self._env.single_observation_space

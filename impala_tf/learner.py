@@ -74,6 +74,7 @@ class Learner:
       self.network = networks.make_network(
           config, spec.observation_shape, self._dist, spec.channels_first)
       self.optimizer = optimizers.make_optimizer(config)
+      self._lr_schedule = optimizers.learning_rate_schedule(config)
       self.optimizer.build(self.network.trainable_variables)
       self.env_frames = tf.Variable(0, dtype=tf.int64, trainable=False, name='env_frames')
       self.skipped_updates = tf.Variable(0, dtype=tf.int64, trainable=False,
@@ -203,9 +204,7 @@ class Learner:
         'loss/entropy': sums['loss/entropy'],
         'entropy': sums['entropy_sum'] / transitions,
         'gradient_norm': float(first(grad_norm)),
-        'learning_rate': float(self.optimizer.learning_rate(step_before)
-                               if callable(self.optimizer.learning_rate)
-                               else self.optimizer.learning_rate),
+        'learning_rate': float(self._lr_schedule(step_before)),
         'policy_lag': step_before - sums['weights_version_sum'] / sums['trajectories'],
         'skipped_updates': float(self.skipped_updates.numpy()),
     }
@@ -216,12 +215,20 @@ class Learner:
   def run(self, max_steps=None):
     """Trains until total_environment_frames, `max_steps` or a stop request
     (SIGTERM/SIGINT); always leaves a checkpoint. Returns the final status."""
-    config = self._config
+    previous_handlers = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
       try:
-        signal.signal(sig, self.request_stop)
-      except ValueError:  # not the main thread (e.g. in tests)
+        previous_handlers[sig] = signal.signal(sig, self.request_stop)
+      except ValueError:  # not the main thread
         pass
+    try:
+      return self._run(max_steps)
+    finally:
+      for sig, handler in previous_handlers.items():
+        signal.signal(sig, handler)
+
+  def _run(self, max_steps):
+    config = self._config
     start = time.time()
     frames_at_start = int(self.env_frames.numpy())
     last_log = last_ckpt = start

@@ -39,21 +39,25 @@ class PaperRMSprop(tf.keras.optimizers.RMSprop):
         slots('average_gradient', tf.zeros) if self.centered else [])
 
 
-def make_optimizer(config):
-  """RMSProp with the config's settings and linear decay to zero.
-
-  The learning rate falls linearly from `config.learning_rate` to 0 over
-  `config.total_learner_steps` (= total_environment_frames / frames per step),
-  as in paper Table G.1; the optimiser's own iteration counter drives it, so
-  the schedule resumes with a checkpoint.
-  """
-  schedule = tf.keras.optimizers.schedules.PolynomialDecay(
+def learning_rate_schedule(config):
+  """Linear decay from `config.learning_rate` to 0 over the training budget
+  (`config.total_learner_steps` = total_environment_frames / frames per
+  step), as in paper Table G.1."""
+  return tf.keras.optimizers.schedules.PolynomialDecay(
       initial_learning_rate=config.learning_rate,
       decay_steps=config.total_learner_steps,
       end_learning_rate=0.0,
       power=1.0)
+
+
+def make_optimizer(config):
+  """PaperRMSprop with the config's settings and the linear decay.
+
+  The optimiser's own iteration counter drives the schedule, so the
+  schedule resumes with a checkpoint.
+  """
   return PaperRMSprop(
-      learning_rate=schedule,
+      learning_rate=learning_rate_schedule(config),
       rho=config.rmsprop_decay,
       momentum=config.rmsprop_momentum,
       epsilon=config.rmsprop_epsilon,

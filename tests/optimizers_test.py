@@ -45,8 +45,7 @@ class PaperRMSpropTest(tf.test.TestCase):
 
   def test_schedule_decays_linearly_to_zero(self):
     cfg = config_lib.ImpalaConfig(total_environment_frames=2560 * 10)
-    opt = optimizers.make_optimizer(cfg)
-    schedule = opt.learning_rate if callable(opt.learning_rate) else opt._learning_rate
+    schedule = optimizers.learning_rate_schedule(cfg)
     self.assertAllClose(0.0006, schedule(0))
     self.assertAllClose(0.0003, schedule(5))
     self.assertAllClose(0.0, schedule(10))

@@ -1,0 +1,146 @@
+"""The actor against a real Reverb server on loopback and real environments."""
+
+import threading
+
+import numpy as np
+import reverb
+import tensorflow as tf
+
+from impala_tf import actor as actor_lib
+from impala_tf import config as config_lib
+from impala_tf import environments
+from impala_tf import networks
+from impala_tf import trajectories
+from impala_tf import trajectory_queue
+from impala_tf import weights as weights_lib
+
+
+def _serve(config):
+  """A server with the learner's two tables, weights version 7 published."""
+  spec = environments.env_spec(config)
+  dist = spec.distribution
+  net = networks.make_network(config, spec.observation_shape, dist, spec.channels_first)
+  step_specs = trajectories.step_spec(spec, dist, config.envs_per_actor,
+                                      config.lstm_units if config.use_lstm else 0)
+  server = reverb.Server([
+      trajectory_queue.queue_table(
+          config, trajectories.item_signature(step_specs, config.unroll_length)),
+      weights_lib.weights_table(net.variables)], port=None)
+  client = reverb.Client(f'127.0.0.1:{server.port}')
+  publisher = weights_lib.WeightPublisher(client, net.variables)
+  publisher.publish(7)
+  return server, net, dist
+
+
+def _items(server, count):
+  dataset = reverb.TrajectoryDataset.from_table_signature(
+      f'127.0.0.1:{server.port}', trajectory_queue.TRAJECTORY_TABLE,
+      max_in_flight_samples_per_worker=1)
+  return [tf.nest.map_structure(lambda x: x.numpy(), s.data) for s in dataset.take(count)]
+
+
+class ActorTest(tf.test.TestCase):
+
+  def _run(self, config, unrolls):
+    server, net, dist = _serve(config)
+    actor = actor_lib.Actor(config, f'127.0.0.1:{server.port}', task=0)
+    thread = threading.Thread(target=actor.run, kwargs={'max_unrolls': unrolls}, daemon=True)
+    thread.start()
+    items = _items(server, unrolls)
+    thread.join(timeout=60)
+    self.assertFalse(thread.is_alive())
+    server.stop()
+    return items, actor, net, dist
+
+  def test_unrolls_overlap_and_episode_ends(self):
+    t_len, e = 5, 3
+    config = config_lib.ImpalaConfig(
+        env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=t_len,
+        envs_per_actor=e, batch_size=e, queue_capacity=8, max_episode_steps=4)
+    items, actor, net, dist = self._run(config, unrolls=4)
+    self.assertEqual(items[0]['observation'].shape, (t_len + 1, e, 4))
+    self.assertEqual(items[0]['action'].shape, (t_len, e))
+    for a, b in zip(items, items[1:]):
+      for name in ('observation', 'first', 'reward', 'terminal', 'last', 'episode_return'):
+        self.assertAllEqual(a[name][-1], b[name][0], msg=name)
+    # Concatenate the steps of all items (dropping overlaps) and check the
+    # gymnasium next-step reset convention with 4-step truncation.
+    obs_cols = {k: np.concatenate([items[0][k]] + [it[k][1:] for it in items[1:]])
+                for k in ('first', 'reward', 'terminal', 'last', 'episode_length',
+                          'episode_return', 'prev_action')}
+    actions = np.concatenate([it['action'] for it in items])
+    self.assertTrue(obs_cols['first'][0].all())
+    lasts = np.argwhere(obs_cols['last'])
+    self.assertNotEmpty(lasts)
+    for t, i in lasts:
+      self.assertEqual(obs_cols['episode_length'][t, i], 4)  # truncated by the limit
+      self.assertFalse(obs_cols['terminal'][t, i])           # ... not terminated
+      self.assertEqual(obs_cols['episode_return'][t, i], 4.0)
+      if t + 1 < len(obs_cols['first']):
+        self.assertTrue(obs_cols['first'][t + 1, i])
+        self.assertEqual(obs_cols['reward'][t + 1, i], 0.0)
+        self.assertEqual(obs_cols['prev_action'][t + 1, i], 0)
+    inner = ~obs_cols['first'][1:]
+    self.assertAllEqual(obs_cols['prev_action'][1:][inner], actions[inner])
+    self.assertEqual(actor.episode_returns[:3], [4.0, 4.0, 4.0])
+    # Every action came from the published weights, version 7.
+    for item in items:
+      self.assertTrue((item['weights_version'] == 7).all())
+    # The recorded behaviour logits are the network's output for the
+    # recorded observations (the actor copied the published weights).
+    item = items[1]
+    out, _ = net.unroll(networks.NetworkInput(item['observation'], item['first'],
+                                              item['prev_action'], item['reward']), ())
+    self.assertAllClose(out.policy_params[:-1], item['policy_params'], atol=1e-5)
+
+  def test_lstm_core_state_recorded_at_unroll_start(self):
+    config = config_lib.ImpalaConfig(
+        env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=4,
+        envs_per_actor=2, batch_size=2, use_lstm=True, lstm_units=8)
+    items, _, net, _ = self._run(config, unrolls=3)
+    self.assertEqual(items[0]['core_state'][0].shape, (2, 8))
+    self.assertAllEqual(items[0]['core_state'][0], np.zeros((2, 8)))
+    # Replaying item 1 from its recorded state reproduces the actor's logits.
+    item = items[1]
+    out, _ = net.unroll(networks.NetworkInput(item['observation'], item['first'],
+                                              item['prev_action'], item['reward']),
+                        tuple(item['core_state']))
+    self.assertAllClose(out.policy_params[:-1], item['policy_params'], atol=1e-5)
+    self.assertGreater(np.abs(item['core_state'][0]).sum(), 0.0)
+
+  def test_atari_actor(self):
+    config = config_lib.ImpalaConfig(
+        env_id='ALE/Pong-v5', unroll_length=3, envs_per_actor=2, batch_size=2)
+    items, actor, _, _ = self._run(config, unrolls=2)
+    self.assertEqual(items[0]['observation'].shape, (4, 2, 4, 84, 84))
+    self.assertEqual(items[0]['observation'].dtype, np.uint8)
+    self.assertEqual(items[0]['policy_params'].shape, (3, 2, 6))
+    self.assertEqual(actor.env_frames, 2 * 3 * 2 * 4)  # unrolls × T × envs × repeat
+
+
+class EnvironmentsTest(tf.test.TestCase):
+
+  def test_atari_game_names(self):
+    self.assertEqual(environments.atari_game_name('ALE/Pong-v5'), 'pong')
+    self.assertEqual(environments.atari_game_name('ALE/SpaceInvaders-v5'), 'space_invaders')
+    with self.assertRaisesRegex(ValueError, 'ALE/Pong-v5'):
+      environments.atari_game_name('PongNoFrameskip-v4')
+
+  def test_atari_spec_and_unclipped_rewards(self):
+    config = config_lib.ImpalaConfig(env_id='ALE/Pong-v5')
+    env = environments.make_env(config, 2, seed=1)
+    spec = env.spec
+    self.assertEqual(spec.observation_shape, (4, 84, 84))
+    self.assertTrue(spec.channels_first)
+    self.assertEqual(spec.action_space.n, 6)
+    obs = env.reset()
+    self.assertEqual(obs.shape, (2, 4, 84, 84))
+    env.close()
+
+  def test_bad_env_id(self):
+    with self.assertRaisesRegex(ValueError, 'NoSuchEnv-v0'):
+      environments.make_env(config_lib.ImpalaConfig(env_id='NoSuchEnv-v0'), 1, 0)
+
+
+if __name__ == '__main__':
+  tf.test.main()
