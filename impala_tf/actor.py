@@ -61,6 +61,8 @@ class Actor:
     self.unrolls = 0
     self.episode_returns = []
     self.weights_version = -1
+    # Seconds spent per phase, for the log line: where an actor's time goes.
+    self.timers = {'env': 0.0, 'policy': 0.0, 'reverb': 0.0, 'weights': 0.0}
 
   def _policy_step_fn(self, inputs, core_state, counter):
     outputs, core_state = self._network.step(inputs, core_state)
@@ -102,18 +104,26 @@ class Actor:
 
   def _act_and_step(self, writer):
     """Acts on the current observation, records the action part, steps."""
+    t0 = time.perf_counter()
     inputs = networks.NetworkInput(self._obs, self._first, self._prev_action, self._reward)
     action, params, core_state = self._policy_step(inputs, self._core_state,
                                                    tf.constant(self._counter, tf.int64))
     self._counter += 1
     action = action.numpy()
+    params = params.numpy()
+    self._core_state = tf.nest.map_structure(lambda s: s.numpy(), core_state)
+    t1 = time.perf_counter()
     writer.append({
         'action': action,
-        'policy_params': params.numpy(),
+        'policy_params': params,
         'weights_version': np.full(self._num_envs, self.weights_version, np.int64),
     })
-    self._core_state = tf.nest.map_structure(lambda s: s.numpy(), core_state)
+    t2 = time.perf_counter()
     obs, reward, terminated, truncated = self._env.step(action)
+    t3 = time.perf_counter()
+    self.timers['policy'] += t1 - t0
+    self.timers['reverb'] += t2 - t1
+    self.timers['env'] += t3 - t2
     self.env_frames += self._num_envs * self._config.action_repeat
 
     # Environments whose previous observation ended an episode just ran the
@@ -187,17 +197,25 @@ class Actor:
     try:
       writer.append(self._observation_part(), partial_step=True)
       while not stop.is_set() and (max_unrolls is None or self.unrolls < max_unrolls):
+        t0 = time.perf_counter()
         self.weights_version = subscriber.fetch()
+        self.timers['weights'] += time.perf_counter() - t0
         for _ in range(t_len):
           self._act_and_step(writer)
+          t0 = time.perf_counter()
           writer.append(self._observation_part(), partial_step=True)
+          self.timers['reverb'] += time.perf_counter() - t0
+        t0 = time.perf_counter()
         writer.create_item(TRAJECTORY_TABLE, priority=1.0,
                            trajectory=trajectories.item_columns(writer.history, t_len))
         self.unrolls += 1
         # Backpressure: at most one item in flight. Without this the writer
         # streams items ahead while the server's rate limiter holds them,
-        # and a full queue would not slow the actor down.
-        if not self._flush(writer, 1, stop):
+        # and a full queue would not slow the actor down (this wait is
+        # counted as 'reverb' time: a full queue shows up there).
+        flushed = self._flush(writer, 1, stop)
+        self.timers['reverb'] += time.perf_counter() - t0
+        if not flushed:
           break
         if config.synchronous:
           # Batched A2C: wait for the update that consumes this unroll.
@@ -207,12 +225,16 @@ class Actor:
         now = time.time()
         if now - last_log >= config.log_every_seconds:
           recent = self.episode_returns[-100:]
-          logging.info('actor %d: frames %d (%.0f/s), unrolls %d, weights v%d, return %s',
-                       self._task, self.env_frames,
+          total = sum(self.timers.values()) or 1.0
+          shares = ' '.join(f'{k} {100 * v / total:.0f}%' for k, v in self.timers.items())
+          logging.info('actor %d: frames %d (%.0f/s), unrolls %d, weights v%d, return %s; '
+                       'time: %s', self._task, self.env_frames,
                        (self.env_frames - frames_at_log) / (now - last_log), self.unrolls,
                        self.weights_version,
-                       f'{np.mean(recent):.2f}' if recent else 'n/a')
+                       f'{np.mean(recent):.2f}' if recent else 'n/a', shares)
           last_log, frames_at_log = now, self.env_frames
+      # Finished (not stopped): deliver the item still in flight.
+      self._flush(writer, 0, stop)
     finally:
       writer.close()
 
@@ -244,6 +266,6 @@ def run_actor(config, server_address: str, task: int = 0, max_unrolls=None):
     signal.signal(sig, lambda *_: stop.set())
   actor = Actor(config, server_address, task)
   actor.run(max_unrolls=max_unrolls, stop=stop)
-  logging.info('actor %d: stopped after %d unrolls, %d frames.', task, actor.unrolls,
-               actor.env_frames)
+  logging.info('actor %d: stopped after %d unrolls, %d frames, weights version %d.', task,
+               actor.unrolls, actor.env_frames, actor.weights_version)
   return actor

@@ -116,8 +116,10 @@ class ImpalaConfig:
   # --- Learner system ------------------------------------------------------------
   # tf.distribute strategy: default (one device) | mirrored | tpu.
   strategy: str = 'default'
-  # Unrolls (queue items) the input pipeline keeps ready ahead of the step.
-  prefetch_batches: int = 2
+  # Batches the input pipeline keeps ready ahead of the train step. Each
+  # prefetched batch adds about one step of policy lag; one is enough to
+  # keep the step fed.
+  prefetch_batches: int = 1
   # Publish weights to actors every this many learner steps.
   publish_every_steps: int = 1
   # Seconds between checkpoints (one is always written at the end).

@@ -33,6 +33,13 @@ def _tail(path, lines=20):
     return ''
 
 
+def _finite_or_none(value):
+  """JSON has no NaN: a mean over no episodes is reported as null."""
+  if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    return None
+  return value
+
+
 class LocalLauncher:
   """Runs learner + actors locally; `run()` returns the final result dict."""
 
@@ -145,7 +152,7 @@ class LocalLauncher:
         'env_frames': status.get('env_frames', 0),
         'wall_seconds': round(wall, 2),
         'frames_per_second': round(status.get('frames_this_run', 0) / wall, 1),
-        'episode_return_mean': status.get('episode_return_mean', float('nan')),
+        'episode_return_mean': _finite_or_none(status.get('episode_return_mean')),
         'episodes': status.get('episodes', 0),
         'learner_steps': status.get('learner_steps', 0),
         'logdir': self._logdir,
@@ -196,9 +203,10 @@ class LocalLauncher:
       self._print('launcher: waiting for the learner\'s first steps...')
       return
     ret = s['episode_return_mean']
-    ret = 'n/a' if ret is None or (isinstance(ret, float) and math.isnan(ret)) else f'{ret:.2f}'
+    ret = 'n/a' if ret is None else f'{ret:.2f}'
+    lag = 'n/a' if s['policy_lag'] is None else f"{s['policy_lag']:.1f}"
     self._print(
         f"frames {s['env_frames']:,} ({s['frames_per_second']:,.0f}/s) | "
         f"return {ret} (last {min(s['episodes'], 100)} of {s['episodes']} episodes) | "
-        f"policy lag {s['policy_lag']:.1f} | learner {s['learner_steps_per_second']:.1f} "
+        f"policy lag {lag} | learner {s['learner_steps_per_second']:.1f} "
         f"steps/s | queue {s['queue_size']}/{self._config.queue_capacity}")

@@ -63,7 +63,16 @@ def _write_json_atomically(path, payload):
 class Learner:
   """Trains one network from the trajectory queue it hosts."""
 
-  def __init__(self, config, logdir: str, port: int = 0, strategy=None):
+  def __init__(self, config, logdir: str, port: int = 0, strategy=None, dataset=None):
+    """
+    Args:
+      config: the ImpalaConfig.
+      logdir: checkpoints, summaries and status go here; resumed if present.
+      port: the Reverb server's port (0: any free one, see `self.port`).
+      strategy: a tf.distribute strategy (default: the one config names).
+      dataset: time-major batches to train on instead of the trajectory
+        queue (benchmarks and strategy-equivalence tests).
+    """
     self._config = config.validate()
     self._logdir = logdir
     os.makedirs(logdir, exist_ok=True)
@@ -98,8 +107,10 @@ class Learner:
     self._client = reverb.Client(f'localhost:{self.port}')
     self._publisher = weights_lib.WeightPublisher(self._client, self.network.variables)
     self._publisher.publish(self.step)
-    dataset = trajectory_queue.make_dataset(f'localhost:{self.port}', config)
-    self._iterator = iter(self._strategy.experimental_distribute_dataset(dataset))
+    if dataset is None:
+      dataset = trajectory_queue.make_dataset(f'localhost:{self.port}', config)
+    self._dataset = self._strategy.experimental_distribute_dataset(dataset)
+    self._iterator = iter(self._dataset)
     self._summary_writer = tf.summary.create_file_writer(os.path.join(logdir, 'train'))
     self._episode_returns = collections.deque(maxlen=100)
     self._episode_lengths = collections.deque(maxlen=100)
@@ -177,9 +188,15 @@ class Learner:
 
   # --- Python step and loop ----------------------------------------------------------
   def train_step(self):
-    """One learner step; returns a dict of metrics (python floats)."""
+    """One learner step; returns a dict of metrics (python floats), or None
+    if no data arrived within the input pipeline's wait (see
+    trajectory_queue.WAIT_FOR_DATA_MS)."""
     step_before = self.step
-    grads, grad_norm, sums, episodes = self._compute(self._iterator)
+    try:
+      grads, grad_norm, sums, episodes = self._compute(self._iterator)
+    except (tf.errors.OutOfRangeError, tf.errors.DeadlineExceededError):
+      self._iterator = iter(self._dataset)
+      return None
     first = lambda x: self._strategy.experimental_local_results(x)[0]
     sums = {k: float(first(v)) for k, v in sums.items()}
     if sums['nonfinite'] == 0:
@@ -240,7 +257,13 @@ class Learner:
     while (not self._stop_requested
            and int(self.env_frames.numpy()) < config.total_environment_frames
            and (max_steps is None or steps_run < max_steps)):
-      metrics = self.train_step()
+      step_metrics = self.train_step()
+      if step_metrics is None:
+        if time.time() - last_log >= 30:
+          logging.info('learner: waiting for actors to write unrolls (queue empty).')
+          last_log = time.time()
+        continue
+      metrics = step_metrics
       steps_run += 1
       step = self.step
       if step % config.publish_every_steps == 0:
@@ -281,11 +304,12 @@ class Learner:
         'frames_per_second': fps,
         'mean_frames_per_second': (frames - frames_at_start) / wall if wall > 0 else 0.0,
         'learner_steps_per_second': sps,
-        'episode_return_mean': float(np.mean(returns)) if returns else float('nan'),
+        # null (not NaN, which JSON lacks) until an episode has finished.
+        'episode_return_mean': float(np.mean(returns)) if returns else None,
         'episode_length_mean': (float(np.mean(self._episode_lengths))
-                                if self._episode_lengths else float('nan')),
+                                if self._episode_lengths else None),
         'episodes': self._episodes,
-        'policy_lag': metrics.get('policy_lag', float('nan')),
+        'policy_lag': metrics.get('policy_lag'),
         'skipped_updates': int(self.skipped_updates.numpy()),
         'queue_size': trajectory_queue.queue_size(self._client),
         'done': done,

@@ -103,6 +103,7 @@ def to_time_major(items):
     dict of [T(+1), K·E, ...] columns (core_state: [K·E, UNITS]).
   """
   def merge(x, time_axis):
+    x = tf.convert_to_tensor(x)
     if time_axis:
       perm = [1, 0] + list(range(2, x.shape.rank))
       x = tf.transpose(x, perm)

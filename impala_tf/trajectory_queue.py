@@ -20,6 +20,12 @@ def queue_table(config, signature) -> reverb.Table:
       name=TRAJECTORY_TABLE, max_size=config.queue_capacity, signature=signature)
 
 
+# How long the input pipeline waits for an unroll before its stream ends.
+# The learner then checks for a stop request and re-opens the stream, so it
+# stays responsive (and can checkpoint) while no actor is writing.
+WAIT_FOR_DATA_MS = 2000
+
+
 def make_dataset(server_address: str, config) -> tf.data.Dataset:
   """Time-major learner batches [T(+1), batch_size, ...] read from the queue.
 
@@ -33,7 +39,8 @@ def make_dataset(server_address: str, config) -> tf.data.Dataset:
       table=TRAJECTORY_TABLE,
       # One in flight per worker: a queue item sampled is gone from the
       # queue, so a deep request pipeline only adds policy lag.
-      max_in_flight_samples_per_worker=1)
+      max_in_flight_samples_per_worker=1,
+      rate_limiter_timeout_ms=WAIT_FOR_DATA_MS)
   dataset = dataset.map(lambda sample: sample.data)
   dataset = dataset.batch(config.items_per_batch, drop_remainder=True)
   dataset = dataset.map(trajectories.to_time_major)

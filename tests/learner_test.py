@@ -3,6 +3,7 @@
 import json
 import os
 import threading
+import time
 
 import numpy as np
 import reverb
@@ -87,6 +88,19 @@ class LearnerTest(tf.test.TestCase):
     self.assertEqual(status['learner_steps'], 5)
     self.assertEqual(status['policy_lag'], 0.0)
     self.assertGreaterEqual(weights_seen, 4)
+
+  def test_stop_while_waiting_for_data_leaves_checkpoint(self):
+    logdir = self.get_temp_dir()
+    learner = learner_lib.Learner(_config(), logdir)
+    try:
+      threading.Timer(1.0, learner.request_stop).start()
+      start = time.time()
+      status = learner.run()  # no actor: the queue stays empty
+      self.assertLess(time.time() - start, 20.0)
+      self.assertEqual(status['learner_steps'], 0)
+      self.assertTrue(tf.train.latest_checkpoint(os.path.join(logdir, 'checkpoints')))
+    finally:
+      learner.close()
 
   def test_lstm_learner_step(self):
     config = _config(use_lstm=True, lstm_units=16)

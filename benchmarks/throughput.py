@@ -1,0 +1,181 @@
+r"""Throughput of the Pong set-up, measured side by side in one run.
+
+  python benchmarks/throughput.py [--config=configs/pong.py] [--repeats=3]
+      [--seconds=10] [--pipeline_seconds=150]
+
+Measures, each as environment frames per second (agent steps × action repeat):
+  (a) env:      one actor's vectorised Atari envs stepped with random actions;
+  (b) act:      the compiled acting step alone, on one actor's batch;
+  (c) train:    the learner's train step alone, on an in-memory batch;
+  (d) pipeline: the whole local system (train_local: learner + actors),
+                steady-state rate after warm-up.
+(a)-(c) are medians over --repeats; (d) is the median of the learner's
+progress readings. ideal = 1 / (1/env + 1/act + 1/train): the rate of doing
+the three serially on one core with no overhead. The last line is JSON.
+"""
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+import numpy as np
+import tensorflow as tf
+
+from impala_tf import environments
+from impala_tf import learner as learner_lib
+from impala_tf import networks
+from impala_tf import trajectories
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', os.path.join(_REPO, 'configs', 'pong.py'), 'Preset to measure.')
+_REPEATS = flags.DEFINE_integer('repeats', 3, 'Repeats of each component measurement.')
+_SECONDS = flags.DEFINE_float('seconds', 10.0, 'Seconds per component measurement.')
+_PIPELINE_SECONDS = flags.DEFINE_integer('pipeline_seconds', 150, 'Seconds of the full run.')
+_WARMUP_SECONDS = 40  # learner start-up, tracing and queue filling
+
+
+def _timed(fn, seconds):
+  fn()  # warm-up (tracing)
+  count, start = 0, time.perf_counter()
+  while time.perf_counter() - start < seconds:
+    fn()
+    count += 1
+  return count / (time.perf_counter() - start)
+
+
+def measure_env(config, seconds):
+  env = environments.make_env(config, config.envs_per_actor, seed=0)
+  env.reset()
+  n = env.spec.action_space.n
+  rng = np.random.default_rng(0)
+  calls = _timed(lambda: env.step(rng.integers(0, n, config.envs_per_actor)), seconds)
+  env.close()
+  return calls * config.envs_per_actor * config.action_repeat
+
+
+def measure_act(config, seconds):
+  tf.config.threading.set_intra_op_parallelism_threads(config.actor_intra_op_threads)
+  spec = environments.env_spec(config)
+  dist = spec.distribution
+  net = networks.make_network(config, spec.observation_shape, dist, spec.channels_first)
+  e = config.envs_per_actor
+  rng = np.random.default_rng(0)
+  inputs = networks.NetworkInput(
+      observation=rng.integers(0, 255, (e, *spec.observation_shape), dtype=np.uint8),
+      first=np.zeros(e, bool), prev_action=np.zeros(e, np.int32),
+      prev_reward=np.zeros(e, np.float32))
+
+  @tf.function
+  def policy(inputs, state, counter):
+    out, state = net.step(inputs, state)
+    return dist.sample(out.policy_params, tf.stack([tf.constant(0, tf.int64), counter])), \
+        out.policy_params, state
+
+  state = net.initial_state(e)
+  counter = [0]
+
+  def step():
+    counter[0] += 1
+    action, params, _ = policy(inputs, state, tf.constant(counter[0], tf.int64))
+    action.numpy(), params.numpy()
+
+  return _timed(step, seconds) * e * config.action_repeat
+
+
+def _random_batch(config):
+  spec = environments.env_spec(config)
+  dist = spec.distribution
+  signature = trajectories.item_signature(
+      trajectories.step_spec(spec, dist, config.envs_per_actor,
+                             config.lstm_units if config.use_lstm else 0),
+      config.unroll_length)
+  rng = np.random.default_rng(0)
+
+  def sample(s):
+    shape = (config.items_per_batch, *s.shape)
+    if s.dtype == tf.uint8:
+      return rng.integers(0, 255, shape, dtype=np.uint8)
+    if s.dtype == tf.bool:
+      return rng.uniform(size=shape) < 0.01
+    if s.dtype.is_integer:
+      return np.zeros(shape, s.dtype.as_numpy_dtype)
+    return rng.normal(size=shape).astype(s.dtype.as_numpy_dtype)
+
+  return trajectories.to_time_major(tf.nest.map_structure(sample, signature))
+
+
+def measure_train(config, seconds):
+  batch = _random_batch(config)
+  dataset = tf.data.Dataset.from_tensors(batch).repeat()
+  with tempfile.TemporaryDirectory() as logdir:
+    learner = learner_lib.Learner(config, logdir, dataset=dataset)
+    try:
+      return _timed(learner.train_step, seconds) * config.frames_per_learner_step
+    finally:
+      learner.close()
+
+
+def measure_pipeline(seconds):
+  argv = sys.argv[1:]
+  config_args = [a for a in argv if a.startswith('--config')]
+  if not any(a.startswith('--config=') for a in config_args):
+    config_args.insert(0, f'--config={os.path.join(_REPO, "configs", "pong.py")}')
+  with tempfile.TemporaryDirectory() as logdir:
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(_REPO, 'binaries', 'train_local.py'), *config_args,
+         f'--logdir={logdir}', '--config.log_every_seconds=5'],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+    readings, start = [], time.time()
+    for line in proc.stdout:
+      match = re.match(r'frames [\d,]+ \(([\d,]+)/s\)', line)
+      if match and time.time() - start > _WARMUP_SECONDS:
+        readings.append(float(match.group(1).replace(',', '')))
+      if time.time() - start > seconds:
+        proc.send_signal(2)
+        break
+    proc.communicate(timeout=120)
+    with open(os.path.join(logdir, 'logs', 'actor_0.log')) as f:
+      actor_lines = [l for l in f if 'time:' in l]
+  return statistics.median(readings), (actor_lines[-1].split('time:')[-1].strip()
+                                       if actor_lines else 'n/a')
+
+
+def main(argv):
+  del argv
+  config = _CONFIG.value.validate()
+  results = {}
+  for name, fn in (('env', measure_env), ('act', measure_act), ('train', measure_train)):
+    runs = [fn(config, _SECONDS.value) for _ in range(_REPEATS.value)]
+    results[name] = statistics.median(runs)
+    print(f'{name:6s} {results[name]:10,.0f} frames/s  (runs: '
+          + ', '.join(f'{r:,.0f}' for r in runs) + ')', flush=True)
+  ideal = 1.0 / sum(1.0 / results[k] for k in ('env', 'act', 'train'))
+  pipeline, actor_time = measure_pipeline(_PIPELINE_SECONDS.value)
+  print(f'ideal  {ideal:10,.0f} frames/s')
+  print(f'whole  {pipeline:10,.0f} frames/s  ({100 * pipeline / ideal:.0f}% of ideal, '
+        f'{100 * pipeline / results["env"]:.0f}% of env-only)')
+  print(f'actor 0 time shares in the pipeline: {actor_time}')
+  print(json.dumps({
+      'train_frames_per_second': round(pipeline, 1),
+      'env_only_frames_per_second': round(results['env'], 1),
+      'act_only_frames_per_second': round(results['act'], 1),
+      'train_step_only_frames_per_second': round(results['train'], 1),
+      'ideal_frames_per_second': round(ideal, 1),
+      'fraction_of_ideal': round(pipeline / ideal, 3),
+      'fraction_of_env_only': round(pipeline / results['env'], 3),
+      'actor_time_shares': actor_time,
+  }))
+
+
+if __name__ == '__main__':
+  app.run(main)

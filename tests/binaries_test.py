@@ -1,0 +1,131 @@
+"""End-to-end runs of the real binaries (learner, actors, local launcher)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import portpicker
+import tensorflow as tf
+
+from impala_tf import config as config_lib
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_BIN = os.path.join(_REPO, 'binaries')
+_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+
+
+def _small_cartpole(**kwargs):
+  base = dict(env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5,
+              envs_per_actor=4, batch_size=8, num_actors=2, queue_capacity=2,
+              reward_clipping='none', log_every_seconds=1.0, checkpoint_every_seconds=2.0,
+              summary_every_steps=2)
+  base.update(kwargs)
+  return config_lib.ImpalaConfig(**base)
+
+
+def _final_json(stdout):
+  lines = [l for l in stdout.splitlines() if l.startswith('{')]
+  assert lines, f'no JSON line in output:\n{stdout[-3000:]}'
+  return json.loads(lines[-1])
+
+
+class LearnerAndActorsTest(tf.test.TestCase):
+
+  def test_learner_with_two_actor_processes(self):
+    tmp = self.get_temp_dir()
+    config_path = os.path.join(tmp, 'config.py')
+    config_lib.write_config_file(_small_cartpole(), config_path)
+    logdir = os.path.join(tmp, 'run')
+    port = portpicker.pick_unused_port()
+    # 15 steps × 2 items a batch = 30 unrolls = 15 per actor: the learner
+    # can only finish by draining everything the actors write, and the
+    # queue plus the input pipeline hold fewer than 30, so later unrolls
+    # must have been acted with published weights.
+    learner = subprocess.Popen(
+        [sys.executable, os.path.join(_BIN, 'learner.py'), f'--config={config_path}',
+         f'--logdir={logdir}', f'--port={port}', '--max_steps=15'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_ENV)
+    actors = [subprocess.Popen(
+        [sys.executable, os.path.join(_BIN, 'actor.py'), f'--config={config_path}',
+         f'--learner_address=127.0.0.1:{port}', f'--task={task}', '--max_unrolls=15'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_ENV)
+              for task in range(2)]
+    try:
+      actor_logs = [a.communicate(timeout=240)[0] for a in actors]
+      learner_log = learner.communicate(timeout=120)[0]
+    finally:
+      for p in [learner] + actors:
+        p.kill()
+    self.assertEqual(learner.returncode, 0, learner_log[-3000:])
+    for actor, log in zip(actors, actor_logs):
+      self.assertEqual(actor.returncode, 0, log[-3000:])
+      match = re.search(r'stopped after (\d+) unrolls, (\d+) frames, weights version (\d+)',
+                        log)
+      self.assertIsNotNone(match, log[-3000:])
+      self.assertEqual(int(match.group(1)), 15)
+      self.assertEqual(int(match.group(2)), 15 * 5 * 4)
+      # Weights published by the learner reached the actor.
+      self.assertGreater(int(match.group(3)), 0)
+    with open(os.path.join(logdir, 'status.json')) as f:
+      status = json.load(f)
+    self.assertEqual(status['learner_steps'], 15)
+    self.assertEqual(status['env_frames'], 15 * 8 * 5)
+    self.assertEqual(status['queue_size'], 0)
+    self.assertTrue(tf.train.latest_checkpoint(os.path.join(logdir, 'checkpoints')))
+
+  def test_bad_config_value_is_a_clear_error(self):
+    result = subprocess.run(
+        [sys.executable, os.path.join(_BIN, 'learner.py'),
+         f'--config={os.path.join(_REPO, "configs", "cartpole.py")}',
+         f'--logdir={self.get_temp_dir()}', '--config.discount=1.5'],
+        capture_output=True, text=True, env=_ENV, timeout=120)
+    self.assertNotEqual(result.returncode, 0)
+    self.assertIn('discount must be in [0.0, 1.0], got 1.5', result.stdout + result.stderr)
+    self.assertNotIn('Traceback', result.stdout + result.stderr)
+
+
+class TrainLocalTest(tf.test.TestCase):
+
+  def _train_local(self, config_file, logdir, *overrides, timeout=400):
+    result = subprocess.run(
+        [sys.executable, os.path.join(_BIN, 'train_local.py'), f'--config={config_file}',
+         f'--logdir={logdir}', *overrides],
+        capture_output=True, text=True, env=_ENV, timeout=timeout)
+    self.assertEqual(result.returncode, 0, result.stdout[-3000:] + result.stderr[-3000:])
+    return result.stdout, _final_json(result.stdout)
+
+  def test_runs_and_resumes(self):
+    tmp = self.get_temp_dir()
+    config_file = os.path.join(tmp, 'small.py')
+    config_lib.write_config_file(_small_cartpole(total_environment_frames=4000), config_file)
+    logdir = os.path.join(tmp, 'run')
+    stdout, first = self._train_local(config_file, logdir)
+    self.assertEqual(first['outcome'], 'completed')
+    self.assertGreaterEqual(first['env_frames'], 4000)
+    for key in ('wall_seconds', 'frames_per_second', 'episode_return_mean'):
+      self.assertIn(key, first)
+    self.assertIn('frames ', stdout)  # at least one progress line
+    steps_first = first['learner_steps']
+    # Resume with a larger budget: counters continue from the checkpoint.
+    _, second = self._train_local(config_file, logdir,
+                                  '--config.total_environment_frames=8000')
+    self.assertGreaterEqual(second['env_frames'], 8000)
+    self.assertEqual(second['learner_steps'], second['env_frames'] // 40)
+    self.assertGreater(second['learner_steps'], steps_first)
+    with open(os.path.join(logdir, 'logs', 'learner.log')) as f:
+      self.assertIn('Restored', f.read())
+
+  def test_cartpole_learns(self):
+    # The CartPole preset on a smaller budget: learning must be visible
+    # well within CI time (about a minute on 2 cores).
+    _, result = self._train_local(
+        os.path.join(_REPO, 'configs', 'cartpole.py'), self.get_temp_dir(),
+        '--config.total_environment_frames=300000', timeout=600)
+    self.assertGreaterEqual(result['env_frames'], 300000)
+    self.assertGreaterEqual(result['episode_return_mean'], 300.0, result)
+
+
+if __name__ == '__main__':
+  tf.test.main()
