@@ -126,6 +126,9 @@ class ImpalaConfig:
   checkpoint_every_seconds: float = 600.0
   # Checkpoints kept on disk.
   checkpoints_to_keep: int = 3
+  # Seconds between SavedModel exports to <logdir>/saved_model (one is
+  # always written at the end of training).
+  export_every_seconds: float = 1800.0
   # Learner steps between TensorBoard summaries.
   summary_every_steps: int = 10
   # Seconds between progress lines and status-file updates.
@@ -188,7 +191,7 @@ class ImpalaConfig:
     in_range('rmsprop_epsilon', 0.0, math.inf, low_open=True)
     in_range('rmsprop_momentum', 0.0, 1.0)
     in_range('grad_clip_norm', 0.0, math.inf, low_open=True)
-    for name in ('checkpoint_every_seconds', 'log_every_seconds'):
+    for name in ('checkpoint_every_seconds', 'export_every_seconds', 'log_every_seconds'):
       positive(name, integer=False)
     one_of('correction', losses.CORRECTIONS)
     one_of('reward_clipping', losses.REWARD_CLIPPINGS)
@@ -256,3 +259,14 @@ def write_config_file(config: ImpalaConfig, path: str):
   with open(tmp, 'w') as f:
     f.write(text)
   os.replace(tmp, path)
+
+
+def load_config_file(path: str) -> ImpalaConfig:
+  """Loads a preset or a run's config.py (a module with get_config())."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  if not os.path.isfile(path):
+    raise ConfigError(f'config file {path!r} does not exist.')
+  spec = importlib.util.spec_from_file_location('impala_tf_loaded_config', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config().validate()

@@ -76,12 +76,18 @@ class AtariEnv:
 
   def reset(self):
     obs, _ = self._env.reset(seed=self._seed)
+    self._obs = obs
     return obs
 
   def step(self, actions):
     obs, reward, terminated, truncated, _ = self._env.step(np.asarray(actions))
+    self._obs = obs
     return (obs, np.asarray(reward, np.float32), np.asarray(terminated, bool),
             np.asarray(truncated, bool))
+
+  def frame(self, index: int):
+    """The newest 84×84 grayscale frame of env `index` (for videos)."""
+    return self._obs[index, -1]
 
   def close(self):
     self._env.close()
@@ -90,11 +96,13 @@ class AtariEnv:
 class GymEnv:
   """Any gymnasium id through `gymnasium.make_vec` (synchronous vector env)."""
 
-  def __init__(self, config, num_envs: int, seed: int):
+  def __init__(self, config, num_envs: int, seed: int, render: bool = False):
     self.num_envs = num_envs
     self._seed = seed
     try:
       kwargs = {'max_episode_steps': config.max_episode_steps} if config.max_episode_steps else {}
+      if render:
+        kwargs['render_mode'] = 'rgb_array'
       self._env = gym.make_vec(
           config.env_id, num_envs=num_envs, vectorization_mode='sync',
           vector_kwargs={'autoreset_mode': gym.vector.AutoresetMode.NEXT_STEP}, **kwargs)
@@ -122,15 +130,20 @@ class GymEnv:
     return (obs.astype(self._dtype, copy=False), np.asarray(reward, np.float32),
             np.asarray(terminated, bool), np.asarray(truncated, bool))
 
+  def frame(self, index: int):
+    """An RGB rendering of env `index` (needs render=True)."""
+    return self._env.render()[index]
+
   def close(self):
     self._env.close()
 
 
-def make_env(config, num_envs: int, seed: int):
-  """The batched environment the config names."""
+def make_env(config, num_envs: int, seed: int, render: bool = False):
+  """The batched environment the config names. `render`: gymnasium envs
+  render RGB frames for `frame()` (Atari frames come from observations)."""
   if config.is_atari:
     return AtariEnv(config, num_envs, seed)
-  return GymEnv(config, num_envs, seed)
+  return GymEnv(config, num_envs, seed, render=render)
 
 
 def env_spec(config) -> EnvSpec:

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from impala_tf import checkpoints
 from impala_tf import environments
+from impala_tf import export
 from impala_tf import losses
 from impala_tf import networks
 from impala_tf import optimizers
@@ -77,6 +78,7 @@ class Learner:
     self._logdir = logdir
     os.makedirs(logdir, exist_ok=True)
     spec = environments.env_spec(config)
+    self._env_spec = spec
     self._dist = spec.distribution
     self._strategy = strategy or make_strategy(config.strategy)
     with self._strategy.scope():
@@ -248,7 +250,7 @@ class Learner:
     config = self._config
     start = time.time()
     frames_at_start = int(self.env_frames.numpy())
-    last_log = last_ckpt = start
+    last_log = last_ckpt = last_export = start
     frames_at_log, steps_at_log = frames_at_start, self.step
     metrics, steps_run = {}, 0
     status = self._status(start, frames_at_start, 0.0, 0.0, {})
@@ -284,13 +286,24 @@ class Learner:
       if now - last_ckpt >= config.checkpoint_every_seconds:
         self._checkpoints.save(self.step)
         last_ckpt = now
+      if now - last_export >= config.export_every_seconds:
+        self.export()
+        last_export = now
     self._checkpoints.save(self.step)
+    if steps_run:
+      self.export()
     if steps_run:
       self._publisher.publish(self.step)
     status = self._status(start, frames_at_start, status['frames_per_second'],
                           status['learner_steps_per_second'], metrics, done=True)
     _write_json_atomically(os.path.join(self._logdir, STATUS_FILE), status)
     return status
+
+  def export(self):
+    """Writes greedy and sampling SavedModels to <logdir>/saved_model."""
+    out = os.path.join(self._logdir, 'saved_model')
+    export.export_policy(self.network, self._env_spec, self._config, out, step=self.step)
+    logging.info('learner: exported the policy at step %d to %s.', self.step, out)
 
   def _status(self, start, frames_at_start, fps, sps, metrics, done=False):
     frames = int(self.env_frames.numpy())

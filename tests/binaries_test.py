@@ -13,7 +13,8 @@ from impala_tf import config as config_lib
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _BIN = os.path.join(_REPO, 'binaries')
-_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+# SDL_AUDIODRIVER: gymnasium's renderer (pygame) has no sound card here.
+_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', SDL_AUDIODRIVER='dummy')
 
 
 def _small_cartpole(**kwargs):
@@ -117,14 +118,68 @@ class TrainLocalTest(tf.test.TestCase):
     with open(os.path.join(logdir, 'logs', 'learner.log')) as f:
       self.assertIn('Restored', f.read())
 
+
+def _run(argv, timeout=600):
+  return subprocess.run([sys.executable, *argv], capture_output=True, text=True, env=_ENV,
+                        timeout=timeout)
+
+
+class CartPoleEndToEndTest(tf.test.TestCase):
+  """One CartPole training run with the preset, then what a user does next."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.logdir = os.path.join(tf.compat.v1.test.get_temp_dir(), 'cartpole')
+    # The preset on a smaller budget: learning must be visible well within
+    # CI time (about a minute on 2 cores).
+    cls.train = _run([os.path.join(_BIN, 'train_local.py'),
+                      f'--config={os.path.join(_REPO, "configs", "cartpole.py")}',
+                      f'--logdir={cls.logdir}', '--config.total_environment_frames=300000'])
+
   def test_cartpole_learns(self):
-    # The CartPole preset on a smaller budget: learning must be visible
-    # well within CI time (about a minute on 2 cores).
-    _, result = self._train_local(
-        os.path.join(_REPO, 'configs', 'cartpole.py'), self.get_temp_dir(),
-        '--config.total_environment_frames=300000', timeout=600)
+    self.assertEqual(self.train.returncode, 0, self.train.stdout[-3000:] + self.train.stderr[-3000:])
+    result = _final_json(self.train.stdout)
     self.assertGreaterEqual(result['env_frames'], 300000)
     self.assertGreaterEqual(result['episode_return_mean'], 300.0, result)
+
+  def test_export_then_evaluate(self):
+    # The learner exported at the end of training ...
+    self.assertTrue(os.path.exists(
+        os.path.join(self.logdir, 'saved_model', 'greedy', 'saved_model.pb')))
+    # ... and the export binary does it again from the newest checkpoint.
+    out = os.path.join(self.get_temp_dir(), 'export')
+    exported = _run([os.path.join(_BIN, 'export.py'), f'--logdir={self.logdir}', f'--out={out}'])
+    self.assertEqual(exported.returncode, 0, exported.stderr[-3000:])
+    video = os.path.join(self.get_temp_dir(), 'episode.gif')
+    evaluated = _run([os.path.join(_BIN, 'evaluate.py'),
+                      f'--saved_model={os.path.join(out, "greedy")}', '--episodes=20',
+                      '--seed=123', f'--video={video}'])
+    self.assertEqual(evaluated.returncode, 0, evaluated.stderr[-3000:])
+    result = _final_json(evaluated.stdout)
+    self.assertEqual(result['episodes'], 20)
+    for key in ('return_mean', 'return_std', 'return_median', 'length_mean'):
+      self.assertIn(key, result)
+    self.assertGreaterEqual(result['return_mean'], 450.0, result)
+    self.assertGreater(os.path.getsize(video), 1000)
+
+  def test_plot(self):
+    out = os.path.join(self.get_temp_dir(), 'curves.png')
+    plotted = _run([os.path.join(_BIN, 'plot.py'), f'--logdir={self.logdir}', f'--out={out}'])
+    self.assertEqual(plotted.returncode, 0, plotted.stderr[-3000:])
+    with open(out, 'rb') as f:
+      self.assertEqual(f.read(8), b'\x89PNG\r\n\x1a\n')
+
+  def test_evaluate_reports_a_missing_saved_model_clearly(self):
+    missing = os.path.join(self.get_temp_dir(), 'no_such_export')
+    result = _run([os.path.join(_BIN, 'evaluate.py'), f'--saved_model={missing}'], timeout=120)
+    self.assertNotEqual(result.returncode, 0)
+    self.assertIn('is not a directory', result.stdout + result.stderr)
+    self.assertNotIn('Traceback', result.stdout + result.stderr)
+    result = _run([os.path.join(_BIN, 'evaluate.py'),
+                   f'--saved_model={os.path.join(self.logdir, "saved_model")}'], timeout=120)
+    self.assertIn('did you mean', result.stdout + result.stderr)
+    self.assertNotIn('Traceback', result.stdout + result.stderr)
 
 
 if __name__ == '__main__':

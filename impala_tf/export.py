@@ -1,0 +1,174 @@
+"""SavedModel export of a trained policy, in tf-agents' PolicySaver format.
+
+`ImpalaPolicy` wraps an `ImpalaNetwork` as a tf-agents `TFPolicy`:
+  observation  the env's observation, [B, *OBS];
+  policy state {'core_state': LSTM (h, c) or (), 'prev_action': [B, *ACT]},
+               reset to zeros wherever `time_step.step_type` is FIRST;
+  action       greedy (the mode) or sampled;
+  info         {'policy_params': [B, P]}, the logits (or Gaussian parameters).
+The previous reward the LSTM core sees is `time_step.reward`, the reward
+received on arriving at the observation, as in training.
+
+`PolicySaver` writes the SavedModel with `action`, `get_initial_state`,
+`get_train_step` and its spec file (no `distribution`: see below), so it
+loads with plain
+`tf.saved_model.load` in a process that has never imported impala_tf, and
+with `tf_agents.policies.py_tf_eager_policy.SavedModelPyTFEagerPolicy`.
+Next to it, `impala_preprocessing.json` records the environment settings
+training used, so evaluation reproduces the observations.
+"""
+
+import dataclasses
+import json
+import os
+
+import tensorflow as tf
+from tf_agents.policies import policy_saver
+from tf_agents.policies import tf_policy
+from tf_agents.specs import tensor_spec
+from tf_agents.trajectories import policy_step
+from tf_agents.trajectories import time_step as ts
+
+from impala_tf import networks
+
+PREPROCESSING_FILE = 'impala_preprocessing.json'
+# Config fields that decide what the policy observes and how it acts.
+PREPROCESSING_FIELDS = ('env_id', 'action_repeat', 'frame_stack', 'noop_max',
+                        'sticky_action_probability', 'max_episode_frames',
+                        'max_episode_steps', 'reward_clipping')
+
+
+def _action_spec(action_space):
+  if hasattr(action_space, 'n'):
+    return tensor_spec.BoundedTensorSpec((), tf.int32, 0, int(action_space.n) - 1, name='action')
+  return tensor_spec.BoundedTensorSpec(action_space.shape, tf.float32, action_space.low,
+                                       action_space.high, name='action')
+
+
+class ImpalaPolicy(tf_policy.TFPolicy):
+  """An ImpalaNetwork as a tf-agents policy (greedy or sampling)."""
+
+  def __init__(self, network: networks.ImpalaNetwork, env_spec, greedy: bool):
+    self._network = network
+    self._dist = env_spec.distribution
+    self._greedy = greedy
+    observation_spec = tf.TensorSpec(env_spec.observation_shape,
+                                     tf.as_dtype(env_spec.observation_dtype), 'observation')
+    action_spec = _action_spec(env_spec.action_space)
+    core = tf.nest.map_structure(lambda s: tf.TensorSpec(s.shape[1:], s.dtype),
+                                 network.initial_state(1))
+    state_spec = {'core_state': core,
+                  'prev_action': tf.TensorSpec(action_spec.shape, action_spec.dtype)}
+    info_spec = {'policy_params': tf.TensorSpec([self._dist.num_params], tf.float32)}
+    super().__init__(ts.time_step_spec(observation_spec), action_spec,
+                     policy_state_spec=state_spec, info_spec=info_spec,
+                     # The network's outputs are the policy; do not clip
+                     # Gaussian samples silently.
+                     clip=False)
+
+  def _policy_params(self, time_step, policy_state):
+    inputs = networks.NetworkInput(
+        observation=time_step.observation,
+        first=time_step.is_first(),
+        prev_action=policy_state['prev_action'],
+        prev_reward=tf.cast(time_step.reward, tf.float32))
+    outputs, core_state = self._network.step(inputs, policy_state['core_state'])
+    return outputs.policy_params, core_state
+
+  def _action(self, time_step, policy_state, seed=None):
+    params, core_state = self._policy_params(time_step, policy_state)
+    if self._greedy:
+      action = self._dist.mode(params)
+    else:
+      seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64, seed=seed)
+      action = self._dist.sample(params, seed)
+    action = tf.cast(action, self.action_spec.dtype)
+    state = {'core_state': core_state, 'prev_action': action}
+    return policy_step.PolicyStep(action, state, {'policy_params': params})
+
+  def _distribution(self, time_step, policy_state):
+    # Deliberately absent from the export: a saved `distribution` returns
+    # TensorFlow Probability objects, and loading those needs tfp imported,
+    # which would break plain `tf.saved_model.load`. The logits are in the
+    # `info` of every `action` call instead.
+    raise NotImplementedError('ImpalaPolicy exports action(); logits are in info.')
+
+
+def export_policy(network, env_spec, config, out_dir: str, step: int = 0):
+  """Writes `out_dir/greedy` and `out_dir/sampling` SavedModels atomically.
+
+  Each is written to a temporary directory and renamed into place, so a
+  reader never sees half an export.
+  """
+  os.makedirs(out_dir, exist_ok=True)
+  train_step = tf.Variable(step, dtype=tf.int64, name='train_step')
+  preprocessing = {f: getattr(config, f) for f in PREPROCESSING_FIELDS}
+  preprocessing['torso'] = config.torso
+  preprocessing['use_lstm'] = config.use_lstm
+  for name, greedy in (('greedy', True), ('sampling', False)):
+    policy = ImpalaPolicy(network, env_spec, greedy=greedy)
+    final = os.path.join(out_dir, name)
+    tmp = f'{final}.tmp.{os.getpid()}'
+    tf.io.gfile.rmtree(tmp) if tf.io.gfile.exists(tmp) else None
+    policy_saver.PolicySaver(policy, batch_size=None, train_step=train_step).save(tmp)
+    with open(os.path.join(tmp, PREPROCESSING_FILE), 'w') as f:
+      json.dump(dict(preprocessing, greedy=greedy, train_step=step), f, indent=2)
+    old = f'{final}.old.{os.getpid()}'
+    if os.path.exists(final):
+      os.replace(final, old)
+    os.replace(tmp, final)
+    if os.path.exists(old):
+      tf.io.gfile.rmtree(old)
+  return out_dir
+
+
+class SavedModelError(ValueError):
+  """A SavedModel directory that is missing, incomplete or not an export."""
+
+
+def read_preprocessing(saved_model_dir: str) -> dict:
+  """The environment settings recorded with an export; clear errors if absent."""
+  if not os.path.isdir(saved_model_dir):
+    raise SavedModelError(f'--saved_model {saved_model_dir!r} is not a directory.')
+  if not os.path.exists(os.path.join(saved_model_dir, 'saved_model.pb')):
+    hint = ''
+    if os.path.isdir(os.path.join(saved_model_dir, 'greedy')):
+      hint = f' (did you mean {os.path.join(saved_model_dir, "greedy")}?)'
+    raise SavedModelError(f'{saved_model_dir!r} holds no saved_model.pb{hint}.')
+  path = os.path.join(saved_model_dir, PREPROCESSING_FILE)
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError) as e:
+    raise SavedModelError(f'{path} is missing or unreadable ({e}); it records the '
+                          'preprocessing training used and is written by impala_tf export.'
+                          ) from e
+
+
+def config_from_preprocessing(preprocessing: dict, base_config):
+  """`base_config` with the recorded environment fields applied."""
+  fields = {f: preprocessing[f] for f in PREPROCESSING_FIELDS if f in preprocessing}
+  return dataclasses.replace(base_config, **fields)
+
+
+def export_from_checkpoint(logdir: str, out_dir: str, checkpoint: str = None):
+  """Exports the policy of a run's checkpoint (default: the newest)."""
+  # Imported here: the learner imports this module for its periodic export.
+  from impala_tf import config as config_lib  # pylint: disable=g-import-not-at-top
+  from impala_tf import environments  # pylint: disable=g-import-not-at-top
+  config = config_lib.load_config_file(os.path.join(logdir, 'config.py'))
+  if checkpoint is None:
+    checkpoint = tf.train.latest_checkpoint(os.path.join(logdir, 'checkpoints'))
+    if checkpoint is None:
+      raise SavedModelError(f'No checkpoint in {os.path.join(logdir, "checkpoints")}.')
+  spec = environments.env_spec(config)
+  network = networks.make_network(config, spec.observation_shape, spec.distribution,
+                                  spec.channels_first)
+  try:
+    tf.train.Checkpoint(network=network).restore(checkpoint).expect_partial() \
+        .assert_existing_objects_matched()
+  except (tf.errors.OpError, AssertionError, ValueError) as e:
+    raise SavedModelError(f'Checkpoint {checkpoint} cannot be restored: '
+                          f'{str(e).splitlines()[0][:300]}') from e
+  step = int(checkpoint.rsplit('-', 1)[-1]) if checkpoint.rsplit('-', 1)[-1].isdigit() else 0
+  return export_policy(network, spec, config, out_dir, step=step)
