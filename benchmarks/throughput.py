@@ -115,9 +115,9 @@ def _random_batch(config):
 
 def measure_train(config, seconds):
   batch = _random_batch(config)
-  dataset = tf.data.Dataset.from_tensors(batch).repeat()
   with tempfile.TemporaryDirectory() as logdir:
-    learner = learner_lib.Learner(config, logdir, dataset=dataset)
+    learner = learner_lib.Learner(
+        config, logdir, dataset_fn=lambda _: tf.data.Dataset.from_tensors(batch).repeat())
     try:
       return _timed(learner.train_step, seconds) * config.frames_per_learner_step
     finally:

@@ -64,14 +64,15 @@ def _write_json_atomically(path, payload):
 class Learner:
   """Trains one network from the trajectory queue it hosts."""
 
-  def __init__(self, config, logdir: str, port: int = 0, strategy=None, dataset=None):
+  def __init__(self, config, logdir: str, port: int = 0, strategy=None, dataset_fn=None):
     """
     Args:
       config: the ImpalaConfig.
       logdir: checkpoints, summaries and status go here; resumed if present.
       port: the Reverb server's port (0: any free one, see `self.port`).
       strategy: a tf.distribute strategy (default: the one config names).
-      dataset: time-major batches to train on instead of the trajectory
+      dataset_fn: `fn(tf.distribute.InputContext) -> tf.data.Dataset` of one
+        replica's time-major batches, to train on instead of the trajectory
         queue (benchmarks and strategy-equivalence tests).
     """
     self._config = config.validate()
@@ -109,9 +110,15 @@ class Learner:
     self._client = reverb.Client(f'localhost:{self.port}')
     self._publisher = weights_lib.WeightPublisher(self._client, self.network.variables)
     self._publisher.publish(self.step)
-    if dataset is None:
-      dataset = trajectory_queue.make_dataset(f'localhost:{self.port}', config)
-    self._dataset = self._strategy.experimental_distribute_dataset(dataset)
+    if dataset_fn is None:
+      address = f'localhost:{self.port}'
+
+      def dataset_fn(context):
+        return trajectory_queue.make_dataset(address, config, context.num_replicas_in_sync)
+
+    # Each replica reads its own share of the batch: batches are time-major,
+    # so splitting a global batch along its first dimension would split time.
+    self._dataset = self._strategy.distribute_datasets_from_function(dataset_fn)
     self._iterator = iter(self._dataset)
     self._summary_writer = tf.summary.create_file_writer(os.path.join(logdir, 'train'))
     self._episode_returns = collections.deque(maxlen=100)

@@ -26,14 +26,19 @@ def queue_table(config, signature) -> reverb.Table:
 WAIT_FOR_DATA_MS = 2000
 
 
-def make_dataset(server_address: str, config) -> tf.data.Dataset:
-  """Time-major learner batches [T(+1), batch_size, ...] read from the queue.
+def make_dataset(server_address: str, config, num_replicas: int = 1) -> tf.data.Dataset:
+  """Time-major batches [T(+1), batch_size / num_replicas, ...] from the queue.
 
-  Each batch is `config.items_per_batch` actor unrolls of `envs_per_actor`
-  trajectories, merged along the batch dimension. The reshaping runs in the
-  tf.data threads and batches are prefetched, so the train step does not
-  wait on Python.
+  Each batch is `items_per_batch / num_replicas` actor unrolls of
+  `envs_per_actor` trajectories, merged along the batch dimension: one
+  replica's share of the global batch. The reshaping runs in the tf.data
+  threads and batches are prefetched, so the train step does not wait on
+  Python.
   """
+  if config.items_per_batch % num_replicas:
+    raise ValueError(
+        f'batch_size / envs_per_actor = {config.items_per_batch} unrolls per batch cannot '
+        f'be split evenly over {num_replicas} replicas.')
   dataset = reverb.TrajectoryDataset.from_table_signature(
       server_address=server_address,
       table=TRAJECTORY_TABLE,
@@ -42,7 +47,7 @@ def make_dataset(server_address: str, config) -> tf.data.Dataset:
       max_in_flight_samples_per_worker=1,
       rate_limiter_timeout_ms=WAIT_FOR_DATA_MS)
   dataset = dataset.map(lambda sample: sample.data)
-  dataset = dataset.batch(config.items_per_batch, drop_remainder=True)
+  dataset = dataset.batch(config.items_per_batch // num_replicas, drop_remainder=True)
   dataset = dataset.map(trajectories.to_time_major)
   return dataset.prefetch(config.prefetch_batches)
 
