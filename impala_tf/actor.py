@@ -26,7 +26,8 @@ from impala_tf import weights as weights_lib
 from impala_tf.trajectory_queue import TRAJECTORY_TABLE
 
 # Errors that mean "the learner's server is not (or no longer) there".
-CONNECTION_ERRORS = (RuntimeError, ConnectionError, tf.errors.OpError)
+CONNECTION_ERRORS = (RuntimeError, ConnectionError, tf.errors.OpError,
+                     reverb.errors.ReverbError)
 
 
 class Actor:
@@ -131,9 +132,11 @@ class Actor:
     reset = self._last
     live = ~reset
     if not np.all(np.isfinite(reward)):
+      # Sent on as they are: the learner skips (and counts) any update whose
+      # data or loss is not finite, so one bad env step costs one batch.
       bad = np.flatnonzero(~np.isfinite(reward))
-      raise ValueError(f'Environment {self._config.env_id!r} returned non-finite rewards '
-                       f'{reward[bad]} in envs {bad.tolist()}.')
+      logging.warning('actor %d: environment %r returned non-finite rewards %s in envs %s.',
+                      self._task, self._config.env_id, reward[bad], bad.tolist())
     self._obs = obs
     self._first = reset.copy()
     self._reward = np.where(live, reward, 0.0).astype(np.float32)
@@ -187,6 +190,7 @@ class Actor:
 
   def _run_connected(self, client, max_unrolls, stop):
     config = self._config
+    self._client = client
     t_len = config.unroll_length
     subscriber = weights_lib.WeightSubscriber(client, self._network.variables)
     subscriber.version = self.weights_version
@@ -238,15 +242,25 @@ class Actor:
     finally:
       writer.close()
 
-  @staticmethod
-  def _flush(writer, pending, stop) -> bool:
-    """Waits until at most `pending` items are unconfirmed; False if stopped."""
+  def _flush(self, writer, pending, stop) -> bool:
+    """Waits until at most `pending` items are unconfirmed; False if stopped.
+
+    A full queue legitimately blocks for a long time, so timeouts alone mean
+    nothing; every few seconds the server is probed, and if it is gone a
+    ConnectionError sends the actor back to reconnecting.
+    """
+    waited = 0
     while not stop.is_set():
       try:
         writer.flush(block_until_num_items=pending, timeout_ms=500)
         return True
       except reverb.errors.DeadlineExceededError:
-        continue
+        waited += 1
+        if waited % 10 == 0:
+          try:
+            self._client.server_info(timeout=2)
+          except CONNECTION_ERRORS as e:
+            raise ConnectionError(f'learner unreachable while sending an unroll: {e}') from e
     return False
 
   def _wait_for_version(self, subscriber, version, stop):

@@ -44,7 +44,8 @@ class Checkpointer:
     try:
       status = self._checkpoint.restore(path)
       status.assert_existing_objects_matched()
-    except (tf.errors.OpError, AssertionError, ValueError) as e:
+    # A damaged file surfaces as any of these, depending on which part broke.
+    except (tf.errors.OpError, AssertionError, ValueError, IndexError, KeyError) as e:
       raise CheckpointError(
           f'Checkpoint {path} cannot be restored ({type(e).__name__}: '
           f'{str(e).splitlines()[0][:300]}). It may be damaged or come from a different '

@@ -99,10 +99,10 @@ class Learner:
 
     step_specs = trajectories.step_spec(
         spec, self._dist, config.envs_per_actor, config.lstm_units if config.use_lstm else 0)
+    self._queue_signature = trajectories.item_signature(step_specs, config.unroll_length)
     self._server = reverb.Server(
         tables=[
-            trajectory_queue.queue_table(
-                config, trajectories.item_signature(step_specs, config.unroll_length)),
+            trajectory_queue.queue_table(config, self._queue_signature),
             weights_lib.weights_table(self.network.variables),
         ],
         port=port or None)

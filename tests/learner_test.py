@@ -10,9 +10,11 @@ import reverb
 import tensorflow as tf
 
 from impala_tf import actor as actor_lib
+from impala_tf import checkpoints
 from impala_tf import config as config_lib
 from impala_tf import learner as learner_lib
 from impala_tf import optimizers
+from impala_tf import trajectories
 from impala_tf import weights as weights_lib
 
 
@@ -101,6 +103,71 @@ class LearnerTest(tf.test.TestCase):
       self.assertTrue(tf.train.latest_checkpoint(os.path.join(logdir, 'checkpoints')))
     finally:
       learner.close()
+
+  def test_non_finite_batch_is_skipped_and_counted(self):
+    config = _config()
+    spec_learner = learner_lib.Learner(config, self.get_temp_dir())
+    signature = spec_learner._queue_signature
+    spec_learner.close()
+    rng = np.random.default_rng(0)
+
+    def sample(s):
+      shape = (config.items_per_batch, *s.shape)
+      if s.dtype == tf.bool:
+        return np.zeros(shape, bool)
+      if s.dtype.is_integer:
+        return np.zeros(shape, s.dtype.as_numpy_dtype)
+      return rng.normal(size=shape).astype(s.dtype.as_numpy_dtype)
+
+    good = trajectories.to_time_major(tf.nest.map_structure(sample, signature))
+    bad = dict(good)
+    reward = good['reward'].numpy()
+    reward[2, 1] = np.nan
+    bad['reward'] = tf.constant(reward)
+    learner = learner_lib.Learner(
+        config, self.get_temp_dir() + '/nan',
+        dataset_fn=lambda _: tf.data.Dataset.from_tensors(bad).concatenate(
+            tf.data.Dataset.from_tensors(good)).repeat())
+    try:
+      before = [v.numpy() for v in learner.network.variables]
+      metrics = learner.train_step()  # the NaN batch
+      self.assertEqual(metrics['skipped_updates'], 1.0)
+      for a, b in zip(before, learner.network.variables):
+        self.assertAllEqual(a, b.numpy())
+      self.assertEqual(int(learner.optimizer.iterations.numpy()), 0)
+      metrics = learner.train_step()  # a good batch trains
+      self.assertEqual(metrics['skipped_updates'], 1.0)
+      self.assertEqual(int(learner.optimizer.iterations.numpy()), 1)
+      self.assertEqual(learner.step, 2)
+      self.assertTrue(any(np.any(a != b.numpy())
+                          for a, b in zip(before, learner.network.variables)))
+    finally:
+      learner.close()
+
+  def test_unreadable_checkpoint_is_a_clear_error(self):
+    logdir = self.get_temp_dir()
+    self._train(_config(), logdir, steps=2)
+    ckpt = tf.train.latest_checkpoint(os.path.join(logdir, 'checkpoints'))
+    with open(ckpt + '.data-00000-of-00001', 'r+b') as f:
+      f.truncate(16)  # damaged data file
+    with self.assertRaisesRegex(checkpoints.CheckpointError, 'cannot be restored'):
+      learner_lib.Learner(_config(), logdir)
+
+  def test_interrupted_checkpoint_write_leaves_previous_one(self):
+    logdir = self.get_temp_dir()
+    self._train(_config(), logdir, steps=2)
+    directory = os.path.join(logdir, 'checkpoints')
+    good = tf.train.latest_checkpoint(directory)
+    # What a crash mid-write leaves: files of a newer checkpoint that the
+    # index was never updated to name.
+    with open(os.path.join(directory, 'ckpt-9.index'), 'wb') as f:
+      f.write(b'partial')
+    resumed = learner_lib.Learner(_config(), logdir)
+    try:
+      self.assertEqual(tf.train.latest_checkpoint(directory), good)
+      self.assertEqual(resumed.step, 2)
+    finally:
+      resumed.close()
 
   def test_lstm_learner_step(self):
     config = _config(use_lstm=True, lstm_units=16)

@@ -1,0 +1,146 @@
+"""Faults a long run meets, against the real learner and actor processes."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import portpicker
+import tensorflow as tf
+
+from impala_tf import config as config_lib
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_BIN = os.path.join(_REPO, 'binaries')
+_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+
+
+def _versions(log):
+  return [int(v) for v in re.findall(r'weights v(\d+)', log)] or [0]
+
+
+class Cluster:
+  """Learner and actor processes on 127.0.0.1, logs in files."""
+
+  def __init__(self, tmp, **config_overrides):
+    base = dict(env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5,
+                envs_per_actor=4, batch_size=8, queue_capacity=2, reward_clipping='none',
+                log_every_seconds=0.5, checkpoint_every_seconds=1.0)
+    base.update(config_overrides)
+    self.config_path = os.path.join(tmp, 'config.py')
+    config_lib.write_config_file(config_lib.ImpalaConfig(**base), self.config_path)
+    self.logdir = os.path.join(tmp, 'run')
+    self.tmp = tmp
+    self.port = portpicker.pick_unused_port()
+    self.procs = []
+
+  def _spawn(self, argv, log_name):
+    log = open(os.path.join(self.tmp, log_name), 'ab')
+    proc = subprocess.Popen([sys.executable, *argv], stdout=log, stderr=subprocess.STDOUT,
+                            env=_ENV)
+    proc.log_name = log_name
+    self.procs.append(proc)
+    return proc
+
+  def learner(self, *flags, log='learner.log'):
+    return self._spawn([os.path.join(_BIN, 'learner.py'), f'--config={self.config_path}',
+                        f'--logdir={self.logdir}', f'--port={self.port}', *flags], log)
+
+  def actor(self, task, *flags):
+    return self._spawn([os.path.join(_BIN, 'actor.py'), f'--config={self.config_path}',
+                        f'--learner_address=127.0.0.1:{self.port}', f'--task={task}', *flags],
+                       f'actor_{task}.log')
+
+  def log(self, name):
+    with open(os.path.join(self.tmp, name), errors='replace') as f:
+      return f.read()
+
+  def status(self):
+    try:
+      with open(os.path.join(self.logdir, 'status.json')) as f:
+        return json.load(f)
+    except (OSError, ValueError):
+      return {}
+
+  def wait_for(self, predicate, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+      if predicate():
+        return
+      time.sleep(0.5)
+    raise AssertionError(f'timed out waiting for {what}; learner log:\n'
+                         + self.log('learner.log')[-3000:])
+
+  def close(self):
+    for p in self.procs:
+      if p.poll() is None:
+        p.kill()
+      p.wait()
+
+
+class FaultsTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.cluster = Cluster(self.get_temp_dir())
+    self.addCleanup(self.cluster.close)
+
+  def test_actor_waits_for_an_unreachable_learner(self):
+    c = self.cluster
+    c.actor(0)
+    c.wait_for(lambda: 'waiting for the learner at 127.0.0.1' in c.log('actor_0.log'), 120,
+               'the actor to say it is waiting')
+    learner = c.learner('--max_steps=5')
+    self.assertEqual(learner.wait(timeout=180), 0, c.log('learner.log')[-3000:])
+    self.assertEqual(c.status()['learner_steps'], 5)
+    self.assertIn('is reachable', c.log('actor_0.log'))
+    self.assertGreater(max(_versions(c.log('actor_0.log'))), 0)
+
+  def test_actor_killed_mid_unroll_then_rejoins(self):
+    c = self.cluster
+    learner = c.learner('--max_steps=60')
+    first = [c.actor(0), c.actor(1)]
+    c.wait_for(lambda: c.status().get('learner_steps', 0) >= 5, 180, 'first steps')
+    first[0].send_signal(signal.SIGKILL)
+    first[0].wait()
+    steps_at_kill = c.status()['learner_steps']
+    # The learner keeps training on the surviving actor.
+    c.wait_for(lambda: c.status().get('learner_steps', 0) >= steps_at_kill + 5, 120,
+               'training to go on after the kill')
+    c.actor(0)  # a restarted actor rejoins
+    self.assertEqual(learner.wait(timeout=240), 0, c.log('learner.log')[-3000:])
+    self.assertEqual(c.status()['learner_steps'], 60)
+    self.assertIn('weights v', c.log('actor_0.log').split('waiting')[-1])
+
+  def test_learner_killed_resumes_and_actors_reconnect(self):
+    c = self.cluster
+    learner = c.learner()
+    actors = [c.actor(0), c.actor(1)]
+    ckpt_dir = os.path.join(c.logdir, 'checkpoints')
+    c.wait_for(lambda: tf.train.latest_checkpoint(ckpt_dir) is not None
+               and c.status().get('learner_steps', 0) >= 10, 180, 'a checkpoint')
+    learner.send_signal(signal.SIGKILL)
+    learner.wait()
+    saved_step = int(tf.train.latest_checkpoint(ckpt_dir).rsplit('-', 1)[-1])
+    time.sleep(3)  # the actors notice the learner is gone
+    restarted = c.learner('--max_steps=10', log='learner_2.log')
+    self.assertEqual(restarted.wait(timeout=240), 0, c.log('learner_2.log')[-3000:])
+    self.assertIn('Restored', c.log('learner_2.log'))
+    status = c.status()
+    # Resumed from the checkpoint: counters continue, 10 more steps were
+    # trained, on data from the same actor processes (never restarted).
+    self.assertEqual(status['learner_steps'], saved_step + 10)
+    self.assertEqual(status['env_frames'], (saved_step + 10) * 8 * 5)
+    for a in actors:
+      self.assertIsNone(a.poll())
+    # The actors act with weights the restarted learner published (versions
+    # past the checkpoint): they reconnected without being restarted.
+    c.wait_for(lambda: max(_versions(c.log('actor_0.log')) + _versions(c.log('actor_1.log')))
+               > saved_step, 60, 'actors to use the new weights')
+
+
+if __name__ == '__main__':
+  tf.test.main()
