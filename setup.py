@@ -29,4 +29,14 @@ setuptools.setup(
         'tensorflow-probability==0.23.0',
         'tf-agents==0.19.0',
     ],
+    entry_points={
+        'console_scripts': [
+            'impala-learner=impala_tf_binaries.learner:run',
+            'impala-actor=impala_tf_binaries.actor:run',
+            'impala-train-local=impala_tf_binaries.train_local:run',
+            'impala-export=impala_tf_binaries.export:run',
+            'impala-evaluate=impala_tf_binaries.evaluate:run',
+            'impala-plot=impala_tf_binaries.plot:run',
+        ],
+    },
 )

@@ -20,6 +20,10 @@ from impala_tf import launcher
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Preset file (configs/*.py).')
 _LOGDIR = flags.DEFINE_string('logdir', None, 'Run directory; an existing one is resumed.')
 _PORT = flags.DEFINE_integer('port', 0, 'Reverb port of the learner (0: pick a free one).')
+_ISOLATE = flags.DEFINE_boolean(
+    'isolate_network', True,
+    'Run learner and actors in a private network namespace, so the unauthenticated '
+    'Reverb port is unreachable from other hosts.')
 flags.mark_flags_as_required(['config', 'logdir'])
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,6 +36,11 @@ def main(argv):
     config.validate()
   except config_lib.ConfigError as e:
     raise app.UsageError(f'Invalid config: {e}') from e
+  if _ISOLATE.value:
+    try:
+      launcher.reexec_in_private_network_namespace(sys.argv)  # returns once inside
+    except launcher.IsolationError as e:
+      raise app.UsageError(str(e)) from e
   result = launcher.LocalLauncher(
       config, _LOGDIR.value,
       learner_cmd=[sys.executable, os.path.join(_HERE, 'learner.py')],

@@ -11,10 +11,13 @@ SIGTERM stops the learner gracefully (it writes a checkpoint) and the actors.
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+
+import shutil
 
 import portpicker
 
@@ -210,3 +213,38 @@ class LocalLauncher:
         f"return {ret} (last {min(s['episodes'], 100)} of {s['episodes']} episodes) | "
         f"policy lag {lag} | learner {s['learner_steps_per_second']:.1f} "
         f"steps/s | queue {s['queue_size']}/{self._config.queue_capacity}")
+
+
+# Set in the environment of a launcher running in its private namespace.
+PRIVATE_NETNS_ENV = 'IMPALA_TF_PRIVATE_NETNS'
+
+
+class IsolationError(RuntimeError):
+  """The private network namespace could not be made."""
+
+
+def reexec_in_private_network_namespace(argv):
+  """Re-runs this program inside a new, private network namespace.
+
+  Reverb 0.14 listens on every interface with no authentication, so a local
+  run must not be reachable from other hosts. `unshare --net
+  --map-root-user` (no root needed where unprivileged user namespaces are
+  allowed) gives the launcher, the learner and the actors a network stack of
+  their own with only a loopback interface: the queue port does not exist
+  outside it. Returns only if already inside such a namespace.
+  """
+  if os.environ.get(PRIVATE_NETNS_ENV) == '1':
+    return
+  unshare = shutil.which('unshare')
+  probe = subprocess.run(
+      [unshare or 'unshare', '--net', '--map-root-user', '--', 'sh', '-c', 'ip link set lo up'],
+      capture_output=True, text=True) if unshare else None
+  if probe is None or probe.returncode != 0:
+    reason = probe.stderr.strip() if probe is not None else 'unshare not found'
+    raise IsolationError(
+        f'Cannot create a private network namespace ({reason}). Without one the '
+        "learner's Reverb port is reachable from other hosts; pass --isolate_network=false "
+        'to accept that (on a trusted, firewalled network only).')
+  env = dict(os.environ, **{PRIVATE_NETNS_ENV: '1'})
+  os.execvpe(unshare, [unshare, '--net', '--map-root-user', '--', 'sh', '-c',
+                       'ip link set lo up && exec "$@"', 'sh', sys.executable, *argv], env)
