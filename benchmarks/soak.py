@@ -30,15 +30,16 @@ _WARMUP = flags.DEFINE_float('warmup_minutes', 5.0, 'Warm-up excluded from the g
 _SAMPLE = flags.DEFINE_float('sample_seconds', 10.0, 'Sampling interval.')
 
 
-def _role(proc):
+def _role(proc, root):
+  if proc.pid == root.pid:
+    return 'launcher'
   cmd = ' '.join(proc.cmdline())
-  match = re.search(r'(learner|actor)\.py.*?(?:--task=(\d+))?(?:\s|$)', cmd)
   if 'actor.py' in cmd:
     task = re.search(r'--task=(\d+)', cmd)
     return f'actor_{task.group(1) if task else "?"}'
   if 'learner.py' in cmd:
     return 'learner'
-  return 'launcher' if match is None else match.group(1)
+  return None  # sh/unshare wrappers of the private network namespace
 
 
 def main(argv):
@@ -60,8 +61,8 @@ def main(argv):
       rss = {}
       try:
         for proc in [root] + root.children(recursive=True):
-          if proc.name().startswith('python'):
-            role = _role(proc)
+          role = _role(proc, root)
+          if role:
             rss[role] = rss.get(role, 0) + proc.memory_info().rss
       except psutil.NoSuchProcess:
         continue

@@ -8,6 +8,7 @@ restarted; a dead learner ends the run with its exit status. Ctrl-C or
 SIGTERM stops the learner gracefully (it writes a checkpoint) and the actors.
 """
 
+import ctypes
 import json
 import math
 import os
@@ -16,8 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-
-import shutil
 
 import portpicker
 
@@ -34,6 +33,18 @@ def _tail(path, lines=20):
       return ''.join(f.readlines()[-lines:])
   except OSError:
     return ''
+
+
+# Resolved here, not in the forked child: loading a library after fork in a
+# multi-threaded process can deadlock on the loader's lock.
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+  """Runs in each child before exec: the kernel sends it SIGKILL when the
+  launcher dies, however it dies, so no learner or actor is orphaned."""
+  _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _finite_or_none(value):
@@ -75,7 +86,7 @@ class LocalLauncher:
     # A new session: Ctrl-C in the terminal reaches only the launcher, which
     # then stops the children in order.
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self._env,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_die_with_parent)
     proc.log_path = log_path
     log.close()
     return proc

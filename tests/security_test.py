@@ -2,6 +2,7 @@
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -38,7 +39,7 @@ class NetworkIsolationTest(tf.test.TestCase):
         [sys.executable, os.path.join(_REPO, 'binaries', 'train_local.py'),
          f'--config={config_path}', f'--logdir={logdir}', *flags],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_ENV)
-    self.addCleanup(lambda: (proc.kill(), proc.wait()))
+    self.addCleanup(self._stop, proc)
     port = None
     for line in proc.stdout:
       match = re.search(r'learner on port (\d+)', line)
@@ -52,6 +53,15 @@ class NetworkIsolationTest(tf.test.TestCase):
       time.sleep(0.5)
     self.assertTrue(os.path.exists(os.path.join(logdir, 'status.json')))
     return proc, port
+
+  @staticmethod
+  def _stop(proc):
+    proc.send_signal(signal.SIGINT)  # the launcher stops its children
+    try:
+      proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+      proc.kill()
+      proc.wait()
 
   def test_isolated_run_is_unreachable_from_outside(self):
     proc, port = self._start()
