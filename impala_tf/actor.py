@@ -11,6 +11,7 @@ actor retries with exponential backoff and says what it is waiting for;
 once reconnected it starts a fresh unroll.
 """
 
+import collections
 import threading
 import time
 
@@ -60,7 +61,8 @@ class Actor:
         input_signature=[input_spec, state_spec, tf.TensorSpec([], tf.int64)])
     self.env_frames = 0
     self.unrolls = 0
-    self.episode_returns = []
+    # Recent finished episodes only: a long run must not grow without bound.
+    self.episode_returns = collections.deque(maxlen=1000)
     self.weights_version = -1
     # Seconds spent per phase, for the log line: where an actor's time goes.
     self.timers = {'env': 0.0, 'policy': 0.0, 'reverb': 0.0, 'weights': 0.0}
@@ -228,7 +230,7 @@ class Actor:
           self._wait_for_version(subscriber, self.weights_version + 1, stop)
         now = time.time()
         if now - last_log >= config.log_every_seconds:
-          recent = self.episode_returns[-100:]
+          recent = list(self.episode_returns)[-100:]
           total = sum(self.timers.values()) or 1.0
           shares = ' '.join(f'{k} {100 * v / total:.0f}%' for k, v in self.timers.items())
           logging.info('actor %d: frames %d (%.0f/s), unrolls %d, weights v%d, return %s; '

@@ -82,7 +82,7 @@ class ActorTest(tf.test.TestCase):
         self.assertEqual(obs_cols['prev_action'][t + 1, i], 0)
     inner = ~obs_cols['first'][1:]
     self.assertAllEqual(obs_cols['prev_action'][1:][inner], actions[inner])
-    self.assertEqual(actor.episode_returns[:3], [4.0, 4.0, 4.0])
+    self.assertEqual(list(actor.episode_returns)[:3], [4.0, 4.0, 4.0])
     # Every action came from the published weights, version 7.
     for item in items:
       self.assertTrue((item['weights_version'] == 7).all())

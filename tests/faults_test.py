@@ -9,6 +9,7 @@ import sys
 import time
 
 import portpicker
+import psutil
 import tensorflow as tf
 
 from impala_tf import config as config_lib
@@ -140,6 +141,33 @@ class FaultsTest(tf.test.TestCase):
     # past the checkpoint): they reconnected without being restarted.
     c.wait_for(lambda: max(_versions(c.log('actor_0.log')) + _versions(c.log('actor_1.log')))
                > saved_step, 60, 'actors to use the new weights')
+
+
+class LauncherKilledTest(tf.test.TestCase):
+
+  def test_children_die_with_the_launcher(self):
+    tmp = self.get_temp_dir()
+    config_path = os.path.join(tmp, 'config.py')
+    config_lib.write_config_file(config_lib.ImpalaConfig(
+        env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5, envs_per_actor=4,
+        batch_size=8, num_actors=2, log_every_seconds=0.5), config_path)
+    launcher = subprocess.Popen(
+        [sys.executable, os.path.join(_BIN, 'train_local.py'), f'--config={config_path}',
+         f'--logdir={os.path.join(tmp, "run")}'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_ENV)
+    self.addCleanup(lambda: launcher.poll() is None and launcher.kill())
+    root = psutil.Process(launcher.pid)
+    deadline = time.time() + 120
+    children = []
+    while time.time() < deadline and len(children) < 3:
+      children = [p for p in root.children(recursive=True)
+                  if any(b in ' '.join(p.cmdline()) for b in ('learner.py', 'actor.py'))]
+      time.sleep(0.5)
+    self.assertLen(children, 3)  # learner + 2 actors
+    launcher.kill()  # SIGKILL: no chance to clean up
+    launcher.wait()
+    _, alive = psutil.wait_procs(children, timeout=30)
+    self.assertEmpty(alive, f'orphaned: {[p.cmdline() for p in alive]}')
 
 
 if __name__ == '__main__':
