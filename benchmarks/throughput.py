@@ -29,6 +29,7 @@ from ml_collections import config_flags
 import numpy as np
 import tensorflow as tf
 
+from impala_tf import actor as actor_lib
 from impala_tf import environments
 from impala_tf import learner as learner_lib
 from impala_tf import networks
@@ -63,32 +64,29 @@ def measure_env(config, seconds):
 
 
 def measure_act(config, seconds):
+  """The actor's own compiled acting step, on random frames (no env, no Reverb)."""
   tf.config.threading.set_intra_op_parallelism_threads(config.actor_intra_op_threads)
-  spec = environments.env_spec(config)
-  dist = spec.distribution
-  net = networks.make_network(config, spec.observation_shape, dist, spec.channels_first)
+  actor = actor_lib.Actor(config, 'unused:0', task=0)  # connects only in run()
+  spec = actor.env_spec
   e = config.envs_per_actor
   rng = np.random.default_rng(0)
   inputs = networks.NetworkInput(
       observation=rng.integers(0, 255, (e, *spec.observation_shape), dtype=np.uint8),
       first=np.zeros(e, bool), prev_action=np.zeros(e, np.int32),
       prev_reward=np.zeros(e, np.float32))
-
-  @tf.function
-  def policy(inputs, state, counter):
-    out, state = net.step(inputs, state)
-    return dist.sample(out.policy_params, tf.stack([tf.constant(0, tf.int64), counter])), \
-        out.policy_params, state
-
-  state = net.initial_state(e)
+  state = tf.nest.map_structure(lambda s: tf.zeros(s.shape, s.dtype),
+                                actor.policy_step.input_signature[1])
   counter = [0]
 
   def step():
     counter[0] += 1
-    action, params, _ = policy(inputs, state, tf.constant(counter[0], tf.int64))
+    action, params, _ = actor.policy_step(inputs, state, tf.constant(counter[0], tf.int64))
     action.numpy(), params.numpy()
 
-  return _timed(step, seconds) * e * config.action_repeat
+  try:
+    return _timed(step, seconds) * e * config.action_repeat
+  finally:
+    actor.close()
 
 
 def _random_batch(config):

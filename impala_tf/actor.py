@@ -41,7 +41,7 @@ class Actor:
     self._task = task
     self._num_envs = config.envs_per_actor
     self._env = environments.make_env(config, self._num_envs, seed=config.seed * 10007 + task)
-    spec = self._env.spec
+    spec = self.env_spec = self._env.spec
     self._dist = spec.distribution
     self._network = networks.make_network(
         config, spec.observation_shape, self._dist, spec.channels_first)
@@ -56,7 +56,9 @@ class Actor:
         prev_reward=tf.TensorSpec([e], tf.float32))
     state_spec = tf.nest.map_structure(
         lambda s: tf.TensorSpec(s.shape, s.dtype), self._network.initial_state(e))
-    self._policy_step = tf.function(
+    # The compiled acting step: (inputs [E, ...], core state, step counter) ->
+    # (action, policy params, new core state). Public for benchmarks.
+    self.policy_step = tf.function(
         self._policy_step_fn,
         input_signature=[input_spec, state_spec, tf.TensorSpec([], tf.int64)])
     self.env_frames = 0
@@ -109,7 +111,7 @@ class Actor:
     """Acts on the current observation, records the action part, steps."""
     t0 = time.perf_counter()
     inputs = networks.NetworkInput(self._obs, self._first, self._prev_action, self._reward)
-    action, params, core_state = self._policy_step(inputs, self._core_state,
+    action, params, core_state = self.policy_step(inputs, self._core_state,
                                                    tf.constant(self._counter, tf.int64))
     self._counter += 1
     action = action.numpy()
@@ -188,6 +190,9 @@ class Actor:
                         str(e).splitlines()[0][:200])
         # The env keeps its episodes; the next unroll starts afresh.
         stop.wait(1.0)
+    self.close()
+
+  def close(self):
     self._env.close()
 
   def _run_connected(self, client, max_unrolls, stop):

@@ -12,17 +12,17 @@ import time
 from absl import logging
 import numpy as np
 import tensorflow as tf
+from tf_agents.trajectories import time_step as ts
 
 from impala_tf import config as config_lib
 from impala_tf import environments
 from impala_tf import export
 
+FIRST, MID, LAST = int(ts.StepType.FIRST), int(ts.StepType.MID), int(ts.StepType.LAST)
+
+
 class EvaluationError(ValueError):
   """A bad evaluation argument (episode count, video path)."""
-
-
-# tf-agents StepType values.
-FIRST, MID, LAST = 0, 1, 2
 
 
 def load_policy(saved_model_dir: str):
@@ -85,13 +85,12 @@ def evaluate(saved_model_dir: str, episodes: int, env_id: str = None, seed: int 
   while (done_count < quota).any():
     # The exported signature is exact about dtypes: int32 step types and
     # float32 rewards and discounts.
-    time_step = {
-        'step_type': tf.constant(step_type, tf.int32),
-        'reward': tf.constant(reward, tf.float32),
-        'discount': tf.constant(np.where(step_type == LAST, 0.0, 1.0), tf.float32),
-        'observation': tf.constant(obs),
-    }
-    result = policy.action(_time_step(time_step), state)
+    time_step = ts.TimeStep(
+        step_type=tf.constant(step_type, tf.int32),
+        reward=tf.constant(reward, tf.float32),
+        discount=tf.constant(np.where(step_type == LAST, 0.0, 1.0), tf.float32),
+        observation=tf.constant(obs))
+    result = policy.action(time_step, state)
     state = result.state
     action = result.action.numpy()
     if recording:
@@ -134,8 +133,3 @@ def evaluate(saved_model_dir: str, episodes: int, env_id: str = None, seed: int 
       'video': video,
   }
 
-
-def _time_step(d):
-  """A tf-agents TimeStep without importing tf-agents' heavier modules."""
-  from tf_agents.trajectories import time_step as ts  # pylint: disable=g-import-not-at-top
-  return ts.TimeStep(d['step_type'], d['reward'], d['discount'], d['observation'])

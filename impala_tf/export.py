@@ -109,7 +109,8 @@ def export_policy(network, env_spec, config, out_dir: str, step: int = 0):
     policy = ImpalaPolicy(network, env_spec, greedy=greedy)
     final = os.path.join(out_dir, name)
     tmp = f'{final}.tmp.{os.getpid()}'
-    tf.io.gfile.rmtree(tmp) if tf.io.gfile.exists(tmp) else None
+    if tf.io.gfile.exists(tmp):
+      tf.io.gfile.rmtree(tmp)
     policy_saver.PolicySaver(policy, batch_size=None, train_step=train_step).save(tmp)
     with open(os.path.join(tmp, PREPROCESSING_FILE), 'w') as f:
       json.dump(dict(preprocessing, greedy=greedy, train_step=step), f, indent=2)
@@ -170,5 +171,6 @@ def export_from_checkpoint(logdir: str, out_dir: str, checkpoint: str = None):
   except (tf.errors.OpError, AssertionError, ValueError) as e:
     raise SavedModelError(f'Checkpoint {checkpoint} cannot be restored: '
                           f'{str(e).splitlines()[0][:300]}') from e
-  step = int(checkpoint.rsplit('-', 1)[-1]) if checkpoint.rsplit('-', 1)[-1].isdigit() else 0
+  suffix = checkpoint.rsplit('-', 1)[-1]  # ckpt-<step>, as the learner names them
+  step = int(suffix) if suffix.isdigit() else 0
   return export_policy(network, spec, config, out_dir, step=step)

@@ -15,7 +15,6 @@ One training step:
 
 import collections
 import json
-import math
 import os
 import signal
 import time
@@ -257,7 +256,7 @@ class Learner:
     config = self._config
     start = time.time()
     frames_at_start = int(self.env_frames.numpy())
-    last_log = last_ckpt = last_export = start
+    last_log = last_ckpt = last_export = last_wait_log = start
     frames_at_log, steps_at_log = frames_at_start, self.step
     metrics, steps_run = {}, 0
     status = self._status(start, frames_at_start, 0.0, 0.0, {})
@@ -268,9 +267,11 @@ class Learner:
            and (max_steps is None or steps_run < max_steps)):
       step_metrics = self.train_step()
       if step_metrics is None:
-        if time.time() - last_log >= 30:
+        # Its own timer: resetting last_log here would shrink the window the
+        # next frames/s reading divides by, but not the frames it counts.
+        if time.time() - last_wait_log >= 30:
           logging.info('learner: waiting for actors to write unrolls (queue empty).')
-          last_log = time.time()
+          last_wait_log = time.time()
         continue
       metrics = step_metrics
       steps_run += 1
@@ -299,7 +300,6 @@ class Learner:
     self._checkpoints.save(self.step)
     if steps_run:
       self.export()
-    if steps_run:
       self._publisher.publish(self.step)
     status = self._status(start, frames_at_start, status['frames_per_second'],
                           status['learner_steps_per_second'], metrics, done=True)
