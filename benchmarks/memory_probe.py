@@ -1,0 +1,113 @@
+r"""Per-call memory growth of each part of the actor loop, in isolation.
+
+  python benchmarks/memory_probe.py --part=policy|env|writer|sample [--calls=6000]
+
+Runs one part of the actor's per-step work in a loop and prints resident
+memory every --calls/6 calls and the growth per call after the first sixth
+(warm-up). Used to find which part of an actor grows in the soak
+(benchmarks/soak.py):
+  policy  the actor's compiled acting step (Pong preset, 16 envs);
+  env     the 16-env ALE vector env stepped with random actions;
+  writer  the actor's Reverb writer pattern (partial steps, T+1-step items);
+  sample  fetching 678k-float weights from a one-item Reverb table.
+"""
+
+from absl import app
+from absl import flags
+import numpy as np
+import psutil
+import reverb
+import tensorflow as tf
+
+from impala_tf import actor as actor_lib
+from impala_tf import config as config_lib
+from impala_tf import environments
+from impala_tf import networks
+
+_PART = flags.DEFINE_enum('part', 'policy', ['policy', 'env', 'writer', 'sample'], 'Part.')
+_CALLS = flags.DEFINE_integer('calls', 6000, 'Calls to make.')
+
+T, E = 20, 16
+
+
+def _policy(config):
+  actor = actor_lib.Actor(config, 'unused:0', task=0)  # connects only in run()
+  rng = np.random.default_rng(0)
+  inputs = networks.NetworkInput(
+      rng.integers(0, 255, (E, *actor.env_spec.observation_shape), dtype=np.uint8),
+      np.zeros(E, bool), np.zeros(E, np.int32), np.zeros(E, np.float32))
+  state = tf.nest.map_structure(lambda s: tf.zeros(s.shape, s.dtype),
+                                actor.policy_step.input_signature[1])
+
+  def call(i):
+    action, params, _ = actor.policy_step(inputs, state, tf.constant(i, tf.int64))
+    action.numpy(), params.numpy()
+  return call
+
+
+def _env(config):
+  env = environments.make_env(config, E, seed=0)
+  env.reset()
+  rng = np.random.default_rng(0)
+  return lambda i: env.step(rng.integers(0, 6, E))
+
+
+def _writer(unused_config):
+  sig = {'observation': tf.TensorSpec([T + 1, E, 4, 84, 84], tf.uint8),
+         'action': tf.TensorSpec([T, E], tf.int32)}
+  server = reverb.Server([reverb.Table(  # evicting, so inserts never block
+      'q', reverb.selectors.Uniform(), reverb.selectors.Fifo(), 2,
+      reverb.rate_limiters.MinSize(1), signature=sig)], port=None)
+  writer = reverb.Client(f'127.0.0.1:{server.port}').trajectory_writer(T + 1)
+  obs = np.random.default_rng(0).integers(0, 255, (E, 4, 84, 84), dtype=np.uint8)
+  writer.append({'observation': obs}, partial_step=True)
+
+  def call(i):  # one actor step; every T steps an item, as the actor does
+    writer.append({'action': np.zeros(E, np.int32)})
+    writer.append({'observation': obs}, partial_step=True)
+    if i % T == 0:
+      writer.create_item('q', 1.0, {'observation': writer.history['observation'][-(T + 1):],
+                                    'action': writer.history['action'][-(T + 1):-1]})
+      writer.flush(block_until_num_items=1)
+  call.server = server
+  return call
+
+
+def _sample(unused_config):
+  size = 677_953  # the Pong preset's parameter count
+  sig = {'version': tf.TensorSpec([], tf.int64), 'weights': [tf.TensorSpec([size], tf.float32)]}
+  server = reverb.Server([reverb.Table(
+      'weights', reverb.selectors.Uniform(), reverb.selectors.Fifo(), 1,
+      reverb.rate_limiters.MinSize(1), signature=sig)], port=None)
+  client = reverb.Client(f'127.0.0.1:{server.port}')
+  with client.trajectory_writer(1) as w:
+    w.append({'version': np.int64(1), 'weights': [np.zeros(size, np.float32)]})
+    w.create_item('weights', 1.0, {'version': w.history['version'][-1],
+                                   'weights': [w.history['weights'][0][-1]]})
+
+  def call(unused_i):
+    next(client.sample('weights', 1, emit_timesteps=False, unpack_as_table_signature=True))
+  call.server = server
+  return call
+
+
+def main(argv):
+  del argv
+  config = config_lib.ImpalaConfig(env_id='ALE/Pong-v5', envs_per_actor=E, batch_size=32)
+  call = {'policy': _policy, 'env': _env, 'writer': _writer, 'sample': _sample}[_PART.value](
+      config)
+  proc = psutil.Process()
+  every = max(1, _CALLS.value // 6)
+  warm = None
+  for i in range(1, _CALLS.value + 1):
+    call(i)
+    if i % every == 0:
+      rss = proc.memory_info().rss
+      warm = warm or rss
+      print(f'{_PART.value}: {i} calls, RSS {rss / 2**20:.1f} MiB', flush=True)
+  print(f'{_PART.value}: {(rss - warm) / (_CALLS.value - every):.0f} bytes per call '
+        'after the first sixth')
+
+
+if __name__ == '__main__':
+  app.run(main)
