@@ -1,14 +1,18 @@
 r"""Per-call memory growth of each part of the actor loop, in isolation.
 
-  python benchmarks/memory_probe.py --part=policy|env|writer|sample [--calls=6000]
+  python benchmarks/memory_probe.py --part=policy|tf_function|env|writer|sample [--calls=6000]
 
 Runs one part of the actor's per-step work in a loop and prints resident
 memory every --calls/6 calls and the growth per call after the first sixth
 (warm-up). Used to find which part of an actor grows in the soak
 (benchmarks/soak.py):
-  policy  the actor's compiled acting step (Pong preset, 16 envs);
+  policy  the actor's acting step (graph_policy.GraphPolicy, Pong preset, 16 envs);
+  tf_function  the same step as a `tf.function` called with numpy inputs, as
+          actors did before: under Python 3.11 TF 2.15 leaks per EagerTensor
+          (tensorflow/tensorflow#62551), the reason actors use GraphPolicy;
   env     the 16-env ALE vector env stepped with random actions;
-  writer  the actor's Reverb writer pattern (partial steps, T+1-step items);
+  writer  the actor's Reverb writer pattern (partial steps, T+1-step items),
+          against a Reverb server in this process (so it counts both);
   sample  fetching 678k-float weights from a one-item Reverb table.
 """
 
@@ -24,23 +28,42 @@ from impala_tf import config as config_lib
 from impala_tf import environments
 from impala_tf import networks
 
-_PART = flags.DEFINE_enum('part', 'policy', ['policy', 'env', 'writer', 'sample'], 'Part.')
+_PART = flags.DEFINE_enum('part', 'policy', ['policy', 'tf_function', 'env', 'writer', 'sample'],
+                          'Part.')
 _CALLS = flags.DEFINE_integer('calls', 6000, 'Calls to make.')
 
 T, E = 20, 16
 
 
+def _inputs(spec):
+  rng = np.random.default_rng(0)
+  return networks.NetworkInput(
+      rng.integers(0, 255, (E, *spec.observation_shape), dtype=np.uint8),
+      np.zeros(E, bool), np.zeros(E, np.int32), np.zeros(E, np.float32))
+
+
 def _policy(config):
   actor = actor_lib.Actor(config, 'unused:0', task=0)  # connects only in run()
-  rng = np.random.default_rng(0)
-  inputs = networks.NetworkInput(
-      rng.integers(0, 255, (E, *actor.env_spec.observation_shape), dtype=np.uint8),
-      np.zeros(E, bool), np.zeros(E, np.int32), np.zeros(E, np.float32))
-  state = tf.nest.map_structure(lambda s: tf.zeros(s.shape, s.dtype),
-                                actor.policy_step.input_signature[1])
+  inputs = _inputs(actor.env_spec)
+  state = actor.policy.initial_state()
+  return lambda i: actor.policy.step(inputs, state, i)
+
+
+def _tf_function(config):
+  spec = environments.env_spec(config)
+  dist = spec.distribution
+  network = networks.make_network(config, spec.observation_shape, dist, spec.channels_first)
+
+  @tf.function
+  def step(inputs, counter):
+    outputs, _ = network.step(inputs, ())
+    seed = tf.stack([tf.constant(0, tf.int64), counter])
+    return dist.sample(outputs.policy_params, seed), outputs.policy_params
+
+  inputs = _inputs(spec)
 
   def call(i):
-    action, params, _ = actor.policy_step(inputs, state, tf.constant(i, tf.int64))
+    action, params = step(inputs, tf.constant(i, tf.int64))
     action.numpy(), params.numpy()
   return call
 
@@ -94,8 +117,9 @@ def _sample(unused_config):
 def main(argv):
   del argv
   config = config_lib.ImpalaConfig(env_id='ALE/Pong-v5', envs_per_actor=E, batch_size=32)
-  call = {'policy': _policy, 'env': _env, 'writer': _writer, 'sample': _sample}[_PART.value](
-      config)
+  parts = {'policy': _policy, 'tf_function': _tf_function, 'env': _env, 'writer': _writer,
+           'sample': _sample}
+  call = parts[_PART.value](config)
   proc = psutil.Process()
   every = max(1, _CALLS.value // 6)
   warm = None

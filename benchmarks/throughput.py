@@ -64,8 +64,7 @@ def measure_env(config, seconds):
 
 
 def measure_act(config, seconds):
-  """The actor's own compiled acting step, on random frames (no env, no Reverb)."""
-  tf.config.threading.set_intra_op_parallelism_threads(config.actor_intra_op_threads)
+  """The actor's own acting step, on random frames (no env, no Reverb)."""
   actor = actor_lib.Actor(config, 'unused:0', task=0)  # connects only in run()
   spec = actor.env_spec
   e = config.envs_per_actor
@@ -74,14 +73,12 @@ def measure_act(config, seconds):
       observation=rng.integers(0, 255, (e, *spec.observation_shape), dtype=np.uint8),
       first=np.zeros(e, bool), prev_action=np.zeros(e, np.int32),
       prev_reward=np.zeros(e, np.float32))
-  state = tf.nest.map_structure(lambda s: tf.zeros(s.shape, s.dtype),
-                                actor.policy_step.input_signature[1])
+  state = actor.policy.initial_state()
   counter = [0]
 
   def step():
     counter[0] += 1
-    action, params, _ = actor.policy_step(inputs, state, tf.constant(counter[0], tf.int64))
-    action.numpy(), params.numpy()
+    actor.policy.step(inputs, state, counter[0])
 
   try:
     return _timed(step, seconds) * e * config.action_repeat

@@ -2,9 +2,9 @@
 
 Each unroll starts by fetching the newest published weights, so every action
 of an item comes from one weights version (recorded, for the learner's
-policy-lag figure). The acting step is a compiled `tf.function` with a fixed
-signature; per step the Python side only moves numpy arrays between the env,
-the policy and the Reverb writer.
+policy-lag figure). The acting step is a fixed graph run by a Session
+(`graph_policy`); per step the Python side only moves numpy arrays between
+the env, the policy and the Reverb writer.
 
 When the learner is unreachable (not started yet, restarted, or gone) the
 actor retries with exponential backoff and says what it is waiting for;
@@ -21,6 +21,7 @@ import reverb
 import tensorflow as tf
 
 from impala_tf import environments
+from impala_tf import graph_policy
 from impala_tf import networks
 from impala_tf import trajectories
 from impala_tf import weights as weights_lib
@@ -43,24 +44,11 @@ class Actor:
     self._env = environments.make_env(config, self._num_envs, seed=config.seed * 10007 + task)
     spec = self.env_spec = self._env.spec
     self._dist = spec.distribution
-    self._network = networks.make_network(
-        config, spec.observation_shape, self._dist, spec.channels_first)
-    self._step_specs = trajectories.step_spec(
-        spec, self._dist, self._num_envs, config.lstm_units if config.use_lstm else 0)
-    self._seed = tf.constant([config.seed, task], tf.int64)
-    e = self._num_envs
-    input_spec = networks.NetworkInput(
-        observation=self._step_specs['observation'],
-        first=tf.TensorSpec([e], tf.bool),
-        prev_action=self._step_specs['prev_action'],
-        prev_reward=tf.TensorSpec([e], tf.float32))
-    state_spec = tf.nest.map_structure(
-        lambda s: tf.TensorSpec(s.shape, s.dtype), self._network.initial_state(e))
-    # The compiled acting step: (inputs [E, ...], core state, step counter) ->
-    # (action, policy params, new core state). Public for benchmarks.
-    self.policy_step = tf.function(
-        self._policy_step_fn,
-        input_signature=[input_spec, state_spec, tf.TensorSpec([], tf.int64)])
+    # The acting step: numpy in, numpy out, run by a Session (no per-step
+    # EagerTensors, which leak under Python 3.11; see graph_policy).
+    self.policy = graph_policy.GraphPolicy(
+        config, spec, self._num_envs, seed=(config.seed, task),
+        threads=config.actor_intra_op_threads)
     self.env_frames = 0
     self.unrolls = 0
     # Recent finished episodes only: a long run must not grow without bound.
@@ -68,12 +56,6 @@ class Actor:
     self.weights_version = -1
     # Seconds spent per phase, for the log line: where an actor's time goes.
     self.timers = {'env': 0.0, 'policy': 0.0, 'reverb': 0.0, 'weights': 0.0}
-
-  def _policy_step_fn(self, inputs, core_state, counter):
-    outputs, core_state = self._network.step(inputs, core_state)
-    seed = tf.stack([self._seed[0] * 1_000_003 + self._seed[1], counter])
-    action = self._dist.sample(outputs.policy_params, seed)
-    return action, outputs.policy_params, core_state
 
   # --- Environment bookkeeping ------------------------------------------------
   def _reset_envs(self):
@@ -88,8 +70,7 @@ class Actor:
     self._prev_action = np.zeros(action_shape, action_dtype)
     self._episode_return = np.zeros(e, np.float32)
     self._episode_length = np.zeros(e, np.int32)
-    self._core_state = tf.nest.map_structure(lambda s: s.numpy(),
-                                             self._network.initial_state(e))
+    self._core_state = self.policy.initial_state()
     self._counter = 0
 
   def _observation_part(self):
@@ -111,12 +92,9 @@ class Actor:
     """Acts on the current observation, records the action part, steps."""
     t0 = time.perf_counter()
     inputs = networks.NetworkInput(self._obs, self._first, self._prev_action, self._reward)
-    action, params, core_state = self.policy_step(inputs, self._core_state,
-                                                   tf.constant(self._counter, tf.int64))
+    action, params, self._core_state = self.policy.step(inputs, self._core_state,
+                                                        self._counter)
     self._counter += 1
-    action = action.numpy()
-    params = params.numpy()
-    self._core_state = tf.nest.map_structure(lambda s: s.numpy(), core_state)
     t1 = time.perf_counter()
     writer.append({
         'action': action,
@@ -194,12 +172,13 @@ class Actor:
 
   def close(self):
     self._env.close()
+    self.policy.close()
 
   def _run_connected(self, client, max_unrolls, stop):
     config = self._config
     self._client = client
     t_len = config.unroll_length
-    subscriber = weights_lib.WeightSubscriber(client, self._network.variables)
+    subscriber = weights_lib.WeightSubscriber(client, self.policy.set_weights)
     subscriber.version = self.weights_version
     last_log, frames_at_log = time.time(), self.env_frames
     # Not a context manager: its exit flushes without a timeout, which would
@@ -279,9 +258,6 @@ def run_actor(config, server_address: str, task: int = 0, max_unrolls=None):
   """Entry point of the actor binary; SIGTERM/SIGINT stop it cleanly."""
   import signal  # pylint: disable=g-import-not-at-top
   config.validate()
-  if config.actor_intra_op_threads:
-    tf.config.threading.set_intra_op_parallelism_threads(config.actor_intra_op_threads)
-    tf.config.threading.set_inter_op_parallelism_threads(config.actor_intra_op_threads)
   stop = threading.Event()
   for sig in (signal.SIGTERM, signal.SIGINT):
     signal.signal(sig, lambda *_: stop.set())

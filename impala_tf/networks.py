@@ -226,14 +226,18 @@ class ImpalaNetwork(tf.keras.Model):
     return self.unroll(inputs, core_state)
 
 
-def make_network(config, observation_shape, distribution, channels_first=False):
-  """Builds an ImpalaNetwork for `config` and creates its variables.
+def make_network(config, observation_shape, distribution, channels_first=False, build=True):
+  """Makes an ImpalaNetwork for `config` and (by default) creates its variables.
 
   Args:
     config: an ImpalaConfig.
     observation_shape: the single-environment observation shape.
     distribution: an `impala_tf.distributions` object for the action space.
     channels_first: observations are [C, H, W] frame stacks.
+    build: create the variables now, with one eager call. False leaves that
+      to the first call, e.g. inside a `tf.Graph` (graph_policy): Keras
+      layers must be constructed eagerly, since constructing one inside a
+      v1 graph turns its class into a v1 layer for the whole process.
   """
   num_actions = getattr(distribution, 'num_actions', 0)
   network = ImpalaNetwork(
@@ -246,6 +250,8 @@ def make_network(config, observation_shape, distribution, channels_first=False):
       num_actions=num_actions,
       channels_first=channels_first,
       reward_clipping=config.reward_clipping)
+  if not build:
+    return network
   dummy = NetworkInput(
       observation=tf.zeros([1, 1, *observation_shape], tf.float32),
       first=tf.ones([1, 1], tf.bool),

@@ -56,24 +56,27 @@ class WeightPublisher:
 
 
 class WeightSubscriber:
-  """Actor side: copies the newest published weights into `variables`."""
+  """Actor side: hands the newest published weights to `load`.
 
-  def __init__(self, client: reverb.Client, variables):
+  `load` takes the list of arrays in the publisher's variable order (the
+  actor passes `GraphPolicy.set_weights`).
+  """
+
+  def __init__(self, client: reverb.Client, load):
     self._client = client
-    self._variables = list(variables)
+    self._load = load
     self.version = -1
 
   def fetch(self) -> int:
     """Blocks until weights are published; returns their version.
 
-    Variables are assigned only when the version changed.
+    Weights are loaded only when the version changed.
     """
     sample = next(self._client.sample(
         WEIGHTS_TABLE, num_samples=1, emit_timesteps=False,
         unpack_as_table_signature=True))
     version = int(sample.data['version'])
     if version != self.version:
-      for variable, value in zip(self._variables, sample.data['weights']):
-        variable.assign(value)
+      self._load(sample.data['weights'])
       self.version = version
     return version
