@@ -1,11 +1,11 @@
-r"""Per-call memory growth of each part of the actor loop, in isolation.
+r"""Per-call memory growth of each part of the training loop, in isolation.
 
-  python benchmarks/memory_probe.py --part=policy|tf_function|env|writer|sample [--calls=6000]
+  python benchmarks/memory_probe.py --part=PART [--calls=6000]
 
-Runs one part of the actor's per-step work in a loop and prints resident
-memory every --calls/6 calls and the growth per call after the first sixth
-(warm-up). Used to find which part of an actor grows in the soak
-(benchmarks/soak.py):
+Runs one part of an actor's or the learner's per-step work in a loop and
+prints resident memory every --calls/6 calls and the growth per call after
+the first sixth (warm-up). Used to find what grows in the soak
+(benchmarks/soak.py). PART is one of:
   policy  the actor's acting step (graph_policy.GraphPolicy, Pong preset, 16 envs);
   tf_function  the same step as a `tf.function` called with numpy inputs, as
           actors did before: under Python 3.11 TF 2.15 leaks per EagerTensor
@@ -13,8 +13,15 @@ memory every --calls/6 calls and the growth per call after the first sixth
   env     the 16-env ALE vector env stepped with random actions;
   writer  the actor's Reverb writer pattern (partial steps, T+1-step items),
           against a Reverb server in this process (so it counts both);
-  sample  fetching 678k-float weights from a one-item Reverb table.
+  sample  fetching 678k-float weights from a one-item Reverb table;
+  learner the learner's train step and weight publication on one fixed
+          random batch (no actors).
+Besides RSS it prints Python heap blocks per call (sys.getallocatedblocks):
+TF 2.15 under Python 3.11 leaks one per EagerTensor created.
 """
+
+import sys
+import tempfile
 
 from absl import app
 from absl import flags
@@ -26,10 +33,13 @@ import tensorflow as tf
 from impala_tf import actor as actor_lib
 from impala_tf import config as config_lib
 from impala_tf import environments
+from impala_tf import learner as learner_lib
 from impala_tf import networks
 
-_PART = flags.DEFINE_enum('part', 'policy', ['policy', 'tf_function', 'env', 'writer', 'sample'],
-                          'Part.')
+import throughput  # pylint: disable=g-bad-import-order  (benchmarks/, next to this file)
+
+_PART = flags.DEFINE_enum(
+    'part', 'policy', ['policy', 'tf_function', 'env', 'writer', 'sample', 'learner'], 'Part.')
 _CALLS = flags.DEFINE_integer('calls', 6000, 'Calls to make.')
 
 T, E = 20, 16
@@ -114,23 +124,36 @@ def _sample(unused_config):
   return call
 
 
+def _learner(config):
+  batch = throughput.random_batch(config)
+  logdir = tempfile.mkdtemp()
+  learner = learner_lib.Learner(
+      config, logdir, dataset_fn=lambda _: tf.data.Dataset.from_tensors(batch).repeat())
+
+  def call(unused_i):
+    learner.train_step()
+    learner._publisher.publish(learner.step)  # pylint: disable=protected-access
+  return call
+
+
 def main(argv):
   del argv
   config = config_lib.ImpalaConfig(env_id='ALE/Pong-v5', envs_per_actor=E, batch_size=32)
   parts = {'policy': _policy, 'tf_function': _tf_function, 'env': _env, 'writer': _writer,
-           'sample': _sample}
+           'sample': _sample, 'learner': _learner}
   call = parts[_PART.value](config)
   proc = psutil.Process()
   every = max(1, _CALLS.value // 6)
-  warm = None
+  warm = warm_blocks = None
   for i in range(1, _CALLS.value + 1):
     call(i)
     if i % every == 0:
-      rss = proc.memory_info().rss
-      warm = warm or rss
+      rss, blocks = proc.memory_info().rss, sys.getallocatedblocks()
+      warm, warm_blocks = warm or rss, warm_blocks or blocks
       print(f'{_PART.value}: {i} calls, RSS {rss / 2**20:.1f} MiB', flush=True)
-  print(f'{_PART.value}: {(rss - warm) / (_CALLS.value - every):.0f} bytes per call '
-        'after the first sixth')
+  calls = _CALLS.value - every
+  print(f'{_PART.value}: {(rss - warm) / calls:.0f} bytes and '
+        f'{(blocks - warm_blocks) / calls:.2f} Python heap blocks per call after the first sixth')
 
 
 if __name__ == '__main__':

@@ -86,7 +86,8 @@ def measure_act(config, seconds):
     actor.close()
 
 
-def _random_batch(config):
+def random_batch(config):
+  """A time-major batch of random data with the queue's signature."""
   spec = environments.env_spec(config)
   dist = spec.distribution
   signature = trajectories.item_signature(
@@ -109,7 +110,7 @@ def _random_batch(config):
 
 
 def measure_train(config, seconds):
-  batch = _random_batch(config)
+  batch = random_batch(config)
   with tempfile.TemporaryDirectory() as logdir:
     learner = learner_lib.Learner(
         config, logdir, dataset_fn=lambda _: tf.data.Dataset.from_tensors(batch).repeat())

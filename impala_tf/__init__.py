@@ -15,6 +15,7 @@ from impala_tf.export import export_from_checkpoint
 from impala_tf.export import export_policy
 from impala_tf.export import ImpalaPolicy
 from impala_tf.export import SavedModelError
+from impala_tf.graph_policy import GraphPolicy
 from impala_tf.launcher import LocalLauncher
 from impala_tf.learner import Learner
 from impala_tf.learner import run_learner
@@ -28,6 +29,7 @@ from impala_tf.optimizers import PaperRMSprop
 __all__ = [
     'Actor',
     'CheckpointError',
+    'GraphPolicy',
     'ConfigError',
     'ImpalaConfig',
     'ImpalaNetwork',

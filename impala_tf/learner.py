@@ -11,6 +11,12 @@ One training step:
   2. `_apply` (tf.function): the optimiser update, only if they are; a
      non-finite step is skipped and counted (`skipped_updates`).
   3. Python: publish weights, write summaries, checkpoints, the status file.
+
+Few tensors cross into Python per step: the gradients as one flat vector,
+the statistics as one vector, the finished episodes as one array, and the
+counters are mirrored in Python ints. TF 2.15 under Python 3.11 leaks a
+little memory for every EagerTensor it creates (tensorflow/tensorflow#62551;
+see graph_policy), so a long run must not create dozens per step.
 """
 
 import collections
@@ -35,6 +41,12 @@ from impala_tf import trajectory_queue
 from impala_tf import weights as weights_lib
 
 STATUS_FILE = 'status.json'
+
+# The step statistics `_compute` returns, in order, as one float32 vector.
+# Sums over the global batch (replica sums, SUM-reduced) except the last two.
+_STATS = ('loss/total', 'loss/policy_gradient', 'loss/baseline', 'loss/entropy',
+          'entropy_sum', 'transitions', 'weights_version_sum', 'trajectories', 'nonfinite',
+          'gradient_norm', 'learning_rate')
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -95,6 +107,14 @@ class Learner:
         network=self.network, optimizer=self.optimizer, env_frames=self.env_frames,
         skipped_updates=self.skipped_updates)
     self._checkpoints.restore_latest()
+    # Python mirrors of the counters, kept in step with the variables: reading
+    # a variable creates an EagerTensor, and this is read every step.
+    self._skipped = int(self.skipped_updates.numpy())
+    self._step = int(self.optimizer.iterations.numpy()) + self._skipped
+    self._frames = int(self.env_frames.numpy())
+    shapes = [v.shape for v in self.network.trainable_variables]
+    self._grad_shapes = shapes
+    self._grad_sizes = [s.num_elements() for s in shapes]
 
     step_specs = trajectories.step_spec(
         spec, self._dist, config.envs_per_actor, config.lstm_units if config.use_lstm else 0)
@@ -127,7 +147,13 @@ class Learner:
 
   @property
   def step(self) -> int:
-    return int(self.optimizer.iterations.numpy()) + int(self.skipped_updates.numpy())
+    """Learner steps taken: optimiser updates plus skipped updates."""
+    return self._step
+
+  @property
+  def frames(self) -> int:
+    """Environment frames trained on (the `env_frames` variable)."""
+    return self._frames
 
   # --- Compiled parts ------------------------------------------------------------
   def _replica_compute(self, batch):
@@ -180,58 +206,70 @@ class Learner:
         'nonfinite': 1.0 - tf.cast(finite, tf.float32),
     }
     sums = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sums)
-    return grads, grad_norm, sums, (done, ep_return, ep_length)
+    sums['gradient_norm'] = grad_norm
+    sums['learning_rate'] = tf.cast(self._lr_schedule(self.optimizer.iterations), tf.float32)
+    stats = tf.stack([tf.cast(sums[name], tf.float32) for name in _STATS])
+    flat_grads = tf.concat([tf.reshape(g, [-1]) for g in grads], 0)
+    episodes = tf.stack([tf.cast(done, tf.float32), ep_return, tf.cast(ep_length, tf.float32)])
+    return flat_grads, stats, episodes
 
   @tf.function
   def _compute(self, iterator):
+    """(flat gradients, statistics, episodes [3, T, B]) per replica."""
     batch = next(iterator)
-    return self._strategy.run(self._replica_compute, args=(batch,))
+    outputs = self._strategy.run(self._replica_compute, args=(batch,))
+    self.env_frames.assign_add(self._config.frames_per_learner_step)
+    return outputs
 
   @tf.function
-  def _apply(self, grads):
-    def apply(g):
-      self.optimizer.apply_gradients(zip(g, self.network.trainable_variables),
+  def _apply(self, flat_grads):
+    def apply(flat):
+      grads = [tf.reshape(g, shape) for g, shape in
+               zip(tf.split(flat, self._grad_sizes), self._grad_shapes)]
+      self.optimizer.apply_gradients(zip(grads, self.network.trainable_variables),
                                      skip_gradients_aggregation=True)
-    self._strategy.run(apply, args=(grads,))
+    self._strategy.run(apply, args=(flat_grads,))
 
   # --- Python step and loop ----------------------------------------------------------
   def train_step(self):
     """One learner step; returns a dict of metrics (python floats), or None
     if no data arrived within the input pipeline's wait (see
     trajectory_queue.WAIT_FOR_DATA_MS)."""
-    step_before = self.step
+    step_before = self._step
     try:
-      grads, grad_norm, sums, episodes = self._compute(self._iterator)
+      flat_grads, stats, episodes = self._compute(self._iterator)
     except (tf.errors.OutOfRangeError, tf.errors.DeadlineExceededError):
       self._iterator = iter(self._dataset)
       return None
-    first = lambda x: self._strategy.experimental_local_results(x)[0]
-    sums = {k: float(first(v)) for k, v in sums.items()}
-    if sums['nonfinite'] == 0:
-      self._apply(grads)
+    local = self._strategy.experimental_local_results
+    # Every replica holds the same all-reduced statistics.
+    stats = dict(zip(_STATS, local(stats)[0].numpy().tolist()))
+    self._frames += self._config.frames_per_learner_step
+    if stats['nonfinite'] == 0:
+      self._apply(flat_grads)
     else:
       self.skipped_updates.assign_add(1)
+      self._skipped += 1
       logging.warning('learner: skipped update %d: non-finite loss, gradient, reward or '
-                      'observation (%d skipped so far).', step_before,
-                      int(self.skipped_updates.numpy()))
-    self.env_frames.assign_add(self._config.frames_per_learner_step)
-    for done, ret, length in zip(*(self._strategy.experimental_local_results(x)
-                                   for x in episodes)):
-      done = done.numpy()
-      self._episode_returns.extend(ret.numpy()[done].tolist())
-      self._episode_lengths.extend(length.numpy()[done].tolist())
+                      'observation (%d skipped so far).', step_before, self._skipped)
+    self._step += 1
+    for replica_episodes in local(episodes):
+      done, ret, length = replica_episodes.numpy()
+      done = done > 0
+      self._episode_returns.extend(ret[done].tolist())
+      self._episode_lengths.extend(length[done].astype(int).tolist())
       self._episodes += int(done.sum())
-    transitions = max(sums['transitions'], 1.0)
+    transitions = max(stats['transitions'], 1.0)
     return {
-        'loss/total': sums['loss/total'],
-        'loss/policy_gradient': sums['loss/policy_gradient'],
-        'loss/baseline': sums['loss/baseline'],
-        'loss/entropy': sums['loss/entropy'],
-        'entropy': sums['entropy_sum'] / transitions,
-        'gradient_norm': float(first(grad_norm)),
-        'learning_rate': float(self._lr_schedule(step_before)),
-        'policy_lag': step_before - sums['weights_version_sum'] / sums['trajectories'],
-        'skipped_updates': float(self.skipped_updates.numpy()),
+        'loss/total': stats['loss/total'],
+        'loss/policy_gradient': stats['loss/policy_gradient'],
+        'loss/baseline': stats['loss/baseline'],
+        'loss/entropy': stats['loss/entropy'],
+        'entropy': stats['entropy_sum'] / transitions,
+        'gradient_norm': stats['gradient_norm'],
+        'learning_rate': stats['learning_rate'],
+        'policy_lag': step_before - stats['weights_version_sum'] / stats['trajectories'],
+        'skipped_updates': float(self._skipped),
     }
 
   def request_stop(self, *unused_args):
@@ -255,7 +293,7 @@ class Learner:
   def _run(self, max_steps):
     config = self._config
     start = time.time()
-    frames_at_start = int(self.env_frames.numpy())
+    frames_at_start = self._frames
     last_log = last_ckpt = last_export = last_wait_log = start
     frames_at_log, steps_at_log = frames_at_start, self.step
     metrics, steps_run = {}, 0
@@ -263,7 +301,7 @@ class Learner:
     logging.info('learner: serving on port %d; step %d, %d frames.', self.port, self.step,
                  frames_at_start)
     while (not self._stop_requested
-           and int(self.env_frames.numpy()) < config.total_environment_frames
+           and self._frames < config.total_environment_frames
            and (max_steps is None or steps_run < max_steps)):
       step_metrics = self.train_step()
       if step_metrics is None:
@@ -282,7 +320,7 @@ class Learner:
         self._write_summaries(step, metrics, time.time() - start, frames_at_start)
       now = time.time()
       if now - last_log >= config.log_every_seconds:
-        frames = int(self.env_frames.numpy())
+        frames = self._frames
         fps = (frames - frames_at_log) / (now - last_log)
         sps = (step - steps_at_log) / (now - last_log)
         status = self._status(start, frames_at_start, fps, sps, metrics)
@@ -313,7 +351,7 @@ class Learner:
     logging.info('learner: exported the policy at step %d to %s.', self.step, out)
 
   def _status(self, start, frames_at_start, fps, sps, metrics, done=False):
-    frames = int(self.env_frames.numpy())
+    frames = self._frames
     wall = time.time() - start
     returns = list(self._episode_returns)
     return {
@@ -330,14 +368,14 @@ class Learner:
                                 if self._episode_lengths else None),
         'episodes': self._episodes,
         'policy_lag': metrics.get('policy_lag'),
-        'skipped_updates': int(self.skipped_updates.numpy()),
+        'skipped_updates': self._skipped,
         'queue_size': trajectory_queue.queue_size(self._client),
         'done': done,
         'time': time.time(),
     }
 
   def _write_summaries(self, step, metrics, wall, frames_at_start):
-    frames = int(self.env_frames.numpy())
+    frames = self._frames
     with self._summary_writer.as_default(step=frames):
       for name, value in metrics.items():
         tf.summary.scalar(name, value)

@@ -36,11 +36,21 @@ class WeightPublisher:
   """Learner side: writes the current variable values with their version."""
 
   def __init__(self, client: reverb.Client, variables):
-    self._variables = list(variables)
+    variables = list(variables)
+    self._shapes = [tuple(v.shape) for v in variables]
+    self._dtype = variables[0].dtype
+    if any(v.dtype != self._dtype for v in variables):
+      raise ValueError('WeightPublisher needs variables of one dtype, got '
+                       f'{sorted({v.dtype.name for v in variables})}.')
+    # One tensor per publication, split into views in numpy: reading each
+    # variable would create an EagerTensor apiece (they leak, see learner).
+    self._read = tf.function(lambda: tf.concat([tf.reshape(v, [-1]) for v in variables], 0))
     self._writer = client.trajectory_writer(num_keep_alive_refs=1)
 
   def publish(self, version: int):
-    values = [v.numpy() for v in self._variables]
+    flat = self._read().numpy()
+    sizes = np.cumsum([int(np.prod(s)) for s in self._shapes])[:-1]
+    values = [x.reshape(s) for x, s in zip(np.split(flat, sizes), self._shapes)]
     self._writer.append({'version': np.int64(version), 'weights': values})
     self._writer.create_item(
         WEIGHTS_TABLE, priority=1.0,
