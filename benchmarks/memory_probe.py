@@ -12,7 +12,7 @@ the first sixth (warm-up). Used to find what grows in the soak
           (tensorflow/tensorflow#62551), the reason actors use GraphPolicy;
   env     the 16-env ALE vector env stepped with random actions;
   writer  the actor's Reverb writer pattern (partial steps, T+1-step items),
-          against a Reverb server in this process (so it counts both);
+          with the Reverb server in a child process, as in a real run;
   sample  fetching 678k-float weights from a one-item Reverb table;
   learner the learner's train step and weight publication on one fixed
           random batch (no actors).
@@ -20,6 +20,7 @@ Besides RSS it prints Python heap blocks per call (sys.getallocatedblocks):
 TF 2.15 under Python 3.11 leaks one per EagerTensor created.
 """
 
+import multiprocessing
 import sys
 import tempfile
 
@@ -85,13 +86,28 @@ def _env(config):
   return lambda i: env.step(rng.integers(0, 6, E))
 
 
-def _writer(unused_config):
-  sig = {'observation': tf.TensorSpec([T + 1, E, 4, 84, 84], tf.uint8),
-         'action': tf.TensorSpec([T, E], tf.int32)}
+def _queue_signature():
+  return {'observation': tf.TensorSpec([T + 1, E, 4, 84, 84], tf.uint8),
+          'action': tf.TensorSpec([T, E], tf.int32)}
+
+
+def _serve_queue(conn):
+  """The writer part's Reverb server, in its own process."""
   server = reverb.Server([reverb.Table(  # evicting, so inserts never block
       'q', reverb.selectors.Uniform(), reverb.selectors.Fifo(), 2,
-      reverb.rate_limiters.MinSize(1), signature=sig)], port=None)
-  writer = reverb.Client(f'127.0.0.1:{server.port}').trajectory_writer(T + 1)
+      reverb.rate_limiters.MinSize(1), signature=_queue_signature())], port=None)
+  conn.send(server.port)
+  server.wait()
+
+
+def _writer(unused_config):
+  # The server runs in another process, as the learner's does, so the
+  # figure is the actor side's alone.
+  context = multiprocessing.get_context('spawn')
+  receive, send = context.Pipe()
+  server = context.Process(target=_serve_queue, args=(send,), daemon=True)
+  server.start()
+  writer = reverb.Client(f'127.0.0.1:{receive.recv()}').trajectory_writer(T + 1)
   obs = np.random.default_rng(0).integers(0, 255, (E, 4, 84, 84), dtype=np.uint8)
   writer.append({'observation': obs}, partial_step=True)
 

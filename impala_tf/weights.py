@@ -38,8 +38,7 @@ class WeightPublisher:
   def __init__(self, client: reverb.Client, variables):
     variables = list(variables)
     self._shapes = [tuple(v.shape) for v in variables]
-    self._dtype = variables[0].dtype
-    if any(v.dtype != self._dtype for v in variables):
+    if len({v.dtype for v in variables}) != 1:
       raise ValueError('WeightPublisher needs variables of one dtype, got '
                        f'{sorted({v.dtype.name for v in variables})}.')
     # One tensor per publication, split into views in numpy: reading each
