@@ -3,8 +3,10 @@ by veth pairs, with addresses that exist only inside those namespaces."""
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 import uuid
 
 import portpicker
@@ -91,7 +93,7 @@ class MultiHostTest(tf.test.TestCase):
     learner = self.hosts.popen(
         self.hosts.learner_ns,
         [os.path.join(_REPO, 'binaries', 'learner.py'), f'--config={config_path}',
-         f'--logdir={logdir}', f'--port={port}', '--max_steps=20'],
+         f'--logdir={logdir}', f'--port={port}'],
         os.path.join(tmp, 'learner.log'))
     actors = []
     for i, ns in enumerate(self.hosts.actor_ns):
@@ -99,26 +101,35 @@ class MultiHostTest(tf.test.TestCase):
           ns, [os.path.join(_REPO, 'binaries', 'actor.py'), f'--config={config_path}',
                f'--learner_address={self.hosts.learner_addresses[i]}:{port}', f'--task={i}'],
           os.path.join(tmp, f'actor_{i}.log')))
+
+    def read(name):
+      with open(os.path.join(tmp, name), errors='replace') as f:
+        return f.read()
+
+    def versions(i):
+      return [int(v) for v in re.findall(r'weights v(\d+)', read(f'actor_{i}.log'))] or [0]
+
     try:
-      code = learner.wait(timeout=300)
+      # Unrolls cross the veth links to the learner, which trains on them;
+      # weights cross back: both actors act with published updates.
+      deadline = time.time() + 300
+      while min(max(versions(i)) for i in range(2)) < 20 and time.time() < deadline:
+        self.assertIsNone(learner.poll(), read('learner.log')[-3000:])
+        time.sleep(0.5)
+      for i in range(2):
+        self.assertGreaterEqual(max(versions(i)), 20, read(f'actor_{i}.log')[-2000:])
+      learner.send_signal(signal.SIGTERM)
+      code = learner.wait(timeout=120)
     finally:
       for a in actors:
         a.kill()
         a.wait()
       if learner.poll() is None:
         learner.kill()
-    with open(os.path.join(tmp, 'learner.log'), errors='replace') as f:
-      self.assertEqual(code, 0, f.read()[-3000:])
+    self.assertEqual(code, 0, read('learner.log')[-3000:])
     import json  # pylint: disable=g-import-not-at-top
     with open(os.path.join(logdir, 'status.json')) as f:
-      # 20 steps × 8 trajectories of unrolls crossed the veth links ...
-      self.assertEqual(json.load(f)['learner_steps'], 20)
-    for i in range(2):
-      with open(os.path.join(tmp, f'actor_{i}.log'), errors='replace') as f:
-        log = f.read()
-      versions = [int(v) for v in re.findall(r'weights v(\d+)', log)]
-      # ... and weights came back: both actors acted with published updates.
-      self.assertTrue(versions and max(versions) > 0, log[-2000:])
+      self.assertGreaterEqual(json.load(f)['learner_steps'], 20)
 
 
 if __name__ == '__main__':
