@@ -46,16 +46,9 @@ _CALLS = flags.DEFINE_integer('calls', 6000, 'Calls to make.')
 T, E = 20, 16
 
 
-def _inputs(spec):
-  rng = np.random.default_rng(0)
-  return networks.NetworkInput(
-      rng.integers(0, 255, (E, *spec.observation_shape), dtype=np.uint8),
-      np.zeros(E, bool), np.zeros(E, np.int32), np.zeros(E, np.float32))
-
-
 def _policy(config):
   actor = actor_lib.Actor(config, 'unused:0', task=0)  # connects only in run()
-  inputs = _inputs(actor.env_spec)
+  inputs = throughput.random_inputs(actor.env_spec, E)
   state = actor.policy.initial_state()
   return lambda i: actor.policy.step(inputs, state, i)
 
@@ -71,7 +64,7 @@ def _tf_function(config):
     seed = tf.stack([tf.constant(0, tf.int64), counter])
     return dist.sample(outputs.policy_params, seed), outputs.policy_params
 
-  inputs = _inputs(spec)
+  inputs = throughput.random_inputs(spec, E)
 
   def call(i):
     action, params = step(inputs, tf.constant(i, tf.int64))

@@ -63,16 +63,21 @@ def measure_env(config, seconds):
   return calls * config.envs_per_actor * config.action_repeat
 
 
+def random_inputs(env_spec, num_envs):
+  """One acting step's inputs for an Atari actor: random frames, mid-episode."""
+  rng = np.random.default_rng(0)
+  return networks.NetworkInput(
+      observation=rng.integers(0, 255, (num_envs, *env_spec.observation_shape),
+                               dtype=np.uint8),
+      first=np.zeros(num_envs, bool), prev_action=np.zeros(num_envs, np.int32),
+      prev_reward=np.zeros(num_envs, np.float32))
+
+
 def measure_act(config, seconds):
   """The actor's own acting step, on random frames (no env, no Reverb)."""
   actor = actor_lib.Actor(config, 'unused:0', task=0)  # connects only in run()
-  spec = actor.env_spec
   e = config.envs_per_actor
-  rng = np.random.default_rng(0)
-  inputs = networks.NetworkInput(
-      observation=rng.integers(0, 255, (e, *spec.observation_shape), dtype=np.uint8),
-      first=np.zeros(e, bool), prev_action=np.zeros(e, np.int32),
-      prev_reward=np.zeros(e, np.float32))
+  inputs = random_inputs(actor.env_spec, e)
   state = actor.policy.initial_state()
   counter = [0]
 

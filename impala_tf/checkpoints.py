@@ -12,6 +12,11 @@ from absl import logging
 import tensorflow as tf
 
 
+# A damaged or mismatched checkpoint surfaces as any of these, depending on
+# which part broke.
+RESTORE_ERRORS = (tf.errors.OpError, AssertionError, ValueError, IndexError, KeyError)
+
+
 class CheckpointError(RuntimeError):
   """A checkpoint exists but cannot be restored into this learner."""
 
@@ -44,8 +49,7 @@ class Checkpointer:
     try:
       status = self._checkpoint.restore(path)
       status.assert_existing_objects_matched()
-    # A damaged file surfaces as any of these, depending on which part broke.
-    except (tf.errors.OpError, AssertionError, ValueError, IndexError, KeyError) as e:
+    except RESTORE_ERRORS as e:
       raise CheckpointError(
           f'Checkpoint {path} cannot be restored ({type(e).__name__}: '
           f'{str(e).splitlines()[0][:300]}). It may be damaged or come from a different '

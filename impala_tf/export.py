@@ -29,6 +29,7 @@ from tf_agents.specs import tensor_spec
 from tf_agents.trajectories import policy_step
 from tf_agents.trajectories import time_step as ts
 
+from impala_tf import checkpoints
 from impala_tf import networks
 
 PREPROCESSING_FILE = 'impala_preprocessing.json'
@@ -168,7 +169,7 @@ def export_from_checkpoint(logdir: str, out_dir: str, checkpoint: str = None):
   try:
     tf.train.Checkpoint(network=network).restore(checkpoint).expect_partial() \
         .assert_existing_objects_matched()
-  except (tf.errors.OpError, AssertionError, ValueError) as e:
+  except checkpoints.RESTORE_ERRORS as e:
     raise SavedModelError(f'Checkpoint {checkpoint} cannot be restored: '
                           f'{str(e).splitlines()[0][:300]}') from e
   suffix = checkpoint.rsplit('-', 1)[-1]  # ckpt-<step>, as the learner names them

@@ -60,8 +60,8 @@ class GraphPolicy:
       assign = tf.group(*[v.assign(p) for v, p in zip(self.variables, self._values)])
       read = [v.read_value() for v in self.variables]
       init = tf.compat.v1.variables_initializer(self.variables)
-      self._initial_state = tuple(np.zeros(s.shape, s.dtype.as_numpy_dtype)
-                                  for s in tf.nest.flatten(self._state))
+      self._initial_state = tf.nest.map_structure(
+          lambda s: np.zeros(s.shape, s.dtype.as_numpy_dtype), self._state)
     self._graph.finalize()
     session_config = tf.compat.v1.ConfigProto(
         intra_op_parallelism_threads=threads, inter_op_parallelism_threads=threads,
@@ -77,7 +77,7 @@ class GraphPolicy:
 
   def initial_state(self):
     """The core state at an episode start (numpy), () without an LSTM."""
-    return tf.nest.pack_sequence_as(self._state, list(self._initial_state))
+    return self._initial_state
 
   def step(self, inputs: networks.NetworkInput, core_state, counter: int):
     action, params, state = self._step(*inputs, *tf.nest.flatten(core_state), counter)

@@ -112,9 +112,8 @@ class Learner:
     self._skipped = int(self.skipped_updates.numpy())
     self._step = int(self.optimizer.iterations.numpy()) + self._skipped
     self._frames = int(self.env_frames.numpy())
-    shapes = [v.shape for v in self.network.trainable_variables]
-    self._grad_shapes = shapes
-    self._grad_sizes = [s.num_elements() for s in shapes]
+    self._grad_shapes = [v.shape for v in self.network.trainable_variables]
+    self._grad_sizes = [s.num_elements() for s in self._grad_shapes]
 
     step_specs = trajectories.step_spec(
         spec, self._dist, config.envs_per_actor, config.lstm_units if config.use_lstm else 0)
@@ -149,11 +148,6 @@ class Learner:
   def step(self) -> int:
     """Learner steps taken: optimiser updates plus skipped updates."""
     return self._step
-
-  @property
-  def frames(self) -> int:
-    """Environment frames trained on (the `env_frames` variable)."""
-    return self._frames
 
   # --- Compiled parts ------------------------------------------------------------
   def _replica_compute(self, batch):

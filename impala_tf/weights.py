@@ -38,6 +38,7 @@ class WeightPublisher:
   def __init__(self, client: reverb.Client, variables):
     variables = list(variables)
     self._shapes = [tuple(v.shape) for v in variables]
+    self._split_at = np.cumsum([int(np.prod(s)) for s in self._shapes])[:-1]
     if len({v.dtype for v in variables}) != 1:
       raise ValueError('WeightPublisher needs variables of one dtype, got '
                        f'{sorted({v.dtype.name for v in variables})}.')
@@ -48,8 +49,7 @@ class WeightPublisher:
 
   def publish(self, version: int):
     flat = self._read().numpy()
-    sizes = np.cumsum([int(np.prod(s)) for s in self._shapes])[:-1]
-    values = [x.reshape(s) for x, s in zip(np.split(flat, sizes), self._shapes)]
+    values = [x.reshape(s) for x, s in zip(np.split(flat, self._split_at), self._shapes)]
     self._writer.append({'version': np.int64(version), 'weights': values})
     self._writer.create_item(
         WEIGHTS_TABLE, priority=1.0,
