@@ -32,5 +32,6 @@ def get_config() -> ImpalaConfig:
       # Tuned on this machine: 0.002 reached 425 and 0.004 reached 500 by
       # 300k frames (see the README's CartPole figures).
       learning_rate=0.004,
+      lr_decay_frames=500_000,       # linear decay to 0 over the budget
       total_environment_frames=500_000,
   )

@@ -23,11 +23,14 @@ from impala_tf.networks import ImpalaNetwork
 from impala_tf.networks import make_network
 from impala_tf.networks import NetworkInput
 from impala_tf.networks import NetworkOutput
+from impala_tf.optimizers import Adam
 from impala_tf.optimizers import make_optimizer
-from impala_tf.optimizers import PaperRMSprop
+from impala_tf.optimizers import RMSProp
+from impala_tf.train_step import TrainStep
 
 __all__ = [
     'Actor',
+    'Adam',
     'CheckpointError',
     'GraphPolicy',
     'ConfigError',
@@ -38,7 +41,8 @@ __all__ = [
     'LocalLauncher',
     'NetworkInput',
     'NetworkOutput',
-    'PaperRMSprop',
+    'RMSProp',
+    'TrainStep',
     'SavedModelError',
     'distributions',
     'evaluate',

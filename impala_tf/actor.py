@@ -41,7 +41,9 @@ class Actor:
     self._address = server_address
     self._task = task
     self._num_envs = config.envs_per_actor
-    self._env = environments.make_env(config, self._num_envs, seed=config.seed * 10007 + task)
+    self._env = environments.make_env(
+        config, self._num_envs, seed=environments.environment_seeds(config.seed, task,
+                                                                    self._num_envs))
     spec = self.env_spec = self._env.spec
     self._dist = spec.distribution
     # The acting step: numpy in, numpy out, run by a Session (no per-step
@@ -199,18 +201,21 @@ class Actor:
         writer.create_item(TRAJECTORY_TABLE, priority=1.0,
                            trajectory=trajectories.item_columns(writer.history, t_len))
         self.unrolls += 1
-        # Backpressure: at most one item in flight. Without this the writer
-        # streams items ahead while the server's rate limiter holds them,
-        # and a full queue would not slow the actor down (this wait is
-        # counted as 'reverb' time: a full queue shows up there).
-        flushed = self._flush(writer, 1, stop)
+        # Backpressure: the next unroll starts only once this one is in the
+        # queue. Without it the writer streams items ahead while the
+        # server's rate limiter holds them, and a full queue would not slow
+        # the actor down. Waiting here rather than after the next unroll
+        # (one item in flight) keeps the policy lag down when the learner is
+        # the bottleneck: the next unroll acts with the weights published
+        # once the queue had room, not with weights fetched a whole unroll
+        # earlier. With room in the queue the wait is one round trip. It is
+        # counted as 'reverb' time: a full queue shows up there.
+        flushed = self._flush(writer, 0, stop)
         self.timers['reverb'] += time.perf_counter() - t0
         if not flushed:
           break
         if config.synchronous:
           # Batched A2C: wait for the update that consumes this unroll.
-          if not self._flush(writer, 0, stop):
-            break
           self._wait_for_version(subscriber, self.weights_version + 1, stop)
         now = time.time()
         if now - last_log >= config.log_every_seconds:

@@ -13,8 +13,11 @@ import os
 from typing import Tuple
 
 from impala_tf import losses
+from impala_tf import optimizers
 
-TORSOS = ('mlp', 'shallow', 'resnet')
+TORSOS = ('mlp', 'shallow', 'nature', 'resnet')
+INITIALIZERS = ('glorot_uniform', 'orthogonal')
+LOSS_REDUCTIONS = ('sum', 'mean')
 STRATEGIES = ('default', 'mirrored', 'tpu')
 
 
@@ -71,18 +74,30 @@ class ImpalaConfig:
   synchronous: bool = False
 
   # --- Network (paper Fig. 3) -------------------------------------------------
-  # 'mlp' (vector observations), 'shallow' (2 conv layers) or 'resnet'
-  # (15 conv layers in 3 residual sections).
+  # 'mlp' (vector observations), 'shallow' (2 conv layers, paper Fig. 3),
+  # 'nature' (3 conv layers, the DQN/A2C/PPO network; set torso_output_size
+  # to 512 for the original) or 'resnet' (15 conv layers in 3 residual
+  # sections, paper Fig. 3).
   torso: str = 'shallow'
   # Hidden layer sizes of the 'mlp' torso.
   mlp_hidden_sizes: Tuple[int, ...] = (64, 64)
-  # Units of the fully connected layer after the conv torsos (paper: 256).
+  # Units of the fully connected layer after the conv torsos (paper: 256;
+  # the Nature network: 512).
   torso_output_size: int = 256
   # Add the LSTM core fed the torso output, the one-hot previous action and
   # the clipped previous reward (paper Fig. 3). Off for Atari here: the
   # feed-forward agent learns Pong and runs faster on a CPU.
   use_lstm: bool = False
   lstm_units: int = 256
+  # Weight initialisation. 'glorot_uniform': Keras' default. 'orthogonal':
+  # orthogonal matrices with gain √2 for ReLU layers, 0.01 for the policy
+  # head (a near-uniform initial policy) and 1 for the baseline head, as in
+  # the A2C/PPO Atari recipes (OpenAI baselines). Biases start at 0.
+  initializer: str = 'glorot_uniform'
+  # Normalise observations by running per-element mean and variance (learnt
+  # by the learner from the data it trains on, sent to actors with the
+  # weights), clipped to ±5; see networks.ObservationNormalizer.
+  observation_normalization: bool = False
 
   # --- Loss (paper §4.2, Table G.1) ---------------------------------------------
   discount: float = 0.99
@@ -99,27 +114,69 @@ class ImpalaConfig:
   # abs_one (Atari) | soft_asymmetric (DMLab) | none. Applied in the loss only:
   # reported episode returns are the environment's own scores.
   reward_clipping: str = 'abs_one'
+  # λ of V-trace's trace coefficients c_s = λ min(c̄, ρ_s); 1 is the paper's.
+  vtrace_lambda: float = 1.0
+  # 'sum' over time and batch (the paper's implementation; Table G.1's
+  # learning rate assumes it) or 'mean' over the real transitions (A2C/PPO
+  # convention: the gradient's scale does not depend on the batch size).
+  loss_reduction: str = 'sum'
+  # Normalise the policy-gradient advantages to zero mean and unit variance
+  # over each (mini)batch, as PPO and APPO do.
+  advantage_normalization: bool = False
+  # > 0: PPO's clipped surrogate with this ε replaces the ρ-weighted policy
+  # gradient (APPO); it keeps several passes over a batch from overshooting.
+  # 0: the paper's policy gradient. Needs correction='vtrace'.
+  ppo_clip: float = 0.0
 
   # --- Optimiser (paper Table G.1) --------------------------------------------
-  # Initial learning rate, decayed linearly to 0 over total_environment_frames.
+  # 'rmsprop' or 'adam' (see impala_tf.optimizers).
+  optimizer: str = 'rmsprop'
+  # Base learning rate; the schedule below multiplies it.
   learning_rate: float = 0.0006
-  # RMSProp with TensorFlow 1 semantics as in the paper's implementation:
-  # ε is added inside the square root and the mean square starts at 1.
+  # RMSProp as the paper's implementation (TF1) had it: ε inside the square
+  # root and the mean square starting at 1. The A2C recipe (PyTorch
+  # convention): ε outside, starting at 0.
   rmsprop_decay: float = 0.99
   rmsprop_epsilon: float = 0.01
   rmsprop_momentum: float = 0.0
+  rmsprop_epsilon_inside_sqrt: bool = True
+  rmsprop_initial_mean_square: float = 1.0
+  # Adam (Keras' update).
+  adam_beta1: float = 0.9
+  adam_beta2: float = 0.999
+  adam_epsilon: float = 1e-7
+  # Learning-rate schedule over consumed environment frames, independent of
+  # the training budget: constant | linear | cosine decay to
+  # lr_end_factor × learning_rate over lr_decay_frames (then constant),
+  # after a linear warm-up over lr_warmup_frames. Table G.1: linear to 0
+  # over the 200M frames of a run.
+  lr_schedule: str = 'linear'
+  lr_decay_frames: int = 200_000_000
+  lr_end_factor: float = 0.0
+  lr_warmup_frames: int = 0
   # Global-norm gradient clipping.
   grad_clip_norm: float = 40.0
   # Training budget in environment frames (agent steps × action_repeat).
   total_environment_frames: int = 200_000_000
 
+  # --- Sample reuse (not in the paper; as in PPO/APPO) --------------------------
+  # Optimisation passes over each batch, each split into num_minibatches
+  # minibatches of whole trajectories: num_epochs × num_minibatches updates
+  # per batch. V-trace recomputes its targets with the current network at
+  # every update, correcting for the policy having moved since the actors
+  # acted (ppo_clip bounds how far).
+  num_epochs: int = 1
+  num_minibatches: int = 1
+
   # --- Learner system ------------------------------------------------------------
   # tf.distribute strategy: default (one device) | mirrored | tpu.
   strategy: str = 'default'
-  # Batches the input pipeline keeps ready ahead of the train step. Each
-  # prefetched batch adds about one step of policy lag; one is enough to
-  # keep the step fed.
+  # Batches the input pipeline keeps ready ahead of the train step (0: none).
+  # Each prefetched batch adds about one step of policy lag.
   prefetch_batches: int = 1
+  # Learner steps (batches) per call of the compiled train function; > 1
+  # saves per-call overhead on accelerators.
+  steps_per_call: int = 1
   # Publish weights to actors every this many learner steps.
   publish_every_steps: int = 1
   # Seconds between checkpoints (one is always written at the end).
@@ -172,11 +229,12 @@ class ImpalaConfig:
     for name in ('action_repeat', 'frame_stack', 'max_episode_frames', 'num_actors',
                  'envs_per_actor', 'unroll_length', 'batch_size', 'queue_capacity',
                  'torso_output_size', 'lstm_units', 'total_environment_frames',
-                 'prefetch_batches', 'publish_every_steps', 'checkpoints_to_keep',
-                 'summary_every_steps'):
+                 'publish_every_steps', 'checkpoints_to_keep',
+                 'summary_every_steps', 'lr_decay_frames', 'num_epochs', 'num_minibatches',
+                 'steps_per_call'):
       positive(name)
     for name in ('noop_max', 'max_episode_steps', 'env_threads', 'learner_intra_op_threads',
-                 'actor_intra_op_threads', 'seed'):
+                 'actor_intra_op_threads', 'seed', 'lr_warmup_frames', 'prefetch_batches'):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f'{name} must be a non-negative integer, got {value!r}.')
@@ -184,12 +242,22 @@ class ImpalaConfig:
     in_range('discount', 0.0, 1.0)
     for name in ('clip_rho_threshold', 'clip_pg_rho_threshold', 'clip_c_threshold'):
       in_range(name, 0.0, math.inf, low_open=True)
-    for name in ('baseline_cost', 'entropy_cost'):
+    for name in ('baseline_cost', 'entropy_cost', 'ppo_clip'):
       in_range(name, 0.0, math.inf)
+    in_range('vtrace_lambda', 0.0, 1.0)
     in_range('learning_rate', 0.0, 1.0, low_open=True)
     in_range('rmsprop_decay', 0.0, 1.0)
     in_range('rmsprop_epsilon', 0.0, math.inf, low_open=True)
     in_range('rmsprop_momentum', 0.0, 1.0)
+    in_range('rmsprop_initial_mean_square', 0.0, math.inf)
+    in_range('adam_beta1', 0.0, 1.0)
+    in_range('adam_beta2', 0.0, 1.0)
+    in_range('adam_epsilon', 0.0, math.inf, low_open=True)
+    in_range('lr_end_factor', 0.0, 1.0)
+    for name in ('rmsprop_epsilon_inside_sqrt', 'advantage_normalization', 'use_lstm',
+                 'synchronous', 'observation_normalization'):
+      if not isinstance(getattr(self, name), bool):
+        raise ConfigError(f'{name} must be true or false, got {getattr(self, name)!r}.')
     in_range('grad_clip_norm', 0.0, math.inf, low_open=True)
     for name in ('checkpoint_every_seconds', 'export_every_seconds', 'log_every_seconds'):
       positive(name, integer=False)
@@ -197,6 +265,12 @@ class ImpalaConfig:
     one_of('reward_clipping', losses.REWARD_CLIPPINGS)
     one_of('torso', TORSOS)
     one_of('strategy', STRATEGIES)
+    one_of('initializer', INITIALIZERS)
+    one_of('loss_reduction', LOSS_REDUCTIONS)
+    one_of('optimizer', optimizers.OPTIMIZERS)
+    one_of('lr_schedule', optimizers.SCHEDULES)
+    if self.ppo_clip > 0 and self.correction != 'vtrace':
+      raise ConfigError(f"ppo_clip > 0 needs correction='vtrace', got {self.correction!r}.")
     if (not isinstance(self.mlp_hidden_sizes, tuple) or not self.mlp_hidden_sizes
         or not all(isinstance(h, int) and h > 0 for h in self.mlp_hidden_sizes)):
       raise ConfigError('mlp_hidden_sizes must be a non-empty tuple of positive '
@@ -206,6 +280,10 @@ class ImpalaConfig:
           f'batch_size ({self.batch_size}) must be a multiple of envs_per_actor '
           f'({self.envs_per_actor}): each queue item holds one actor\'s unroll of '
           'envs_per_actor trajectories.')
+    if self.batch_size % self.num_minibatches:
+      raise ConfigError(
+          f'batch_size ({self.batch_size}) must be a multiple of num_minibatches '
+          f'({self.num_minibatches}): a minibatch is a set of whole trajectories.')
     if self.synchronous and self.num_actors * self.envs_per_actor != self.batch_size:
       raise ConfigError(
           'synchronous=True needs num_actors * envs_per_actor == batch_size, got '

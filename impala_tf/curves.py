@@ -8,10 +8,11 @@ import tensorflow as tf
 from tensorflow.core.util import event_pb2
 
 
-def read_scalar(logdir: str, tag: str = 'episode_return'):
+def read_scalar(logdir: str, tag: str = 'episode_return', absolute_time: bool = False):
   """(frames, wall_seconds since the first event, values) of one scalar.
 
   The learner writes summaries with the environment-frame count as the step.
+  With `absolute_time`, wall_seconds are Unix times instead.
   """
   files = sorted(glob.glob(os.path.join(logdir, 'train', 'events.out.tfevents.*')))
   if not files:
@@ -27,7 +28,7 @@ def read_scalar(logdir: str, tag: str = 'episode_return'):
     raise ValueError(f'{logdir} has no {tag!r} summaries yet.')
   rows.sort()
   frames, wall, values = (np.array(c) for c in zip(*rows))
-  return frames, wall - wall.min(), values
+  return frames, (wall if absolute_time else wall - wall.min()), values
 
 
 def plot_runs(logdirs, out_path: str, tag: str = 'episode_return', labels=None):

@@ -44,6 +44,11 @@ class Categorical:
     log_probs = tf.nn.log_softmax(policy_params)
     return -tf.reduce_sum(tf.exp(log_probs) * log_probs, axis=-1)
 
+  def kl(self, p_params, q_params):
+    """KL(p ‖ q) = Σ_a p(a) (log p(a) − log q(a)), float [...]."""
+    log_p = tf.nn.log_softmax(p_params)
+    return tf.reduce_sum(tf.exp(log_p) * (log_p - tf.nn.log_softmax(q_params)), axis=-1)
+
   def sample(self, policy_params, seed):
     """Samples int32 actions [...] with a stateless seed (shape [2])."""
     flat = tf.reshape(policy_params, [-1, self.num_actions])
@@ -92,6 +97,15 @@ class DiagGaussian:
     """Σ_d (½ log(2πe) + log σ_d), float [...]."""
     _, log_std = self._split(policy_params)
     return tf.reduce_sum(log_std + 0.5 * math.log(2.0 * math.pi * math.e), axis=-1)
+
+  def kl(self, p_params, q_params):
+    """KL(p ‖ q) of two diagonal Gaussians, summed over dimensions, [...]."""
+    p_mean, p_log_std = self._split(p_params)
+    q_mean, q_log_std = self._split(q_params)
+    return tf.reduce_sum(
+        q_log_std - p_log_std
+        + (tf.exp(2.0 * p_log_std) + tf.square(p_mean - q_mean)) / (2.0 * tf.exp(2.0 * q_log_std))
+        - 0.5, axis=-1)
 
   def sample(self, policy_params, seed):
     """Samples float32 actions [..., ACTION_DIM] with a stateless seed."""

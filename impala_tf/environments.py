@@ -37,6 +37,23 @@ class EnvSpec:
     return distributions.for_action_space(self.action_space)
 
 
+def environment_seeds(seed: int, task: int, num_envs: int) -> np.ndarray:
+  """Independent seeds for the `num_envs` environments of actor `task`.
+
+  Drawn from numpy's SeedSequence keyed on (seed, task): environments of
+  different actors get unrelated seeds (consecutive integers would make
+  actor 1's envs repeat actor 0's, shifted by one). int64 [num_envs], in
+  [0, 2^31).
+  """
+  state = np.random.SeedSequence([seed, task]).generate_state(num_envs, np.uint32)
+  return (state & 0x7FFFFFFF).astype(np.int64)
+
+
+def _reset_seed(seed):
+  """An int (consecutive seeds from it) or one seed per environment."""
+  return int(seed) if np.ndim(seed) == 0 else np.asarray(seed, np.int64)
+
+
 def atari_game_name(env_id: str) -> str:
   """'ALE/SpaceInvaders-v5' -> 'space_invaders' (ale_py's ROM name)."""
   match = re.fullmatch(r'ALE/([A-Za-z0-9]+)-v\d+', env_id)
@@ -48,10 +65,10 @@ def atari_game_name(env_id: str) -> str:
 class AtariEnv:
   """`ale_py.AtariVectorEnv` with the paper's preprocessing."""
 
-  def __init__(self, config, num_envs: int, seed: int):
+  def __init__(self, config, num_envs: int, seed):
     from ale_py import AtariVectorEnv  # pylint: disable=g-import-not-at-top
     self.num_envs = num_envs
-    self._seed = seed
+    self._seed = _reset_seed(seed)
     self._env = AtariVectorEnv(
         atari_game_name(config.env_id),
         num_envs,
@@ -96,9 +113,10 @@ class AtariEnv:
 class GymEnv:
   """Any gymnasium id through `gymnasium.make_vec` (synchronous vector env)."""
 
-  def __init__(self, config, num_envs: int, seed: int, render: bool = False):
+  def __init__(self, config, num_envs: int, seed, render: bool = False):
     self.num_envs = num_envs
-    self._seed = seed
+    seed = _reset_seed(seed)
+    self._seed = seed if isinstance(seed, int) else seed.tolist()
     try:
       kwargs = {'max_episode_steps': config.max_episode_steps} if config.max_episode_steps else {}
       if render:
@@ -138,9 +156,13 @@ class GymEnv:
     self._env.close()
 
 
-def make_env(config, num_envs: int, seed: int, render: bool = False):
-  """The batched environment the config names. `render`: gymnasium envs
-  render RGB frames for `frame()` (Atari frames come from observations)."""
+def make_env(config, num_envs: int, seed, render: bool = False):
+  """The batched environment the config names.
+
+  `seed`: an int (the envs get seed, seed + 1, ...) or one seed per env
+  (see `environment_seeds`). `render`: gymnasium envs render RGB frames for
+  `frame()` (Atari frames come from observations).
+  """
   if config.is_atari:
     return AtariEnv(config, num_envs, seed)
   return GymEnv(config, num_envs, seed, render=render)

@@ -1,22 +1,12 @@
 """The learner: hosts the Reverb server, trains with V-trace, publishes weights.
 
-One training step:
-  1. `_compute` (tf.function, under the strategy): takes the next batch from
-     the tf.data pipeline, runs the network over the [T+1, B] unroll,
-     computes the IMPALA loss and its gradients, all-reduces them (SUM:
-     every replica's loss is a sum over its share of the batch, so the sum
-     of replica gradients is the gradient of the global-batch loss, exactly
-     as on one device), clips them by global norm, and reports whether
-     loss and gradients are finite.
-  2. `_apply` (tf.function): the optimiser update, only if they are; a
-     non-finite step is skipped and counted (`skipped_updates`).
-  3. Python: publish weights, write summaries, checkpoints, the status file.
-
-Few tensors cross into Python per step: the gradients as one flat vector,
-the statistics as one vector, the finished episodes as one array, and the
-counters are mirrored in Python ints. TF 2.15 under Python 3.11 leaks a
-little memory for every EagerTensor it creates (tensorflow/tensorflow#62551;
-see graph_policy), so a long run must not create dozens per step.
+The compiled part of a learner step (losses, gradients, the optimiser
+update, the skip of non-finite updates, diagnostics) is `train_step`. Here
+is the Python loop around it: it asks for a batch only when the queue holds
+one, publishes weights, and writes summaries, checkpoints, exports and the
+status file. Counters are mirrored in Python ints: reading a variable
+creates an EagerTensor (they leak a little under Python 3.11, see
+train_step), and these are read every step.
 """
 
 import collections
@@ -33,20 +23,16 @@ import tensorflow as tf
 from impala_tf import checkpoints
 from impala_tf import environments
 from impala_tf import export
-from impala_tf import losses
-from impala_tf import networks
-from impala_tf import optimizers
+from impala_tf import train_step as train_step_lib
 from impala_tf import trajectories
 from impala_tf import trajectory_queue
 from impala_tf import weights as weights_lib
 
 STATUS_FILE = 'status.json'
 
-# The step statistics `_compute` returns, in order, as one float32 vector.
-# Sums over the global batch (replica sums, SUM-reduced) except the last two.
-_STATS = ('loss/total', 'loss/policy_gradient', 'loss/baseline', 'loss/entropy',
-          'entropy_sum', 'transitions', 'weights_version_sum', 'trajectories', 'nonfinite',
-          'gradient_norm', 'learning_rate')
+# While the queue holds less than a batch, the learner checks it this often
+# (seconds), staying responsive to stop requests.
+_DATA_POLL_SECONDS = 0.005
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -91,43 +77,43 @@ class Learner:
     os.makedirs(logdir, exist_ok=True)
     spec = environments.env_spec(config)
     self._env_spec = spec
-    self._dist = spec.distribution
     self._strategy = strategy or make_strategy(config.strategy)
     with self._strategy.scope():
-      self.network = networks.make_network(
-          config, spec.observation_shape, self._dist, spec.channels_first)
-      self.optimizer = optimizers.make_optimizer(config)
-      self._lr_schedule = optimizers.learning_rate_schedule(config)
-      self.optimizer.build(self.network.trainable_variables)
-      self.env_frames = tf.Variable(0, dtype=tf.int64, trainable=False, name='env_frames')
-      self.skipped_updates = tf.Variable(0, dtype=tf.int64, trainable=False,
-                                         name='skipped_updates')
+      self.train_step_fn = train_step_lib.TrainStep(config, spec, self._strategy)
+    step_fn = self.train_step_fn
+    self.network = step_fn.network
+    self.optimizer = step_fn.optimizer
+    self.hyperparameters = step_fn.hyperparameters
+    self.env_frames = step_fn.env_frames
+    self.skipped_updates = step_fn.skipped_updates
     self._checkpoints = checkpoints.Checkpointer(
         os.path.join(logdir, 'checkpoints'), config.checkpoints_to_keep,
-        network=self.network, optimizer=self.optimizer, env_frames=self.env_frames,
-        skipped_updates=self.skipped_updates)
+        **step_fn.checkpointables)
     self._checkpoints.restore_latest()
-    # Python mirrors of the counters, kept in step with the variables: reading
-    # a variable creates an EagerTensor, and this is read every step.
+    # Python mirrors of the counters, kept in step with the variables.
     self._skipped = int(self.skipped_updates.numpy())
-    self._step = int(self.optimizer.iterations.numpy()) + self._skipped
+    self._step = int(step_fn.learner_steps.numpy())
     self._frames = int(self.env_frames.numpy())
-    self._grad_shapes = [v.shape for v in self.network.trainable_variables]
-    self._grad_sizes = [s.num_elements() for s in self._grad_shapes]
 
     step_specs = trajectories.step_spec(
-        spec, self._dist, config.envs_per_actor, config.lstm_units if config.use_lstm else 0)
+        spec, spec.distribution, config.envs_per_actor,
+        config.lstm_units if config.use_lstm else 0)
     self._queue_signature = trajectories.item_signature(step_specs, config.unroll_length)
     self._server = reverb.Server(
-        tables=[
-            trajectory_queue.queue_table(config, self._queue_signature),
-            weights_lib.weights_table(self.network.variables),
-        ],
+        tables=[trajectory_queue.queue_table(config, self._queue_signature)]
+        + weights_lib.weights_tables(self.network.variables),
         port=port or None)
     self.port = self._server.port
     self._client = reverb.Client(f'localhost:{self.port}')
     self._publisher = weights_lib.WeightPublisher(self._client, self.network.variables)
     self._publisher.publish(self.step)
+    # Reading our own queue: ask for a batch only when it exists (see
+    # `_data_ready`); unrolls sampled but not yet trained on, and this
+    # server's sample count, make the bookkeeping.
+    self._reads_queue = dataset_fn is None
+    self._items_per_call = config.items_per_batch * config.steps_per_call
+    self._items_consumed = 0
+    self._items_ready = 0
     if dataset_fn is None:
       address = f'localhost:{self.port}'
 
@@ -146,125 +132,60 @@ class Learner:
 
   @property
   def step(self) -> int:
-    """Learner steps taken: optimiser updates plus skipped updates."""
+    """Learner steps taken: batches consumed (the weights version)."""
     return self._step
 
-  # --- Compiled parts ------------------------------------------------------------
-  def _replica_compute(self, batch):
-    config = self._config
-    inputs = networks.NetworkInput(
-        observation=batch['observation'], first=batch['first'],
-        prev_action=batch['prev_action'], prev_reward=batch['reward'])
-    core_state = batch.get('core_state', ())
-    with tf.GradientTape() as tape:
-      outputs, _ = self.network.unroll(inputs, core_state)
-      loss_in = trajectories.loss_inputs(batch, config.discount)
-      loss = losses.impala_loss(
-          self._dist,
-          target_policy_params=outputs.policy_params[:-1],
-          behaviour_policy_params=loss_in.behaviour_policy_params,
-          actions=loss_in.actions,
-          rewards=loss_in.rewards,
-          discounts=loss_in.discounts,
-          values=outputs.baseline[:-1],
-          bootstrap_value=outputs.baseline[-1],
-          mask=loss_in.mask,
-          correction=config.correction,
-          reward_clipping=config.reward_clipping,
-          baseline_cost=config.baseline_cost,
-          entropy_cost=config.entropy_cost,
-          clip_rho_threshold=config.threshold('clip_rho_threshold'),
-          clip_pg_rho_threshold=config.threshold('clip_pg_rho_threshold'),
-          clip_c_threshold=config.threshold('clip_c_threshold'))
-    variables = self.network.trainable_variables
-    grads = tape.gradient(loss.total_loss, variables)
-    ctx = tf.distribute.get_replica_context()
-    grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
-    grads, grad_norm = tf.clip_by_global_norm(grads, config.grad_clip_norm)
-    mask = loss_in.mask
-    done, ep_return, ep_length = trajectories.finished_episodes(batch)
-    obs_finite = tf.reduce_all(tf.math.is_finite(tf.cast(batch['observation'], tf.float32)))
-    finite = (tf.math.is_finite(loss.total_loss) & tf.math.is_finite(grad_norm)
-              & tf.reduce_all(tf.math.is_finite(batch['reward'])) & obs_finite)
-    # Losses are sums over this replica's data: SUM-reduced they are the
-    # global-batch sums. Counts are summed too, so means are global.
-    sums = {
-        'loss/total': loss.total_loss,
-        'loss/policy_gradient': loss.pg_loss,
-        'loss/baseline': loss.baseline_loss,
-        'loss/entropy': loss.entropy_loss,
-        'entropy_sum': tf.reduce_sum(loss.entropy * mask),
-        'transitions': tf.reduce_sum(mask),
-        'weights_version_sum': tf.cast(tf.reduce_sum(batch['weights_version'][0]), tf.float32),
-        'trajectories': tf.cast(tf.shape(mask)[1], tf.float32),
-        'nonfinite': 1.0 - tf.cast(finite, tf.float32),
-    }
-    sums = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sums)
-    sums['gradient_norm'] = grad_norm
-    sums['learning_rate'] = tf.cast(self._lr_schedule(self.optimizer.iterations), tf.float32)
-    stats = tf.stack([tf.cast(sums[name], tf.float32) for name in _STATS])
-    flat_grads = tf.concat([tf.reshape(g, [-1]) for g in grads], 0)
-    episodes = tf.stack([tf.cast(done, tf.float32), ep_return, tf.cast(ep_length, tf.float32)])
-    return flat_grads, stats, episodes
-
-  @tf.function
-  def _compute(self, iterator):
-    """(flat gradients, statistics, episodes [3, T, B]) per replica."""
-    batch = next(iterator)
-    outputs = self._strategy.run(self._replica_compute, args=(batch,))
-    self.env_frames.assign_add(self._config.frames_per_learner_step)
-    return outputs
-
-  @tf.function
-  def _apply(self, flat_grads):
-    def apply(flat):
-      grads = [tf.reshape(g, shape) for g, shape in
-               zip(tf.split(flat, self._grad_sizes), self._grad_shapes)]
-      self.optimizer.apply_gradients(zip(grads, self.network.trainable_variables),
-                                     skip_gradients_aggregation=True)
-    self._strategy.run(apply, args=(flat_grads,))
-
   # --- Python step and loop ----------------------------------------------------------
+  def _data_ready(self) -> bool:
+    """True when `steps_per_call` batches can be had without blocking.
+
+    Items the input pipeline already took from the queue (sampled minus
+    trained on) count as ready, so none is lost or waited for twice.
+    """
+    if self._items_ready < self._items_per_call:
+      size, sampled = trajectory_queue.queue_counts(self._client)
+      self._items_ready = size + sampled - self._items_consumed
+      if self._items_ready < self._items_per_call:
+        time.sleep(_DATA_POLL_SECONDS)
+        return False
+    self._items_ready -= self._items_per_call
+    self._items_consumed += self._items_per_call
+    return True
+
   def train_step(self):
-    """One learner step; returns a dict of metrics (python floats), or None
-    if no data arrived within the input pipeline's wait (see
-    trajectory_queue.WAIT_FOR_DATA_MS)."""
+    """`steps_per_call` learner steps; returns the last batch's metrics
+    (python floats), or None if the queue does not hold a batch yet."""
+    if self._reads_queue and not self._data_ready():
+      return None
     step_before = self._step
     try:
-      flat_grads, stats, episodes = self._compute(self._iterator)
+      stats, episodes = self.train_step_fn(self._iterator)
     except (tf.errors.OutOfRangeError, tf.errors.DeadlineExceededError):
       self._iterator = iter(self._dataset)
       return None
+    stats = stats.numpy()
     local = self._strategy.experimental_local_results
-    # Every replica holds the same all-reduced statistics.
-    stats = dict(zip(_STATS, local(stats)[0].numpy().tolist()))
-    self._frames += self._config.frames_per_learner_step
-    if stats['nonfinite'] == 0:
-      self._apply(flat_grads)
-    else:
-      self.skipped_updates.assign_add(1)
-      self._skipped += 1
-      logging.warning('learner: skipped update %d: non-finite loss, gradient, reward or '
-                      'observation (%d skipped so far).', step_before, self._skipped)
-    self._step += 1
-    for replica_episodes in local(episodes):
-      done, ret, length = replica_episodes.numpy()
-      done = done > 0
-      self._episode_returns.extend(ret[done].tolist())
-      self._episode_lengths.extend(length[done].astype(int).tolist())
-      self._episodes += int(done.sum())
-    transitions = max(stats['transitions'], 1.0)
-    return {
-        'loss/total': stats['loss/total'],
-        'loss/policy_gradient': stats['loss/policy_gradient'],
-        'loss/baseline': stats['loss/baseline'],
-        'loss/entropy': stats['loss/entropy'],
-        'entropy': stats['entropy_sum'] / transitions,
-        'gradient_norm': stats['gradient_norm'],
-        'learning_rate': stats['learning_rate'],
-        'policy_lag': step_before - stats['weights_version_sum'] / stats['trajectories'],
-        'skipped_updates': float(self._skipped),
-    }
+    names = self.train_step_fn.stat_names
+    skipped_index = names.index('skipped')
+    for k, batch_episodes in enumerate(episodes):
+      skipped = int(stats[k, skipped_index])
+      if skipped:
+        self._skipped += skipped
+        logging.warning('learner: skipped %d update(s) of step %d: non-finite loss, gradient, '
+                        'reward or observation (%d skipped so far).', skipped,
+                        step_before + k, self._skipped)
+      for replica_episodes in local(batch_episodes):
+        done, ret, length = replica_episodes.numpy()
+        done = done > 0
+        self._episode_returns.extend(ret[done].tolist())
+        self._episode_lengths.extend(length[done].astype(int).tolist())
+        self._episodes += int(done.sum())
+    k = len(episodes)
+    self._step += k
+    self._frames += k * self._config.frames_per_learner_step
+    metrics = train_step_lib.metrics(names, stats[-1], self._step - 1)
+    metrics['optimizer/skipped_updates'] = float(self._skipped)
+    return metrics
 
   def request_stop(self, *unused_args):
     self._stop_requested = True
@@ -290,6 +211,7 @@ class Learner:
     frames_at_start = self._frames
     last_log = last_ckpt = last_export = last_wait_log = start
     frames_at_log, steps_at_log = frames_at_start, self.step
+    published_at = summarised_at = self.step
     metrics, steps_run = {}, 0
     status = self._status(start, frames_at_start, 0.0, 0.0, {})
     logging.info('learner: serving on port %d; step %d, %d frames.', self.port, self.step,
@@ -306,12 +228,14 @@ class Learner:
           last_wait_log = time.time()
         continue
       metrics = step_metrics
-      steps_run += 1
+      steps_run += config.steps_per_call
       step = self.step
-      if step % config.publish_every_steps == 0:
+      if step - published_at >= config.publish_every_steps:
         self._publisher.publish(step)
-      if step % config.summary_every_steps == 0:
+        published_at = step
+      if step - summarised_at >= config.summary_every_steps:
         self._write_summaries(step, metrics, time.time() - start, frames_at_start)
+        summarised_at = step
       now = time.time()
       if now - last_log >= config.log_every_seconds:
         frames = self._frames
@@ -320,7 +244,7 @@ class Learner:
         status = self._status(start, frames_at_start, fps, sps, metrics)
         _write_json_atomically(os.path.join(self._logdir, STATUS_FILE), status)
         logging.info('learner: step %d, frames %d (%.0f/s), return %s, lag %.1f, loss %.3g',
-                     step, frames, fps, status['episode_return_mean'], metrics['policy_lag'],
+                     step, frames, fps, status['episode_return_mean'], metrics['policy/lag'],
                      metrics['loss/total'])
         last_log, frames_at_log, steps_at_log = now, frames, step
       if now - last_ckpt >= config.checkpoint_every_seconds:
@@ -361,7 +285,7 @@ class Learner:
         'episode_length_mean': (float(np.mean(self._episode_lengths))
                                 if self._episode_lengths else None),
         'episodes': self._episodes,
-        'policy_lag': metrics.get('policy_lag'),
+        'policy_lag': metrics.get('policy/lag'),
         'skipped_updates': self._skipped,
         'queue_size': trajectory_queue.queue_size(self._client),
         'done': done,

@@ -8,7 +8,12 @@ cuts the trace (ρ_s = c_s = 0), so v_s = V(x_s) there: a truncated episode
 bootstraps from the value of its last real observation.
 
 Losses are sums over time and batch, as in the paper's implementation; the
-learning rates of paper Table G.1 assume that scale.
+learning rates of paper Table G.1 assume that scale. The learner may scale
+the total by 1 / (real transitions) to make it a mean (`loss_reduction`).
+
+Beyond the paper, for several optimisation passes over one batch (as APPO
+does): normalised advantages, and PPO's clipped surrogate in place of the
+ρ-weighted policy gradient (Schulman et al. 2017, Eq. 7).
 """
 
 import collections
@@ -27,7 +32,7 @@ EPSILON_CORRECTION = 1e-6
 LossOutput = collections.namedtuple(
     'LossOutput',
     ['total_loss', 'pg_loss', 'baseline_loss', 'entropy_loss', 'entropy',
-     'vs', 'pg_advantages', 'log_rhos'])
+     'vs', 'pg_advantages', 'log_rhos', 'clipped_fraction'])
 
 
 def clip_rewards(rewards, mode: str):
@@ -63,6 +68,52 @@ def policy_gradient_loss(action_log_probs, advantages, mask):
   return -tf.reduce_sum(mask * action_log_probs * tf.stop_gradient(advantages))
 
 
+def clipped_surrogate_loss(log_ratios, advantages, mask, epsilon):
+  """−Σ mask · min(r_s A_s, clip(r_s, 1 − ε, 1 + ε) A_s), r_s = π/μ.
+
+  PPO's clipped surrogate (Schulman et al. 2017, Eq. 7): once the learner's
+  policy has moved more than ε from the behaviour policy on an action in
+  the direction the advantage favours, that sample stops pushing. This is
+  what keeps several passes over one batch from overshooting.
+
+  Args:
+    log_ratios: float [T, B], log π(a_s|x_s) − log μ(a_s|x_s), with gradient
+      through log π.
+    advantages: float [T, B], treated as constants.
+    mask: float [T, B].
+    epsilon: the clip range ε > 0.
+
+  Returns:
+    (loss, fraction of real transitions whose ratio was clipped).
+  """
+  advantages = tf.stop_gradient(advantages)
+  ratios = tf.exp(log_ratios)
+  clipped = tf.clip_by_value(ratios, 1.0 - epsilon, 1.0 + epsilon)
+  surrogate = tf.minimum(ratios * advantages, clipped * advantages)
+  outside = tf.cast(tf.abs(ratios - 1.0) > epsilon, mask.dtype)
+  fraction = tf.reduce_sum(outside * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+  return -tf.reduce_sum(mask * surrogate), fraction
+
+
+def normalize_advantages(advantages, mask, cross_replica_sum=None):
+  """(A − mean) / (std + 1e-8) over the real transitions of the batch.
+
+  Args:
+    advantages: float [T, B].
+    mask: float [T, B]; masked steps are left out of the moments and set to 0.
+    cross_replica_sum: optional fn summing a tensor over replicas, so the
+      moments are those of the global batch under tf.distribute.
+  """
+  moments = tf.stack([tf.reduce_sum(mask), tf.reduce_sum(mask * advantages),
+                      tf.reduce_sum(mask * tf.square(advantages))])
+  if cross_replica_sum is not None:
+    moments = cross_replica_sum(moments)
+  count = tf.maximum(moments[0], 1.0)
+  mean = moments[1] / count
+  variance = tf.maximum(moments[2] / count - tf.square(mean), 0.0)
+  return mask * (advantages - mean) / (tf.sqrt(variance) + 1e-8)
+
+
 def baseline_loss(vs, values, mask):
   """½ Σ mask · (v_s − V(x_s))², with v_s a constant target."""
   return 0.5 * tf.reduce_sum(mask * tf.square(tf.stop_gradient(vs) - values))
@@ -83,7 +134,8 @@ def compute_targets(correction: str,
                     mask,
                     clip_rho_threshold=1.0,
                     clip_pg_rho_threshold=1.0,
-                    clip_c_threshold=1.0):
+                    clip_c_threshold=1.0,
+                    lambda_=1.0):
   """Value targets and policy-gradient advantages for one correction mode.
 
   Args:
@@ -100,6 +152,7 @@ def compute_targets(correction: str,
     bootstrap_value: float [B].
     mask: float [T, B].
     clip_*_threshold: truncation levels for 'vtrace' (None or inf: off).
+    lambda_: λ of the trace coefficients (all modes; 1 is the paper's).
 
   Returns:
     (vs, pg_advantages, log_rhos), each float [T, B] and gradient-free.
@@ -118,13 +171,15 @@ def compute_targets(correction: str,
         bootstrap_value=bootstrap_value,
         clip_rho_threshold=clip_rho_threshold,
         clip_pg_rho_threshold=clip_pg_rho_threshold,
-        clip_c_threshold=clip_c_threshold)
+        clip_c_threshold=clip_c_threshold,
+        lambda_=lambda_)
     return returns.vs, returns.pg_advantages, log_rhos
   on_policy = vtrace.from_importance_weights(
       log_rhos=tf.where(real, tf.zeros_like(log_rhos), blocked),
       discounts=discounts, rewards=rewards, values=values,
       bootstrap_value=bootstrap_value,
-      clip_rho_threshold=None, clip_pg_rho_threshold=None, clip_c_threshold=None)
+      clip_rho_threshold=None, clip_pg_rho_threshold=None, clip_c_threshold=None,
+      lambda_=lambda_)
   pg_advantages = on_policy.pg_advantages
   if correction == 'one_step_is':
     pg_advantages = tf.where(real, tf.exp(log_rhos) * pg_advantages,
@@ -147,7 +202,11 @@ def impala_loss(distribution,
                 entropy_cost: float = 0.01,
                 clip_rho_threshold=1.0,
                 clip_pg_rho_threshold=1.0,
-                clip_c_threshold=1.0) -> LossOutput:
+                clip_c_threshold=1.0,
+                lambda_=1.0,
+                advantage_normalization: bool = False,
+                ppo_clip=None,
+                cross_replica_sum=None) -> LossOutput:
   """The full IMPALA loss: policy gradient + baseline + entropy bonus.
 
   Args:
@@ -163,11 +222,25 @@ def impala_loss(distribution,
     correction, reward_clipping: see `compute_targets`, `clip_rewards`.
     baseline_cost, entropy_cost: coefficients of the baseline and entropy terms.
     clip_*_threshold: V-trace truncation levels.
+    lambda_: λ of V-trace's trace coefficients.
+    advantage_normalization: normalise the policy-gradient advantages over
+      the batch (see `normalize_advantages`).
+    ppo_clip: None, or ε of PPO's clipped surrogate, which then replaces the
+      ρ-weighted policy gradient. Its advantage is r_s + γ_s v_{s+1} − V(x_s)
+      with V-trace's v_{s+1}, without the ρ factor: the surrogate's ratio
+      π/μ is the importance weight. Needs correction='vtrace'.
+    cross_replica_sum: fn summing over replicas, for global advantage moments.
 
   Returns:
     LossOutput; `total_loss` = pg + baseline_cost·baseline + entropy_cost·entropy.
+    `clipped_fraction` is the share of transitions outside PPO's clip range
+    (0 without ppo_clip).
   """
+  if ppo_clip is not None and correction != 'vtrace':
+    raise ValueError(f"ppo_clip needs correction='vtrace', got {correction!r}.")
   mask = tf.cast(mask, values.dtype)
+  rewards = clip_rewards(rewards, reward_clipping)
+  bootstrap_value = tf.stop_gradient(bootstrap_value)
   target_log_probs = distribution.log_prob(target_policy_params, actions)
   behaviour_log_probs = distribution.log_prob(behaviour_policy_params, actions)
   vs, pg_advantages, log_rhos = compute_targets(
@@ -175,22 +248,35 @@ def impala_loss(distribution,
       target_log_probs=target_log_probs,
       behaviour_log_probs=behaviour_log_probs,
       discounts=discounts,
-      rewards=clip_rewards(rewards, reward_clipping),
+      rewards=rewards,
       values=values,
-      bootstrap_value=tf.stop_gradient(bootstrap_value),
+      bootstrap_value=bootstrap_value,
       mask=mask,
       clip_rho_threshold=clip_rho_threshold,
       clip_pg_rho_threshold=clip_pg_rho_threshold,
-      clip_c_threshold=clip_c_threshold)
-  pg_log_probs = target_log_probs
-  if correction == 'epsilon_correction':
-    pg_log_probs = distribution.log_prob(
-        target_policy_params, actions, epsilon=EPSILON_CORRECTION)
+      clip_c_threshold=clip_c_threshold,
+      lambda_=lambda_)
+  if ppo_clip is not None:
+    vs_t_plus_1 = tf.concat([vs[1:], bootstrap_value[None]], axis=0)
+    pg_advantages = mask * tf.stop_gradient(rewards + discounts * vs_t_plus_1 - values)
+  if advantage_normalization:
+    pg_advantages = normalize_advantages(pg_advantages, mask, cross_replica_sum)
   entropy = distribution.entropy(target_policy_params)
-  pg = policy_gradient_loss(pg_log_probs, pg_advantages, mask)
+  clipped_fraction = tf.zeros([], values.dtype)
+  if ppo_clip is not None:
+    pg, clipped_fraction = clipped_surrogate_loss(
+        target_log_probs - tf.stop_gradient(behaviour_log_probs), pg_advantages, mask,
+        ppo_clip)
+  else:
+    pg_log_probs = target_log_probs
+    if correction == 'epsilon_correction':
+      pg_log_probs = distribution.log_prob(
+          target_policy_params, actions, epsilon=EPSILON_CORRECTION)
+    pg = policy_gradient_loss(pg_log_probs, pg_advantages, mask)
   baseline = baseline_loss(vs, values, mask)
   ent = entropy_loss(entropy, mask)
   total = pg + baseline_cost * baseline + entropy_cost * ent
   return LossOutput(
       total_loss=total, pg_loss=pg, baseline_loss=baseline, entropy_loss=ent,
-      entropy=entropy, vs=vs, pg_advantages=pg_advantages, log_rhos=log_rhos)
+      entropy=entropy, vs=vs, pg_advantages=pg_advantages, log_rhos=log_rhos,
+      clipped_fraction=clipped_fraction)

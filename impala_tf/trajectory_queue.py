@@ -20,10 +20,9 @@ def queue_table(config, signature) -> reverb.Table:
       name=TRAJECTORY_TABLE, max_size=config.queue_capacity, signature=signature)
 
 
-# How long the input pipeline waits for an unroll before its stream ends.
-# The learner then checks for a stop request and re-opens the stream, so it
-# stays responsive (and can checkpoint) while no actor is writing.
-WAIT_FOR_DATA_MS = 2000
+# How long one sample request waits before its stream ends and a new one is
+# opened: the input threads wake up regularly (and notice a stopped server).
+STREAM_TIMEOUT_MS = 2000
 
 
 def make_dataset(server_address: str, config, num_replicas: int = 1) -> tf.data.Dataset:
@@ -34,24 +33,44 @@ def make_dataset(server_address: str, config, num_replicas: int = 1) -> tf.data.
   replica's share of the global batch. The reshaping runs in the tf.data
   threads and batches are prefetched, so the train step does not wait on
   Python.
+
+  The stream never ends: each Reverb stream times out after
+  STREAM_TIMEOUT_MS without data and the next one is opened (flat_map over
+  an endless sequence), and batching happens after that, so an unroll taken
+  from the queue is never dropped with a half-filled batch while actors
+  stall. A `next()` on this dataset therefore blocks until a whole batch
+  exists; the learner asks only when the queue holds enough (`available`).
   """
   if config.items_per_batch % num_replicas:
     raise ValueError(
         f'batch_size / envs_per_actor = {config.items_per_batch} unrolls per batch cannot '
         f'be split evenly over {num_replicas} replicas.')
-  dataset = reverb.TrajectoryDataset.from_table_signature(
-      server_address=server_address,
-      table=TRAJECTORY_TABLE,
-      # One in flight per worker: a queue item sampled is gone from the
-      # queue, so a deep request pipeline only adds policy lag.
-      max_in_flight_samples_per_worker=1,
-      rate_limiter_timeout_ms=WAIT_FOR_DATA_MS)
+
+  def stream(_):
+    return reverb.TrajectoryDataset.from_table_signature(
+        server_address=server_address,
+        table=TRAJECTORY_TABLE,
+        # One worker with one request in flight: a queue item sampled is
+        # gone from the queue, so sampling ahead only adds policy lag.
+        num_workers_per_iterator=1,
+        max_in_flight_samples_per_worker=1,
+        rate_limiter_timeout_ms=STREAM_TIMEOUT_MS)
+
+  dataset = tf.data.Dataset.from_tensors(0).repeat().flat_map(stream)
   dataset = dataset.map(lambda sample: sample.data)
   dataset = dataset.batch(config.items_per_batch // num_replicas, drop_remainder=True)
   dataset = dataset.map(trajectories.to_time_major)
-  return dataset.prefetch(config.prefetch_batches)
+  if config.prefetch_batches:
+    dataset = dataset.prefetch(config.prefetch_batches)
+  return dataset
 
 
 def queue_size(client: reverb.Client) -> int:
   """Items waiting in the queue."""
   return client.server_info()[TRAJECTORY_TABLE].current_size
+
+
+def queue_counts(client: reverb.Client):
+  """(items waiting in the queue, items sampled from it so far)."""
+  info = client.server_info()[TRAJECTORY_TABLE]
+  return info.current_size, info.rate_limiter_info.sample_stats.completed

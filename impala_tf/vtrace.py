@@ -12,7 +12,11 @@ rewritten as in Remark 1)
   v_s = V(x_s) + δ_s + γ_s c_s (v_{s+1} − V(x_{s+1})),
   δ_s = ρ_s (r_s + γ_s V(x_{s+1}) − V(x_s)),
 
-with ρ_s = min(ρ̄, π/μ), c_s = min(c̄, π/μ) and v_T = V(x_T) = bootstrap_value.
+with ρ_s = min(ρ̄, π/μ), c_s = λ min(c̄, π/μ) and v_T = V(x_T) = bootstrap_value.
+λ ∈ [0, 1] scales the trace coefficients as in Retrace(λ) (and rlax's
+`lambda_`): it trades the variance of long traces against the bias of the
+value function, like TD(λ) or GAE(λ). λ = 1 is the paper's V-trace; on-policy
+it gives the T-step return.
 The policy-gradient advantage is ρ^pg_s (r_s + γ_s v_{s+1} − V(x_s)) with its
 own truncation ρ̄_pg. Everything returned is wrapped in `tf.stop_gradient`:
 the targets are constants for the loss.
@@ -83,6 +87,7 @@ def from_logits(behaviour_policy_logits,
                 clip_rho_threshold: Optional[float] = 1.0,
                 clip_pg_rho_threshold: Optional[float] = 1.0,
                 clip_c_threshold: Optional[float] = 1.0,
+                lambda_: float = 1.0,
                 name: str = 'vtrace_from_logits') -> VTraceFromLogitsReturns:
   """V-trace for categorical policies given as logits.
 
@@ -97,6 +102,7 @@ def from_logits(behaviour_policy_logits,
     clip_rho_threshold: ρ̄, or None for no truncation.
     clip_pg_rho_threshold: ρ̄ of the policy-gradient ratios, or None.
     clip_c_threshold: c̄ (trace cutting), or None.
+    lambda_: λ in [0, 1], multiplies every trace coefficient c_s.
     name: name scope.
 
   Returns:
@@ -123,7 +129,8 @@ def from_logits(behaviour_policy_logits,
         bootstrap_value=bootstrap_value,
         clip_rho_threshold=clip_rho_threshold,
         clip_pg_rho_threshold=clip_pg_rho_threshold,
-        clip_c_threshold=clip_c_threshold)
+        clip_c_threshold=clip_c_threshold,
+        lambda_=lambda_)
     return VTraceFromLogitsReturns(
         vs=returns.vs,
         pg_advantages=returns.pg_advantages,
@@ -140,6 +147,7 @@ def from_importance_weights(log_rhos,
                             clip_rho_threshold: Optional[float] = 1.0,
                             clip_pg_rho_threshold: Optional[float] = 1.0,
                             clip_c_threshold: Optional[float] = 1.0,
+                            lambda_=1.0,
                             name: str = 'vtrace_from_importance_weights'
                            ) -> VTraceReturns:
   """V-trace targets from log importance weights log(π(a_s|x_s) / μ(a_s|x_s)).
@@ -154,6 +162,7 @@ def from_importance_weights(log_rhos,
     clip_pg_rho_threshold: ρ̄ for the policy-gradient advantages, or None.
     clip_c_threshold: c̄ for trace cutting, or None. The paper requires
       ρ̄ ≥ c̄ for its contraction argument; it is not enforced here.
+    lambda_: λ in [0, 1] (a float or a scalar tensor): c_s = λ min(c̄, ρ_s).
 
   Returns:
     VTraceReturns(vs [T, B, ...], pg_advantages [T, B, ...]), gradient-free.
@@ -187,7 +196,7 @@ def from_importance_weights(log_rhos,
 
     rhos = tf.exp(log_rhos)
     clipped_rhos = _truncate(rhos, clip_rho_threshold)
-    cs = _truncate(rhos, clip_c_threshold)
+    cs = tf.cast(lambda_, dtype) * _truncate(rhos, clip_c_threshold)
     values_t_plus_1 = tf.concat([values[1:], bootstrap_value[None]], axis=0)
     deltas = clipped_rhos * (rewards + discounts * values_t_plus_1 - values)
 

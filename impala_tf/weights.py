@@ -6,6 +6,11 @@ that produced them (its version): a new publication evicts the old one
 sampler, unlimited samples), and a sample blocks until the first publication.
 This plays the part of tf-agents' ReverbVariableContainer, with a version
 number so actors can skip unchanged weights and measure policy lag.
+
+A second one-item table, 'weights_version', holds the version alone (an
+item of the same writer step, so it costs no extra data): an actor asks it
+before every unroll and fetches the weights (megabytes) only when the
+version changed.
 """
 
 import numpy as np
@@ -13,6 +18,7 @@ import reverb
 import tensorflow as tf
 
 WEIGHTS_TABLE = 'weights'
+VERSION_TABLE = 'weights_version'
 
 
 def weights_signature(variables):
@@ -22,14 +28,21 @@ def weights_signature(variables):
   }
 
 
-def weights_table(variables) -> reverb.Table:
+def _latest_only_table(name, signature) -> reverb.Table:
   return reverb.Table(
-      name=WEIGHTS_TABLE,
+      name=name,
       sampler=reverb.selectors.Uniform(),
       remover=reverb.selectors.Fifo(),
       max_size=1,
       rate_limiter=reverb.rate_limiters.MinSize(1),
-      signature=weights_signature(variables))
+      signature=signature)
+
+
+def weights_tables(variables):
+  """The learner's two tables: the weights with their version, and the
+  version alone."""
+  return [_latest_only_table(WEIGHTS_TABLE, weights_signature(variables)),
+          _latest_only_table(VERSION_TABLE, {'version': tf.TensorSpec([], tf.int64)})]
 
 
 class WeightPublisher:
@@ -51,12 +64,15 @@ class WeightPublisher:
     flat = self._read().numpy()
     values = [x.reshape(s) for x, s in zip(np.split(flat, self._split_at), self._shapes)]
     self._writer.append({'version': np.int64(version), 'weights': values})
+    version_ref = self._writer.history['version'][-1]
     self._writer.create_item(
         WEIGHTS_TABLE, priority=1.0,
         trajectory={
-            'version': self._writer.history['version'][-1],
+            'version': version_ref,
             'weights': [col[-1] for col in self._writer.history['weights']],
         })
+    # After the weights: an actor that sees this version finds its weights.
+    self._writer.create_item(VERSION_TABLE, priority=1.0, trajectory={'version': version_ref})
     # Wait until the server has it: a synchronous actor is waiting for it.
     self._writer.flush()
 
@@ -76,16 +92,18 @@ class WeightSubscriber:
     self._load = load
     self.version = -1
 
+  def _sample(self, table):
+    return next(self._client.sample(table, num_samples=1, emit_timesteps=False,
+                                    unpack_as_table_signature=True)).data
+
   def fetch(self) -> int:
     """Blocks until weights are published; returns their version.
 
-    Weights are loaded only when the version changed.
+    Asks the version table first; the weights are fetched and loaded only
+    when the version changed.
     """
-    sample = next(self._client.sample(
-        WEIGHTS_TABLE, num_samples=1, emit_timesteps=False,
-        unpack_as_table_signature=True))
-    version = int(sample.data['version'])
-    if version != self.version:
-      self._load(sample.data['weights'])
-      self.version = version
-    return version
+    if int(self._sample(VERSION_TABLE)['version']) != self.version:
+      data = self._sample(WEIGHTS_TABLE)
+      self._load(data['weights'])
+      self.version = int(data['version'])
+    return self.version

@@ -25,7 +25,7 @@ def _serve(config):
   server = reverb.Server([
       trajectory_queue.queue_table(
           config, trajectories.item_signature(step_specs, config.unroll_length)),
-      weights_lib.weights_table(net.variables)], port=None)
+      *weights_lib.weights_tables(net.variables)], port=None)
   client = reverb.Client(f'127.0.0.1:{server.port}')
   publisher = weights_lib.WeightPublisher(client, net.variables)
   publisher.publish(7)

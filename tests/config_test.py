@@ -55,15 +55,45 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       ('hidden', dict(mlp_hidden_sizes=(64, -1)), 'mlp_hidden_sizes'),
       ('sticky', dict(sticky_action_probability=1.2), 'sticky_action_probability'),
       ('nan', dict(entropy_cost=float('nan')), 'entropy_cost'),
+      ('optimizer', dict(optimizer='sgd'), 'optimizer must be one of'),
+      ('schedule', dict(lr_schedule='exponential'), 'lr_schedule'),
+      ('decay_frames', dict(lr_decay_frames=0), 'lr_decay_frames'),
+      ('lambda', dict(vtrace_lambda=1.5), 'vtrace_lambda'),
+      ('reduction', dict(loss_reduction='max'), 'loss_reduction'),
+      ('minibatches', dict(num_minibatches=5), 'multiple of num_minibatches'),
+      ('epochs', dict(num_epochs=0), 'num_epochs'),
+      ('ppo_correction', dict(ppo_clip=0.2, correction='no_correction'), 'ppo_clip'),
+      ('initializer', dict(initializer='zeros'), 'initializer'),
+      ('bool', dict(observation_normalization='yes'), 'observation_normalization'),
+      ('beta', dict(adam_beta2=1.5), 'adam_beta2'),
   )
   def test_invalid_values_name_the_field(self, kwargs, message):
     with self.assertRaisesRegex(config_lib.ConfigError, message):
       config_lib.ImpalaConfig(**kwargs)
 
-  @parameterized.parameters('cartpole.py', 'pong.py')
+  @parameterized.parameters('cartpole.py', 'pong.py', 'atari.py', 'atari_paper.py',
+                            'atari_previous.py')
   def test_presets_load(self, preset):
     c = _load(preset)
     self.assertIsInstance(c, config_lib.ImpalaConfig)
+
+  def test_paper_preset_is_table_g1_exactly(self):
+    c = _load('atari_paper.py', '--config.env_id=ALE/Breakout-v5')
+    self.assertEqual(c.env_id, 'ALE/Breakout-v5')
+    self.assertEqual(
+        (c.optimizer, c.learning_rate, c.rmsprop_epsilon, c.rmsprop_epsilon_inside_sqrt,
+         c.rmsprop_initial_mean_square, c.rmsprop_decay, c.rmsprop_momentum, c.lr_schedule,
+         c.lr_decay_frames, c.loss_reduction, c.grad_clip_norm, c.entropy_cost,
+         c.baseline_cost, c.unroll_length, c.batch_size, c.num_epochs, c.ppo_clip,
+         c.vtrace_lambda, c.observation_normalization),
+        ('rmsprop', 0.0006, 0.01, True, 1.0, 0.99, 0.0, 'linear', 200_000_000, 'sum', 40.0,
+         0.01, 0.5, 20, 32, 1, 0.0, 1.0, False))
+
+  def test_any_game_through_the_atari_preset(self):
+    c = _load('atari.py', '--config.env_id=ALE/SpaceInvaders-v5')
+    self.assertEqual(c.env_id, 'ALE/SpaceInvaders-v5')
+    self.assertEqual(_load('pong.py').observation_normalization,
+                     _load('atari.py').observation_normalization)
 
   def test_command_line_overrides(self):
     c = _load('pong.py', '--config.entropy_cost=0.02', '--config.use_lstm=true',

@@ -35,7 +35,27 @@ class CategoricalTest(tf.test.TestCase):
     self.assertAllClose([0.2, 0.5, 0.3], freq, atol=0.015)
 
 
+  def test_kl(self):
+    dist = distributions.Categorical(3)
+    p = np.array([[0.2, 0.5, 0.3]])
+    q = np.array([[0.6, 0.1, 0.3]])
+    expected = np.sum(p * np.log(p / q), axis=-1)
+    self.assertAllClose(expected, dist.kl(np.log(p).astype(np.float32),
+                                          np.log(q).astype(np.float32) + 3.0), rtol=1e-5)
+    self.assertAllClose([0.0], dist.kl(np.log(p).astype(np.float32),
+                                       np.log(p).astype(np.float32)), atol=1e-7)
+
+
 class DiagGaussianTest(tf.test.TestCase):
+
+  def test_kl_matches_monte_carlo(self):
+    dist = distributions.DiagGaussian(2)
+    p = np.array([[0.5, -1.0, 0.0, np.log(2.0)]], np.float32)
+    q = np.array([[0.0, 0.0, np.log(1.5), np.log(0.5)]], np.float32)
+    x = dist.sample(np.tile(p, [200000, 1]), seed=tf.constant([5, 6]))
+    monte_carlo = np.mean(dist.log_prob(np.tile(p, [200000, 1]), x)
+                          - dist.log_prob(np.tile(q, [200000, 1]), x))
+    self.assertAllClose(monte_carlo, dist.kl(p, q)[0], rtol=0.02)
 
   def test_log_prob_matches_density(self):
     dist = distributions.DiagGaussian(2)

@@ -59,10 +59,15 @@ class ExportTest(tf.test.TestCase):
     super().setUp()
     self.config = config_lib.ImpalaConfig(
         env_id='CartPole-v1', torso='mlp', use_lstm=True, lstm_units=16,
-        envs_per_actor=1, batch_size=1)
+        envs_per_actor=1, batch_size=1, observation_normalization=True)
     self.spec = environments.env_spec(self.config)
     self.network = networks.make_network(self.config, self.spec.observation_shape,
                                          self.spec.distribution)
+    # Statistics far from the identity: an export that lost them would not
+    # reproduce the network's actions.
+    rng = np.random.default_rng(7)
+    self.network.normalizer.update(*self.network.normalizer.moments(
+        rng.normal(1.0, 3.0, size=(50, 4)).astype(np.float32)))
     self.out = export.export_policy(self.network, self.spec, self.config,
                                     os.path.join(self.get_temp_dir(), 'export'), step=42)
 

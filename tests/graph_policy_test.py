@@ -14,16 +14,18 @@ from impala_tf import networks
 E = 5
 
 
-def _setup(use_lstm):
+def _setup(use_lstm, normalize=False):
   config = config_lib.ImpalaConfig(env_id='CartPole-v1', torso='mlp', action_repeat=1,
                                    envs_per_actor=E, batch_size=E, use_lstm=use_lstm,
-                                   lstm_units=8)
+                                   lstm_units=8, observation_normalization=normalize)
   spec = environments.env_spec(config)
   net = networks.make_network(config, spec.observation_shape, spec.distribution)
-  # Non-trivial weights, so a missed copy could not pass unnoticed.
+  # Non-trivial weights (and normaliser statistics, positive variances), so a
+  # missed copy could not pass unnoticed.
   rng = np.random.default_rng(1)
   for v in net.variables:
-    v.assign(rng.normal(0, 0.5, v.shape).astype(np.float32))
+    value = rng.normal(0, 0.5, v.shape).astype(np.float32)
+    v.assign(np.abs(value) + 0.1 if v.name.endswith(('var:0', 'count:0')) else value)
   policy = graph_policy.GraphPolicy(config, spec, E, seed=(3, 1))
   return config, spec, net, policy
 
@@ -39,9 +41,9 @@ def _inputs(seed):
 
 class GraphPolicyTest(tf.test.TestCase, parameterized.TestCase):
 
-  @parameterized.parameters(False, True)
-  def test_matches_the_eager_network(self, use_lstm):
-    _, spec, net, policy = _setup(use_lstm)
+  @parameterized.parameters((False, False), (True, False), (False, True))
+  def test_matches_the_eager_network(self, use_lstm, normalize):
+    _, spec, net, policy = _setup(use_lstm, normalize)
     policy.set_weights([v.numpy() for v in net.variables])
     for got, want in zip(policy.get_weights(), net.variables):
       self.assertAllEqual(got, want.numpy())

@@ -12,9 +12,13 @@ import tensorflow as tf
 from impala_tf import actor as actor_lib
 from impala_tf import checkpoints
 from impala_tf import config as config_lib
+from impala_tf import environments
 from impala_tf import learner as learner_lib
+from impala_tf import losses
+from impala_tf import networks
 from impala_tf import optimizers
 from impala_tf import trajectories
+from impala_tf import trajectory_queue
 from impala_tf import weights as weights_lib
 
 
@@ -22,9 +26,36 @@ def _config(**kwargs):
   base = dict(env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5,
               envs_per_actor=4, batch_size=8, num_actors=1, queue_capacity=4,
               summary_every_steps=1, log_every_seconds=0.5, reward_clipping='none',
-              total_environment_frames=10_000_000)
+              total_environment_frames=10_000_000, lr_decay_frames=100_000)
   base.update(kwargs)
   return config_lib.ImpalaConfig(**base)
+
+
+def _signature(config):
+  spec = environments.env_spec(config)
+  return trajectories.item_signature(
+      trajectories.step_spec(spec, spec.distribution, config.envs_per_actor,
+                             config.lstm_units if config.use_lstm else 0),
+      config.unroll_length)
+
+
+def _random_items(config, count, seed=0):
+  """`count` queue items of random data ([count, T(+1), E, ...] columns)."""
+  rng = np.random.default_rng(seed)
+
+  def sample(s):
+    shape = (count, *s.shape)
+    if s.dtype == tf.bool:
+      return rng.uniform(size=shape) < 0.05
+    if s.dtype.is_integer:
+      return rng.integers(0, 2, shape).astype(s.dtype.as_numpy_dtype)
+    return rng.normal(size=shape).astype(s.dtype.as_numpy_dtype)
+
+  return tf.nest.map_structure(sample, _signature(config))
+
+
+def _in_memory(batch):
+  return lambda _: tf.data.Dataset.from_tensors(batch).repeat()
 
 
 class LearnerTest(tf.test.TestCase):
@@ -79,8 +110,10 @@ class LearnerTest(tf.test.TestCase):
         self.assertAllEqual(a, b.numpy())
       for a, b in zip(slots, resumed.optimizer.variables):
         self.assertAllEqual(a, b.numpy())
-      lr = optimizers.learning_rate_schedule(config)(resumed.optimizer.iterations)
-      self.assertAllClose(config.learning_rate * (1 - 6 / config.total_learner_steps), lr)
+      self.assertEqual(int(resumed.optimizer.iterations.numpy()), 6)
+      # The schedule is a function of the frames consumed, which resume.
+      self.assertAllClose(1 - 240 / config.lr_decay_frames,
+                          optimizers.learning_rate_factor(config, resumed.env_frames))
     finally:
       resumed.close()
 
@@ -106,20 +139,7 @@ class LearnerTest(tf.test.TestCase):
 
   def test_non_finite_batch_is_skipped_and_counted(self):
     config = _config()
-    spec_learner = learner_lib.Learner(config, self.get_temp_dir())
-    signature = spec_learner._queue_signature
-    spec_learner.close()
-    rng = np.random.default_rng(0)
-
-    def sample(s):
-      shape = (config.items_per_batch, *s.shape)
-      if s.dtype == tf.bool:
-        return np.zeros(shape, bool)
-      if s.dtype.is_integer:
-        return np.zeros(shape, s.dtype.as_numpy_dtype)
-      return rng.normal(size=shape).astype(s.dtype.as_numpy_dtype)
-
-    good = trajectories.to_time_major(tf.nest.map_structure(sample, signature))
+    good = trajectories.to_time_major(_random_items(config, config.items_per_batch))
     bad = dict(good)
     reward = good['reward'].numpy()
     reward[2, 1] = np.nan
@@ -131,12 +151,12 @@ class LearnerTest(tf.test.TestCase):
     try:
       before = [v.numpy() for v in learner.network.variables]
       metrics = learner.train_step()  # the NaN batch
-      self.assertEqual(metrics['skipped_updates'], 1.0)
+      self.assertEqual(metrics['optimizer/skipped_updates'], 1.0)
       for a, b in zip(before, learner.network.variables):
         self.assertAllEqual(a, b.numpy())
       self.assertEqual(int(learner.optimizer.iterations.numpy()), 0)
       metrics = learner.train_step()  # a good batch trains
-      self.assertEqual(metrics['skipped_updates'], 1.0)
+      self.assertEqual(metrics['optimizer/skipped_updates'], 1.0)
       self.assertEqual(int(learner.optimizer.iterations.numpy()), 1)
       self.assertEqual(learner.step, 2)
       self.assertTrue(any(np.any(a != b.numpy())
@@ -174,6 +194,129 @@ class LearnerTest(tf.test.TestCase):
     learner, status, _, _ = self._train(config, self.get_temp_dir(), steps=3)
     self.assertEqual(status['learner_steps'], 3)
     self.assertTrue(np.isfinite(status['policy_lag']))
+
+
+  def test_sample_reuse_and_steps_per_call(self):
+    # 2 epochs × 2 minibatches: 4 updates per batch; 3 batches per call.
+    config = _config(num_epochs=2, num_minibatches=2, steps_per_call=3)
+    batch = trajectories.to_time_major(_random_items(config, config.items_per_batch))
+    learner = learner_lib.Learner(config, self.get_temp_dir(), dataset_fn=_in_memory(batch))
+    try:
+      metrics = learner.train_step()
+      self.assertEqual(learner.step, 3)
+      self.assertEqual(int(learner.optimizer.iterations.numpy()), 12)
+      # Frames count the data consumed, once per batch, not per update.
+      self.assertEqual(int(learner.env_frames.numpy()), 3 * config.frames_per_learner_step)
+      self.assertEqual(int(learner.train_step_fn.learner_steps.numpy()), 3)
+      self.assertEqual(metrics['optimizer/skipped_updates'], 0.0)
+    finally:
+      learner.close()
+
+  def test_minibatches_partition_each_epoch(self):
+    config = _config(batch_size=8, num_minibatches=4, num_epochs=2)
+    learner = learner_lib.Learner(config, self.get_temp_dir(),
+                                  dataset_fn=_in_memory(trajectories.to_time_major(
+                                      _random_items(config, config.items_per_batch))))
+    try:
+      ids = np.arange(8, dtype=np.float32)
+      batch = {'reward': tf.constant(np.tile(ids, (6, 1))),
+               'core_state': (tf.constant(ids[:, None]),)}
+      orders = []
+      for epoch in range(2):
+        picked = [learner.train_step_fn._minibatch(batch, epoch, m) for m in range(4)]
+        rows = [p['reward'].numpy()[0] for p in picked]
+        for p, row in zip(picked, rows):
+          self.assertLen(row, 2)
+          # Every column is gathered with the same trajectories.
+          self.assertAllEqual(row, p['reward'].numpy()[-1])
+          self.assertAllEqual(row, p['core_state'][0].numpy()[:, 0])
+        self.assertAllEqual(ids, np.sort(np.concatenate(rows)))
+        orders.append(np.concatenate(rows))
+      self.assertNotAllEqual(orders[0], orders[1])
+    finally:
+      learner.close()
+
+  def test_diagnostics_match_an_independent_computation(self):
+    config = _config(batch_size=8, clip_rho_threshold=1.0)
+    items = _random_items(config, config.items_per_batch, seed=3)
+    items['policy_params'] = items['policy_params'] * 2.0   # ratios away from 1
+    batch = trajectories.to_time_major(items)
+    learner = learner_lib.Learner(config, self.get_temp_dir(), dataset_fn=_in_memory(batch))
+    try:
+      # What the step sees: the network before its update.
+      outputs, _ = learner.network.unroll(networks.NetworkInput(
+          batch['observation'], batch['first'], batch['prev_action'], batch['reward']), ())
+      loss_in = trajectories.loss_inputs(batch, config.discount)
+      out = losses.impala_loss(
+          environments.env_spec(config).distribution, outputs.policy_params[:-1],
+          loss_in.behaviour_policy_params, loss_in.actions, loss_in.rewards,
+          loss_in.discounts, outputs.baseline[:-1], outputs.baseline[-1], loss_in.mask,
+          reward_clipping='none', baseline_cost=config.baseline_cost,
+          entropy_cost=config.entropy_cost)
+      mask = loss_in.mask.numpy() > 0
+      vs, values = out.vs.numpy()[mask], outputs.baseline[:-1].numpy()[mask]
+      rhos = np.exp(out.log_rhos.numpy())[mask]
+      metrics = learner.train_step()
+      self.assertAllClose(1 - np.var(vs - values) / np.var(vs),
+                          metrics['baseline/explained_variance'], rtol=1e-3, atol=1e-4)
+      self.assertAllClose(rhos.mean(), metrics['policy/rho_mean'], rtol=1e-4)
+      self.assertAllClose((rhos > 1.0).mean(), metrics['policy/rho_truncated_fraction'])
+      self.assertAllClose(out.entropy.numpy()[mask].mean(), metrics['policy/entropy'],
+                          rtol=1e-5)
+      self.assertAllClose(out.total_loss.numpy() / mask.sum(), metrics['loss/total'],
+                          rtol=1e-4)
+      self.assertAllClose(config.learning_rate * (1 - 0 / config.lr_decay_frames),
+                          metrics['optimizer/learning_rate'])
+      for group in ('torso', 'policy', 'baseline'):
+        self.assertGreater(metrics[f'optimizer/update_ratio/{group}'], 0.0)
+        self.assertGreater(metrics[f'optimizer/gradient_norm/{group}'], 0.0)
+        self.assertGreater(metrics[f'optimizer/second_moment_rms/{group}'], 0.0)
+      self.assertLessEqual(metrics['optimizer/gradient_norm/torso'],
+                           metrics['optimizer/gradient_norm'] + 1e-6)
+    finally:
+      learner.close()
+
+  def test_no_unroll_lost_when_actors_stall(self):
+    # Two unrolls make a batch. Three are written, then nothing for longer
+    # than a stream's timeout, then one more: the third must be trained on
+    # with the fourth, not dropped with a half-filled batch.
+    config = _config(batch_size=8, envs_per_actor=4)
+    learner = learner_lib.Learner(config, self.get_temp_dir())
+    items = _random_items(config, 4)
+    items['weights_version'] = np.stack(
+        [np.full(items['weights_version'].shape[1:], 100 * (i + 1), np.int64)
+         for i in range(4)])
+    client = reverb.Client(f'127.0.0.1:{learner.port}')
+    writer = client.trajectory_writer(num_keep_alive_refs=1)
+
+    def write(i):
+      writer.append(tf.nest.map_structure(lambda x: x[i], items))
+      writer.create_item(trajectory_queue.TRAJECTORY_TABLE, 1.0,
+                         tf.nest.map_structure(lambda c: c[-1], writer.history))
+      writer.flush()
+
+    def train():
+      for _ in range(2000):
+        metrics = learner.train_step()
+        if metrics is not None:
+          return metrics
+      self.fail('no batch within 10 s')
+
+    try:
+      for i in range(3):
+        write(i)
+      first = train()
+      # Versions 100 and 200 made the first batch (step 0).
+      self.assertAllClose(0 - 150, first['policy/lag'])
+      self.assertIsNone(learner.train_step())   # one unroll is not a batch
+      time.sleep(trajectory_queue.STREAM_TIMEOUT_MS / 1000 * 1.5)
+      write(3)
+      second = train()
+      self.assertAllClose(1 - 350, second['policy/lag'])   # versions 300 and 400
+      self.assertEqual(learner.step, 2)
+    finally:
+      writer.close()
+      learner.close()
 
 
 if __name__ == '__main__':

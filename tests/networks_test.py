@@ -1,5 +1,6 @@
 """Keras agent networks: shapes, step/unroll agreement, checkpoints."""
 
+import dataclasses
 import os
 
 from absl.testing import parameterized
@@ -38,6 +39,7 @@ class NetworkShapesTest(tf.test.TestCase, parameterized.TestCase):
       ('mlp_lstm', 'mlp', (4,), np.float32, True, False),
       ('shallow', 'shallow', (4, 84, 84), np.uint8, False, True),
       ('shallow_lstm', 'shallow', (4, 84, 84), np.uint8, True, True),
+      ('nature', 'nature', (4, 84, 84), np.uint8, False, True),
       ('resnet', 'resnet', (84, 84, 3), np.uint8, False, False),
   )
   def test_shapes(self, torso, obs_shape, dtype, use_lstm, channels_first):
@@ -72,6 +74,44 @@ class NetworkShapesTest(tf.test.TestCase, parameterized.TestCase):
         prev_reward=np.zeros((4, 2), np.float32))
     out, _ = net.unroll(inputs, net.initial_state(2))
     self.assertEqual(out.policy_params.shape, (4, 2, 6))
+
+
+class ObservationNormalizerTest(tf.test.TestCase):
+
+  def test_merged_moments_equal_the_moments_of_all_data(self):
+    layer = networks.ObservationNormalizer()
+    layer.build([None, 3])
+    rng = np.random.default_rng(5)
+    data = (rng.normal(2.0, 3.0, size=(1200, 3)) * [1.0, 4.0, 0.1]).astype(np.float32)
+    x = rng.normal(size=(5, 3)).astype(np.float32)
+    self.assertAllClose(np.clip(x, -5, 5), layer(x), atol=1e-6)   # identity before updates
+    for chunk in np.split(data, [7, 300, 301, 900]):               # uneven batches
+      layer.update(*layer.moments(chunk))
+    self.assertAllClose(data.mean(0), layer.mean, rtol=1e-5)
+    self.assertAllClose(data.var(0), layer.var, rtol=1e-4)
+    self.assertEqual(1200, float(layer.count))
+    expected = np.clip((x - data.mean(0)) / np.sqrt(data.var(0) + 1e-8), -5, 5)
+    self.assertAllClose(expected, layer(x), rtol=1e-4, atol=1e-5)
+    far = np.full((1, 3), 1e6, np.float32)
+    self.assertAllClose(np.full((1, 3), 5.0), layer(far))
+
+  def test_network_normalises_scaled_frames_and_publishes_the_statistics(self):
+    cfg = _config(torso='shallow', observation_normalization=True)
+    net = networks.make_network(cfg, (4, 84, 84), distributions.Categorical(6),
+                                channels_first=True)
+    plain = networks.make_network(dataclasses.replace(cfg, observation_normalization=False),
+                                  (4, 84, 84), distributions.Categorical(6),
+                                  channels_first=True)
+    self.assertLen(net.variables, len(plain.variables) + 3)   # mean, var, count
+    self.assertLen(net.trainable_variables, len(plain.trainable_variables))
+    rng = np.random.default_rng(6)
+    inputs = _inputs(rng, 2, 3, (4, 84, 84), 6, dtype=np.uint8)
+    before, _ = net.unroll(inputs, ())
+    frames = inputs.observation.reshape(-1, 4, 84, 84)
+    net.normalizer.update(*net.normalizer.moments(frames))   # uint8, scaled inside
+    self.assertAllClose(frames.mean(0) / 255.0, net.normalizer.mean, atol=1e-5)
+    after, _ = net.unroll(inputs, ())
+    self.assertNotAllClose(before.policy_params, after.policy_params)
 
 
 class StepUnrollAgreementTest(tf.test.TestCase, parameterized.TestCase):

@@ -12,10 +12,10 @@ def _truncate(x, threshold):
 
 
 def ground_truth(log_rhos, discounts, rewards, values, bootstrap_value,
-                 clip_rho_threshold, clip_pg_rho_threshold, clip_c_threshold):
+                 clip_rho_threshold, clip_pg_rho_threshold, clip_c_threshold, lambda_=1.0):
   """The n-step definition, paper Eq. (1), with per-step discounts γ_i:
 
-    v_s = V(x_s) + Σ_{t=s}^{T−1} (Π_{i=s}^{t−1} γ_i c_i) δ_t,
+    v_s = V(x_s) + Σ_{t=s}^{T−1} (Π_{i=s}^{t−1} γ_i λ c_i) δ_t,
     δ_t = ρ_t (r_t + γ_t V(x_{t+1}) − V(x_t)),  V(x_T) = bootstrap.
 
   Written as explicit sums of products, not as the backward recursion.
@@ -32,7 +32,7 @@ def ground_truth(log_rhos, discounts, rewards, values, bootstrap_value,
     for t in range(s, big_t):
       weight = np.ones_like(values[s])
       for i in range(s, t):
-        weight = weight * discounts[i] * cs[i]
+        weight = weight * discounts[i] * lambda_ * cs[i]
       delta = rho_bar[t] * (rewards[t] + discounts[t] * values_ext[t + 1] - values_ext[t])
       total = total + weight * delta
     vs[s] = total
@@ -113,6 +113,32 @@ class FromImportanceWeightsTest(tf.test.TestCase, parameterized.TestCase):
       ret = inputs['rewards'][s] + inputs['discounts'][s] * ret
       returns.append(ret)
     self.assertAllClose(np.stack(returns[::-1]), output.vs, atol=1e-5)
+
+  @parameterized.parameters(0.0, 0.5, 0.95)
+  def test_lambda_matches_ground_truth(self, lambda_):
+    rng = np.random.default_rng(12)
+    inputs = _random_inputs(rng, 9, 4)
+    thresholds = dict(clip_rho_threshold=1.0, clip_pg_rho_threshold=1.0, clip_c_threshold=1.0)
+    expected_vs, expected_pg = ground_truth(**inputs, **thresholds, lambda_=lambda_)
+    output = vtrace.from_importance_weights(**inputs, **thresholds, lambda_=lambda_)
+    self.assertAllClose(expected_vs, output.vs, rtol=1e-5, atol=1e-5)
+    self.assertAllClose(expected_pg, output.pg_advantages, rtol=1e-5, atol=1e-5)
+
+  def test_on_policy_lambda_is_the_lambda_return(self):
+    # ρ = 1: v_s − V(x_s) is GAE(λ)'s advantage, the λ-return minus V.
+    rng = np.random.default_rng(13)
+    inputs = _random_inputs(rng, 7, 3)
+    inputs['log_rhos'] = np.zeros_like(inputs['log_rhos'])
+    lam = 0.9
+    output = vtrace.from_importance_weights(**inputs, lambda_=lam)
+    values_ext = np.concatenate([inputs['values'], inputs['bootstrap_value'][None]])
+    gae, advantages = np.zeros(3), []
+    for s in reversed(range(7)):
+      delta = (inputs['rewards'][s] + inputs['discounts'][s] * values_ext[s + 1]
+               - values_ext[s])
+      gae = delta + inputs['discounts'][s] * lam * gae
+      advantages.append(gae)
+    self.assertAllClose(np.stack(advantages[::-1]) + inputs['values'], output.vs, atol=1e-5)
 
   def test_eager_function_and_xla_agree(self):
     rng = np.random.default_rng(6)

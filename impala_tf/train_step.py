@@ -1,0 +1,310 @@
+"""The learner's compiled step: V-trace losses, updates, skips and diagnostics.
+
+One call of `TrainStep.__call__` (one `tf.function`) consumes
+`steps_per_call` batches. For each batch it makes num_epochs ×
+num_minibatches updates; each update
+
+  1. (replica context, `strategy.run`) runs the network over the replica's
+     [T+1, B] minibatch, computes the IMPALA loss (sum, or mean over the
+     global batch's real transitions) and its gradients, all-reduces them
+     (SUM: every replica's loss is its share of the global loss), clips them
+     by global norm and reports whether everything is finite;
+  2. (cross-replica context) applies them with the optimiser under a
+     `tf.cond`, so a non-finite update is skipped (and counted) without
+     leaving the graph.
+
+Gradients never leave the graph. What comes back to Python per batch is one
+float32 vector of statistics (`stat_names`) and, per replica, one array of
+the episodes that ended in the batch: TF 2.15 under Python 3.11 leaks a
+little memory for every EagerTensor it creates (tensorflow/tensorflow#62551,
+see graph_policy), so a long run must not create dozens per step.
+
+The learning rate is the base rate (a hyperparameter variable) times the
+schedule at the consumed-frames counter; hyperparameters live in variables
+read by the step, so they can change without retracing.
+"""
+
+import tensorflow as tf
+
+from impala_tf import losses
+from impala_tf import networks
+from impala_tf import optimizers
+from impala_tf import trajectories
+
+# Sums over the global batch (SUM-reduced over replicas) and over a batch's
+# updates, in this order at the start of the statistics vector.
+_SUMS = ('transitions', 'loss_total', 'loss_policy_gradient', 'loss_baseline',
+         'loss_entropy', 'entropy', 'kl', 'rho', 'rho_truncated', 'ppo_clipped', 'vs',
+         'vs_squared', 'vs_error', 'vs_error_squared', 'nonfinite')
+
+
+class Hyperparameters(tf.Module):
+  """The hyperparameters the train step reads from variables (checkpointed,
+  changeable between steps without retracing)."""
+
+  def __init__(self, config):
+    super().__init__(name='hyperparameters')
+
+    def variable(name):
+      return tf.Variable(float(getattr(config, name)), dtype=tf.float32, trainable=False,
+                         name=name)
+
+    self.learning_rate = variable('learning_rate')
+    self.entropy_cost = variable('entropy_cost')
+    self.baseline_cost = variable('baseline_cost')
+    self.grad_clip_norm = variable('grad_clip_norm')
+
+
+class TrainStep:
+  """Network, optimiser, hyperparameters and counters, and the compiled step.
+
+  Build it inside `strategy.scope()`.
+  """
+
+  def __init__(self, config, env_spec, strategy):
+    self._config = config
+    self._strategy = strategy
+    self._dist = env_spec.distribution
+    self.network = networks.make_network(
+        config, env_spec.observation_shape, self._dist, env_spec.channels_first)
+    variables = self.network.trainable_variables
+    self.optimizer = optimizers.make_optimizer(config, variables)
+    self.hyperparameters = Hyperparameters(config)
+    counter = lambda name: tf.Variable(0, dtype=tf.int64, trainable=False, name=name)
+    self.env_frames = counter('env_frames')          # frames consumed
+    self.learner_steps = counter('learner_steps')    # batches consumed
+    self.skipped_updates = counter('skipped_updates')
+    self._groups = self.network.variable_groups()
+    self._replicas = strategy.num_replicas_in_sync
+    self._replica_batch = config.batch_size // self._replicas
+    if self._replica_batch % config.num_minibatches:
+      raise ValueError(
+          f'batch_size / replicas = {self._replica_batch} trajectories cannot be split '
+          f'into num_minibatches = {config.num_minibatches}.')
+    self.stat_names = (
+        ['updates', 'skipped', 'learning_rate', 'gradient_norm', 'weights_version',
+         'trajectories'] + list(_SUMS)
+        + [f'gradient_norm/{g}' for g in self._groups]
+        + [f'update_ratio/{g}' for g in self._groups]
+        + [f'second_moment_rms/{g}' for g in self._groups])
+    self.checkpointables = dict(
+        network=self.network, optimizer=self.optimizer, hyperparameters=self.hyperparameters,
+        env_frames=self.env_frames, learner_steps=self.learner_steps,
+        skipped_updates=self.skipped_updates)
+
+  # --- Replica context -----------------------------------------------------------
+  def _minibatch(self, batch, epoch, index):
+    """Trajectories [index·Bm, (index+1)·Bm) of this epoch's shuffle."""
+    config = self._config
+    if config.num_minibatches == 1:
+      return batch
+    size = self._replica_batch // config.num_minibatches
+    seed = tf.stack([self.learner_steps.read_value(), tf.cast(epoch, tf.int64)])
+    order = tf.argsort(tf.random.stateless_uniform([self._replica_batch], seed))
+    picked = order[index * size:(index + 1) * size]
+    out = {}
+    for name, value in batch.items():
+      if name == 'core_state':
+        out[name] = tuple(tf.gather(s, picked, axis=0) for s in value)
+      else:
+        out[name] = tf.gather(value, picked, axis=1)
+    return out
+
+  def _replica_update(self, batch, update):
+    """Gradients (all-reduced, clipped) and statistics of one update."""
+    config = self._config
+    hp = self.hyperparameters
+    ctx = tf.distribute.get_replica_context()
+    cross_replica_sum = lambda x: ctx.all_reduce(tf.distribute.ReduceOp.SUM, x)
+    batch = self._minibatch(batch, update // config.num_minibatches,
+                            update % config.num_minibatches)
+    loss_in = trajectories.loss_inputs(batch, config.discount)
+    mask = loss_in.mask
+    transitions = cross_replica_sum(tf.reduce_sum(mask))
+    inputs = networks.NetworkInput(
+        observation=batch['observation'], first=batch['first'],
+        prev_action=batch['prev_action'], prev_reward=batch['reward'])
+    variables = self.network.trainable_variables
+    with tf.GradientTape() as tape:
+      outputs, _ = self.network.unroll(inputs, batch.get('core_state', ()))
+      values = outputs.baseline[:-1]
+      loss = losses.impala_loss(
+          self._dist,
+          target_policy_params=outputs.policy_params[:-1],
+          behaviour_policy_params=loss_in.behaviour_policy_params,
+          actions=loss_in.actions,
+          rewards=loss_in.rewards,
+          discounts=loss_in.discounts,
+          values=values,
+          bootstrap_value=outputs.baseline[-1],
+          mask=mask,
+          correction=config.correction,
+          reward_clipping=config.reward_clipping,
+          baseline_cost=hp.baseline_cost,
+          entropy_cost=hp.entropy_cost,
+          clip_rho_threshold=config.threshold('clip_rho_threshold'),
+          clip_pg_rho_threshold=config.threshold('clip_pg_rho_threshold'),
+          clip_c_threshold=config.threshold('clip_c_threshold'),
+          lambda_=config.vtrace_lambda,
+          advantage_normalization=config.advantage_normalization,
+          ppo_clip=config.ppo_clip or None,
+          cross_replica_sum=cross_replica_sum)
+      objective = loss.total_loss
+      if config.loss_reduction == 'mean':
+        objective = objective / tf.maximum(transitions, 1.0)
+    grads = cross_replica_sum(tape.gradient(objective, variables))
+    group_norms = [tf.linalg.global_norm([grads[i] for i in idx])
+                   for idx in self._groups.values()]
+    grads, grad_norm = tf.clip_by_global_norm(grads, hp.grad_clip_norm)
+    finite = tf.math.is_finite(loss.total_loss) & tf.math.is_finite(grad_norm)
+    finite &= tf.reduce_all(tf.math.is_finite(batch['reward']))
+    if batch['observation'].dtype.is_floating:  # uint8 frames cannot be NaN
+      finite &= tf.reduce_all(tf.math.is_finite(batch['observation']))
+    rhos = tf.exp(loss.log_rhos)
+    rho_bar = config.clip_rho_threshold
+    vs_error = loss.vs - values
+    local_transitions = tf.reduce_sum(mask)
+    sums = {
+        'transitions': local_transitions,
+        'loss_total': loss.total_loss,
+        'loss_policy_gradient': loss.pg_loss,
+        'loss_baseline': loss.baseline_loss,
+        'loss_entropy': loss.entropy_loss,
+        'entropy': tf.reduce_sum(loss.entropy * mask),
+        'kl': tf.reduce_sum(self._dist.kl(loss_in.behaviour_policy_params,
+                                          outputs.policy_params[:-1]) * mask),
+        'rho': tf.reduce_sum(rhos * mask),
+        'rho_truncated': tf.reduce_sum(tf.cast(rhos > rho_bar, tf.float32) * mask),
+        'ppo_clipped': loss.clipped_fraction * local_transitions,
+        'vs': tf.reduce_sum(loss.vs * mask),
+        'vs_squared': tf.reduce_sum(tf.square(loss.vs) * mask),
+        'vs_error': tf.reduce_sum(vs_error * mask),
+        'vs_error_squared': tf.reduce_sum(tf.square(vs_error) * mask),
+        'nonfinite': 1.0 - tf.cast(finite, tf.float32),
+    }
+    sums = cross_replica_sum(tf.stack([tf.cast(sums[k], tf.float32) for k in _SUMS]))
+    # Every replica now holds the same sums, so the same `finite`.
+    return grads, sums, tf.stack([grad_norm] + group_norms)
+
+  def _replica_batch_info(self, batch):
+    """Episodes [3, T, B] of this replica; the global batch's weights version
+    sum and trajectory count; its observation moments (for normalisation)."""
+    ctx = tf.distribute.get_replica_context()
+    done, ep_return, ep_length = trajectories.finished_episodes(batch)
+    episodes = tf.stack([tf.cast(done, tf.float32), ep_return, tf.cast(ep_length, tf.float32)])
+    version = tf.cast(tf.reduce_sum(batch['weights_version'][0]), tf.float32)
+    count = tf.cast(tf.shape(batch['weights_version'])[1], tf.float32)
+    info = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.stack([version, count]))
+    moments = ()
+    if self.network.normalizer is not None:
+      observation = batch['observation']
+      flat = tf.reshape(observation, tf.concat([[-1], tf.shape(observation)[2:]], 0))
+      moments = ctx.all_reduce(tf.distribute.ReduceOp.SUM,
+                               self.network.normalizer.moments(flat))
+    return episodes, info, moments
+
+  # --- Cross-replica context ---------------------------------------------------------
+  def _one_batch(self, iterator):
+    config = self._config
+    strategy = self._strategy
+    local = lambda x: strategy.experimental_local_results(x)[0]
+    batch = next(iterator)
+    episodes, info, moments = strategy.run(self._replica_batch_info, args=(batch,))
+    if self.network.normalizer is not None:
+      # Before training on the batch, so its first update sees its data
+      # normalised; the same statistics on every replica.
+      self.network.normalizer.update(*[local(m) for m in moments])
+    learning_rate = self.hyperparameters.learning_rate * optimizers.learning_rate_factor(
+        config, self.env_frames)
+    self.optimizer.learning_rate.assign(learning_rate)
+    num_vars = len(self.network.trainable_variables)
+    num_updates = config.num_epochs * config.num_minibatches
+    groups = list(self._groups.values())
+    sums = tf.zeros([len(_SUMS)])
+    norms = tf.zeros([1 + len(groups)])
+    update_norms = tf.zeros([len(groups)])
+    for update in tf.range(num_updates):
+      grads, step_sums, step_norms = strategy.run(self._replica_update, args=(batch, update))
+      step_sums = local(step_sums)
+      finite = step_sums[_SUMS.index('nonfinite')] == 0.0
+      squares = tf.cond(finite, lambda: tf.stack(self.optimizer.apply(grads)),
+                        lambda: tf.zeros([num_vars]))
+      self.skipped_updates.assign_add(1 - tf.cast(finite, tf.int64))
+      sums += step_sums
+      norms += local(step_norms)
+      update_norms += tf.stack([tf.sqrt(tf.reduce_sum(tf.gather(squares, idx)))
+                                for idx in groups])
+    self.env_frames.assign_add(config.frames_per_learner_step)
+    self.learner_steps.assign_add(1)
+
+    # Per layer group: mean update size relative to the weights after the
+    # batch, and the optimiser's estimate of the gradient's RMS.
+    variables = self.network.trainable_variables
+    second = self.optimizer.second_moments
+    weight_norms = tf.stack([tf.linalg.global_norm([variables[i] for i in idx])
+                             for idx in groups])
+    moments = tf.stack([
+        tf.sqrt(tf.add_n([tf.reduce_sum(second[i]) for i in idx])
+                / sum(variables[i].shape.num_elements() for i in idx))
+        for idx in groups])
+    info = local(info)
+    head = tf.stack([
+        tf.cast(num_updates, tf.float32), sums[_SUMS.index('nonfinite')], learning_rate,
+        norms[0] / num_updates, info[0], info[1]])
+    stats = tf.concat([head, sums, norms[1:] / num_updates,
+                       update_norms / num_updates / tf.maximum(weight_norms, 1e-12),
+                       moments], 0)
+    return stats, episodes
+
+  @tf.function
+  def __call__(self, iterator):
+    """Trains on `steps_per_call` batches from the distributed iterator.
+
+    Returns:
+      (stats float32 [steps_per_call, len(stat_names)],
+       [per batch: per-replica episodes float32 [3, T, B]]).
+    """
+    stats, episodes = [], []
+    for _ in range(self._config.steps_per_call):
+      batch_stats, batch_episodes = self._one_batch(iterator)
+      stats.append(batch_stats)
+      episodes.append(batch_episodes)
+    return tf.stack(stats), episodes
+
+
+def metrics(names, stats, step_before):
+  """Readable metrics (python floats) from one batch's statistics vector.
+
+  Losses and entropy are per real transition, averaged over the batch's
+  updates; `policy_lag` is the learner step minus the mean weights version
+  that acted.
+  """
+  s = dict(zip(names, stats.tolist()))
+  transitions = max(s['transitions'], 1.0)
+  vs_mean = s['vs'] / transitions
+  vs_var = s['vs_squared'] / transitions - vs_mean ** 2
+  err_mean = s['vs_error'] / transitions
+  err_var = s['vs_error_squared'] / transitions - err_mean ** 2
+  out = {
+      'loss/total': s['loss_total'] / transitions,
+      'loss/policy_gradient': s['loss_policy_gradient'] / transitions,
+      'loss/baseline': s['loss_baseline'] / transitions,
+      'loss/entropy': s['loss_entropy'] / transitions,
+      'policy/entropy': s['entropy'] / transitions,
+      # KL(μ ‖ π): how far the learner's policy is from the one that acted
+      # (policy lag and this batch's own earlier updates).
+      'policy/kl_behaviour': s['kl'] / transitions,
+      'policy/rho_mean': s['rho'] / transitions,
+      'policy/rho_truncated_fraction': s['rho_truncated'] / transitions,
+      'policy/ppo_clipped_fraction': s['ppo_clipped'] / transitions,
+      'policy/lag': step_before - s['weights_version'] / max(s['trajectories'], 1.0),
+      # 1 − Var[v_s − V(x_s)] / Var[v_s]: 1 is a perfect baseline, ≤ 0 useless.
+      'baseline/explained_variance': 1.0 - err_var / vs_var if vs_var > 1e-12 else 0.0,
+      'optimizer/learning_rate': s['learning_rate'],
+      'optimizer/gradient_norm': s['gradient_norm'],
+      'optimizer/skipped_in_batch': s['skipped'],
+  }
+  for name, value in s.items():
+    if '/' in name:
+      out[f'optimizer/{name}'] = value
+  return out
