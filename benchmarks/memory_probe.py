@@ -14,7 +14,8 @@ the first sixth (warm-up). Used to find what grows in the soak
   writer  the actor's Reverb writer pattern (partial steps, T+1-step items),
           with the Reverb server in a child process, as in a real run;
   sample  fetching 678k-float weights from a one-item Reverb table;
-  learner the learner's train step and weight publication on one fixed
+  learner the learner's train step (the Atari preset: 8 updates per batch,
+          observation normalisation) and weight publication on one fixed
           random batch (no actors).
 Besides RSS it prints Python heap blocks per call (sys.getallocatedblocks):
 TF 2.15 under Python 3.11 leaks one per EagerTensor created.
@@ -32,10 +33,10 @@ import reverb
 import tensorflow as tf
 
 from impala_tf import actor as actor_lib
-from impala_tf import config as config_lib
 from impala_tf import environments
 from impala_tf import learner as learner_lib
 from impala_tf import networks
+from impala_tf_configs import atari
 
 import throughput  # pylint: disable=g-bad-import-order  (benchmarks/, next to this file)
 
@@ -110,7 +111,7 @@ def _writer(unused_config):
     if i % T == 0:
       writer.create_item('q', 1.0, {'observation': writer.history['observation'][-(T + 1):],
                                     'action': writer.history['action'][-(T + 1):-1]})
-      writer.flush(block_until_num_items=1)
+      writer.flush(block_until_num_items=0)
   call.server = server
   return call
 
@@ -147,7 +148,8 @@ def _learner(config):
 
 def main(argv):
   del argv
-  config = config_lib.ImpalaConfig(env_id='ALE/Pong-v5', envs_per_actor=E, batch_size=32)
+  config = atari.get_config()
+  config.envs_per_actor, config.batch_size = E, 32
   parts = {'policy': _policy, 'tf_function': _tf_function, 'env': _env, 'writer': _writer,
            'sample': _sample, 'learner': _learner}
   call = parts[_PART.value](config)

@@ -167,6 +167,13 @@ class ImpalaConfig:
   # acted (ppo_clip bounds how far).
   num_epochs: int = 1
   num_minibatches: int = 1
+  # Experience replay (paper §5.3.2, Table 2): this share of each batch's
+  # unrolls is sampled uniformly from a buffer of the replay_capacity most
+  # recent unrolls, the rest comes fresh from the queue. 0: off. The
+  # replayed share times batch_size / envs_per_actor must be a whole number
+  # of unrolls, and at least one unroll per batch must be fresh.
+  replay_fraction: float = 0.0
+  replay_capacity: int = 1000
 
   # --- Learner system ------------------------------------------------------------
   # tf.distribute strategy: default (one device) | mirrored | tpu.
@@ -231,7 +238,7 @@ class ImpalaConfig:
                  'torso_output_size', 'lstm_units', 'total_environment_frames',
                  'publish_every_steps', 'checkpoints_to_keep',
                  'summary_every_steps', 'lr_decay_frames', 'num_epochs', 'num_minibatches',
-                 'steps_per_call'):
+                 'steps_per_call', 'replay_capacity'):
       positive(name)
     for name in ('noop_max', 'max_episode_steps', 'env_threads', 'learner_intra_op_threads',
                  'actor_intra_op_threads', 'seed', 'lr_warmup_frames', 'prefetch_batches'):
@@ -245,6 +252,7 @@ class ImpalaConfig:
     for name in ('baseline_cost', 'entropy_cost', 'ppo_clip'):
       in_range(name, 0.0, math.inf)
     in_range('vtrace_lambda', 0.0, 1.0)
+    in_range('replay_fraction', 0.0, 1.0)
     in_range('learning_rate', 0.0, 1.0, low_open=True)
     in_range('rmsprop_decay', 0.0, 1.0)
     in_range('rmsprop_epsilon', 0.0, math.inf, low_open=True)
@@ -280,14 +288,22 @@ class ImpalaConfig:
           f'batch_size ({self.batch_size}) must be a multiple of envs_per_actor '
           f'({self.envs_per_actor}): each queue item holds one actor\'s unroll of '
           'envs_per_actor trajectories.')
+    replayed = self.replay_fraction * self.items_per_batch
+    if abs(replayed - round(replayed)) > 1e-9 or round(replayed) >= self.items_per_batch:
+      raise ConfigError(
+          f'replay_fraction ({self.replay_fraction}) times the {self.items_per_batch} unrolls '
+          'of a batch (batch_size / envs_per_actor) must be a whole number of unrolls, '
+          'leaving at least one fresh unroll.')
     if self.batch_size % self.num_minibatches:
       raise ConfigError(
           f'batch_size ({self.batch_size}) must be a multiple of num_minibatches '
           f'({self.num_minibatches}): a minibatch is a set of whole trajectories.')
-    if self.synchronous and self.num_actors * self.envs_per_actor != self.batch_size:
+    fresh = self.fresh_items_per_batch * self.envs_per_actor
+    if self.synchronous and self.num_actors * self.envs_per_actor != fresh:
       raise ConfigError(
-          'synchronous=True needs num_actors * envs_per_actor == batch_size, got '
-          f'{self.num_actors} * {self.envs_per_actor} != {self.batch_size}.')
+          'synchronous=True needs num_actors * envs_per_actor == the fresh trajectories of a '
+          f'batch (batch_size without the replayed share), got {self.num_actors} * '
+          f'{self.envs_per_actor} != {fresh}.')
     return self
 
   # --- Derived quantities ---------------------------------------------------------
@@ -297,12 +313,25 @@ class ImpalaConfig:
 
   @property
   def items_per_batch(self) -> int:
-    """Queue items (actor unrolls) that make one learner batch."""
+    """Actor unrolls that make one learner batch (fresh and replayed)."""
     return self.batch_size // self.envs_per_actor
 
   @property
+  def replayed_items_per_batch(self) -> int:
+    """Unrolls of a batch sampled from the replay buffer."""
+    return round(self.replay_fraction * self.items_per_batch)
+
+  @property
+  def fresh_items_per_batch(self) -> int:
+    """Unrolls of a batch taken from the queue."""
+    return self.items_per_batch - self.replayed_items_per_batch
+
+  @property
   def frames_per_learner_step(self) -> int:
-    return self.batch_size * self.unroll_length * self.action_repeat
+    """New environment frames a learner step consumes (replayed ones are
+    not counted again)."""
+    return (self.fresh_items_per_batch * self.envs_per_actor * self.unroll_length
+            * self.action_repeat)
 
   @property
   def total_learner_steps(self) -> int:

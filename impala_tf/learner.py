@@ -100,7 +100,7 @@ class Learner:
         config.lstm_units if config.use_lstm else 0)
     self._queue_signature = trajectories.item_signature(step_specs, config.unroll_length)
     self._server = reverb.Server(
-        tables=[trajectory_queue.queue_table(config, self._queue_signature)]
+        tables=trajectory_queue.tables(config, self._queue_signature)
         + weights_lib.weights_tables(self.network.variables),
         port=port or None)
     self.port = self._server.port
@@ -111,7 +111,7 @@ class Learner:
     # `_data_ready`); unrolls sampled but not yet trained on, and this
     # server's sample count, make the bookkeeping.
     self._reads_queue = dataset_fn is None
-    self._items_per_call = config.items_per_batch * config.steps_per_call
+    self._items_per_call = config.fresh_items_per_batch * config.steps_per_call
     self._items_consumed = 0
     self._items_ready = 0
     if dataset_fn is None:

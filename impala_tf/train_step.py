@@ -77,6 +77,8 @@ class TrainStep:
     self._groups = self.network.variable_groups()
     self._replicas = strategy.num_replicas_in_sync
     self._replica_batch = config.batch_size // self._replicas
+    self._fresh_per_replica = (config.fresh_items_per_batch * config.envs_per_actor
+                               // self._replicas)
     if self._replica_batch % config.num_minibatches:
       raise ValueError(
           f'batch_size / replicas = {self._replica_batch} trajectories cannot be split '
@@ -188,8 +190,13 @@ class TrainStep:
 
   def _replica_batch_info(self, batch):
     """Episodes [3, T, B] of this replica; the global batch's weights version
-    sum and trajectory count; its observation moments (for normalisation)."""
+    sum and trajectory count; its observation moments (for normalisation).
+    Only the fresh trajectories (the first ones) count: replayed ones were
+    counted when they were fresh."""
     ctx = tf.distribute.get_replica_context()
+    fresh = self._fresh_per_replica
+    batch = tf.nest.map_structure(lambda x: x[:, :fresh], {
+        k: v for k, v in batch.items() if k != 'core_state'})
     done, ep_return, ep_length = trajectories.finished_episodes(batch)
     episodes = tf.stack([tf.cast(done, tf.float32), ep_return, tf.cast(ep_length, tf.float32)])
     version = tf.cast(tf.reduce_sum(batch['weights_version'][0]), tf.float32)

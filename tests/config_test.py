@@ -66,6 +66,8 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       ('initializer', dict(initializer='zeros'), 'initializer'),
       ('bool', dict(observation_normalization='yes'), 'observation_normalization'),
       ('beta', dict(adam_beta2=1.5), 'adam_beta2'),
+      ('replay_share', dict(replay_fraction=0.3), 'whole number of unrolls'),
+      ('replay_all', dict(replay_fraction=1.0), 'at least one fresh unroll'),
   )
   def test_invalid_values_name_the_field(self, kwargs, message):
     with self.assertRaisesRegex(config_lib.ConfigError, message):

@@ -319,5 +319,34 @@ class LearnerTest(tf.test.TestCase):
       learner.close()
 
 
+  def test_experience_replay_mixes_fresh_and_replayed_unrolls(self):
+    # Half of each 2-unroll batch from the replay buffer: one fresh unroll
+    # per step, so frames count one unroll's frames per step.
+    config = _config(replay_fraction=0.5, replay_capacity=50)
+    self.assertEqual((config.fresh_items_per_batch, config.replayed_items_per_batch), (1, 1))
+    learner, status, weights_seen, _ = self._train(config, self.get_temp_dir(), steps=8)
+    self.assertEqual(status['learner_steps'], 8)
+    self.assertEqual(status['env_frames'], 8 * 4 * 5)
+    self.assertGreater(weights_seen, 0)
+
+  def test_replayed_unrolls_are_not_counted_twice(self):
+    config = _config(batch_size=8, replay_fraction=0.5)
+    items = _random_items(config, 2)
+    items['last'][:] = False
+    items['last'][0, 3, 1] = True          # one episode ends in the fresh unroll
+    items['last'][1, 2, :] = True          # four in the replayed one
+    items['weights_version'][0] = 10
+    items['weights_version'][1] = 0
+    batch = trajectories.to_time_major(items)
+    learner = learner_lib.Learner(config, self.get_temp_dir(), dataset_fn=_in_memory(batch))
+    try:
+      metrics = learner.train_step()
+      self.assertEqual(learner._episodes, 1)   # pylint: disable=protected-access
+      self.assertAllClose(0 - 10, metrics['policy/lag'])   # fresh unrolls only
+      self.assertEqual(int(learner.env_frames.numpy()), 4 * 5)
+    finally:
+      learner.close()
+
+
 if __name__ == '__main__':
   tf.test.main()
