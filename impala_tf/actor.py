@@ -36,15 +36,28 @@ CONNECTION_ERRORS = (RuntimeError, ConnectionError, tf.errors.OpError,
 class Actor:
   """One actor process's work: `envs_per_actor` envs, one Reverb writer."""
 
-  def __init__(self, config, server_address: str, task: int = 0):
+  def __init__(self, config, server_address: str, task: int = 0, task_id=None):
+    """
+    Args:
+      config: the ImpalaConfig.
+      server_address: HOST:PORT of the learner.
+      task: this actor's index (it seeds the environments and the actions).
+      task_id: which of the config's tasks the environments run (multi-task);
+        by default the actors are spread over the tasks: task % num_tasks.
+    """
     config.validate()
     self._config = config
     self._address = server_address
     self._task = task
+    self.task_id = task % config.num_tasks if task_id is None else task_id
+    if not 0 <= self.task_id < config.num_tasks:
+      raise ValueError(f'task_id must be in [0, {config.num_tasks}) for the config\'s '
+                       f'{config.num_tasks} task(s), got {task_id}.')
     self._num_envs = config.envs_per_actor
     self._env = environments.make_env(
         config, self._num_envs, seed=environments.environment_seeds(config.seed, task,
-                                                                    self._num_envs))
+                                                                    self._num_envs),
+        task=self.task_id)
     spec = self.env_spec = self._env.spec
     self._dist = spec.distribution
     # The acting step: numpy in, numpy out, run by a Session (no per-step
@@ -74,6 +87,7 @@ class Actor:
     self._episode_return = np.zeros(e, np.float32)
     self._episode_length = np.zeros(e, np.int32)
     self._core_state = self.policy.initial_state()
+    self._task_column = np.full(e, self.task_id, np.int32)
     self._counter = 0
 
   def _observation_part(self):
@@ -86,6 +100,7 @@ class Actor:
         'prev_action': self._prev_action,
         'episode_return': self._episode_return,
         'episode_length': self._episode_length,
+        'task': self._task_column,
     }
     if self._config.use_lstm:
       part['core_state'] = self._core_state
@@ -262,14 +277,16 @@ class Actor:
       time.sleep(0.001)
 
 
-def run_actor(config, server_address: str, task: int = 0, max_unrolls=None):
+def run_actor(config, server_address: str, task: int = 0, max_unrolls=None, task_id=None):
   """Entry point of the actor binary; SIGTERM/SIGINT stop it cleanly."""
   import signal  # pylint: disable=g-import-not-at-top
   config.validate()
   stop = threading.Event()
   for sig in (signal.SIGTERM, signal.SIGINT):
     signal.signal(sig, lambda *_: stop.set())
-  actor = Actor(config, server_address, task)
+  actor = Actor(config, server_address, task, task_id)
+  logging.info('actor %d: task %s (%d of %d).', task, config.task_names[actor.task_id],
+               actor.task_id, config.num_tasks)
   actor.run(max_unrolls=max_unrolls, stop=stop)
   logging.info('actor %d: stopped after %d unrolls, %d frames, weights version %d.', task,
                actor.unrolls, actor.env_frames, actor.weights_version)

@@ -49,6 +49,18 @@ class ImpalaConfig:
   # Gymnasium envs: truncate episodes after this many agent steps (0: the
   # env's registered limit, e.g. 500 for CartPole-v1).
   max_episode_steps: int = 0
+  # Atari: the full 18-action set for every game (needed when one policy
+  # serves several games) instead of each game's minimal set.
+  full_action_space: bool = False
+
+  # --- Tasks (multi-task training, Hessel et al. 2019) ----------------------
+  # Empty: one task, env_id. Otherwise the gymnasium ids of the tasks; all
+  # must share observation and action spaces (Atari: full_action_space).
+  # The same id may appear twice (e.g. with different reward scales).
+  tasks: Tuple[str, ...] = ()
+  # Per task, a factor on its rewards (empty: all 1), e.g. to make tasks of
+  # very different reward scales out of one environment.
+  task_reward_scales: Tuple[float, ...] = ()
 
   # --- Actors -----------------------------------------------------------------
   # Actor processes the local launcher starts.
@@ -116,6 +128,16 @@ class ImpalaConfig:
   reward_clipping: str = 'abs_one'
   # λ of V-trace's trace coefficients c_s = λ min(c̄, ρ_s); 1 is the paper's.
   vtrace_lambda: float = 1.0
+  # PopArt (van Hasselt et al. 2016; Hessel et al. 2019): per-task adaptive
+  # normalisation of the value targets, the baseline predicting normalised
+  # values and the advantages divided by the task's σ. With it, rewards of
+  # any scale can be used unclipped (reward_clipping='none').
+  popart: bool = False
+  # β of the statistics' moving averages, per update (the paper: 3e-4).
+  popart_step_size: float = 3e-4
+  # Bounds on σ = sqrt(ν − μ²).
+  popart_sigma_min: float = 1e-4
+  popart_sigma_max: float = 1e6
   # 'sum' over time and batch (the paper's implementation; Table G.1's
   # learning rate assumes it) or 'mean' over the real transitions (A2C/PPO
   # convention: the gradient's scale does not depend on the batch size).
@@ -233,6 +255,23 @@ class ImpalaConfig:
 
     if not isinstance(self.env_id, str) or not self.env_id:
       raise ConfigError(f'env_id must be a non-empty gymnasium id, got {self.env_id!r}.')
+    for name in ('tasks', 'task_reward_scales'):
+      if isinstance(getattr(self, name), list):
+        setattr(self, name, tuple(getattr(self, name)))
+    if not isinstance(self.tasks, tuple) or not all(
+        isinstance(t, str) and t for t in self.tasks):
+      raise ConfigError(f'tasks must be a tuple of gymnasium ids, got {self.tasks!r}.')
+    if len({t.startswith('ALE/') for t in self.task_ids}) > 1:
+      raise ConfigError(f'tasks must be all Atari or all non-Atari, got {self.tasks!r}.')
+    if self.is_atari and len(set(self.task_ids)) > 1 and not self.full_action_space:
+      raise ConfigError('several Atari games need full_action_space=true, so that one policy '
+                        f'head serves them all (tasks {self.tasks!r}).')
+    if self.task_reward_scales and (
+        len(self.task_reward_scales) != self.num_tasks
+        or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0
+                   for x in self.task_reward_scales)):
+      raise ConfigError(f'task_reward_scales must be empty or one positive number per task '
+                        f'({self.num_tasks}), got {self.task_reward_scales!r}.')
     for name in ('action_repeat', 'frame_stack', 'max_episode_frames', 'num_actors',
                  'envs_per_actor', 'unroll_length', 'batch_size', 'queue_capacity',
                  'torso_output_size', 'lstm_units', 'total_environment_frames',
@@ -252,6 +291,9 @@ class ImpalaConfig:
     for name in ('baseline_cost', 'entropy_cost', 'ppo_clip'):
       in_range(name, 0.0, math.inf)
     in_range('vtrace_lambda', 0.0, 1.0)
+    in_range('popart_step_size', 0.0, 1.0, low_open=True)
+    in_range('popart_sigma_min', 0.0, math.inf, low_open=True)
+    in_range('popart_sigma_max', self.popart_sigma_min, math.inf)
     in_range('replay_fraction', 0.0, 1.0)
     in_range('learning_rate', 0.0, 1.0, low_open=True)
     in_range('rmsprop_decay', 0.0, 1.0)
@@ -263,7 +305,7 @@ class ImpalaConfig:
     in_range('adam_epsilon', 0.0, math.inf, low_open=True)
     in_range('lr_end_factor', 0.0, 1.0)
     for name in ('rmsprop_epsilon_inside_sqrt', 'advantage_normalization', 'use_lstm',
-                 'synchronous', 'observation_normalization'):
+                 'synchronous', 'observation_normalization', 'popart', 'full_action_space'):
       if not isinstance(getattr(self, name), bool):
         raise ConfigError(f'{name} must be true or false, got {getattr(self, name)!r}.')
     in_range('grad_clip_norm', 0.0, math.inf, low_open=True)
@@ -309,7 +351,31 @@ class ImpalaConfig:
   # --- Derived quantities ---------------------------------------------------------
   @property
   def is_atari(self) -> bool:
-    return self.env_id.startswith('ALE/')
+    return self.task_ids[0].startswith('ALE/')
+
+  @property
+  def task_ids(self) -> Tuple[str, ...]:
+    """The gymnasium id of every task: `tasks`, or (env_id,)."""
+    return tuple(self.tasks) or (self.env_id,)
+
+  @property
+  def num_tasks(self) -> int:
+    return len(self.task_ids)
+
+  @property
+  def task_names(self) -> Tuple[str, ...]:
+    """Unique names for reporting: the env id, with '_x<scale>' where a reward
+    scale is set and '#<index>' where that still leaves two alike."""
+    names = []
+    for k, env_id in enumerate(self.task_ids):
+      name = env_id
+      if self.task_reward_scales and self.task_reward_scales[k] != 1:
+        name = f'{env_id}_x{self.task_reward_scales[k]:g}'
+      names.append(name)
+    return tuple(f'{n}#{k}' if names.count(n) > 1 else n for k, n in enumerate(names))
+
+  def reward_scale(self, task: int) -> float:
+    return float(self.task_reward_scales[task]) if self.task_reward_scales else 1.0
 
   @property
   def items_per_batch(self) -> int:

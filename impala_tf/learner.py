@@ -20,6 +20,7 @@ import numpy as np
 import reverb
 import tensorflow as tf
 
+from impala_tf import atari_scores
 from impala_tf import checkpoints
 from impala_tf import environments
 from impala_tf import export
@@ -125,8 +126,11 @@ class Learner:
     self._dataset = self._strategy.distribute_datasets_from_function(dataset_fn)
     self._iterator = iter(self._dataset)
     self._summary_writer = tf.summary.create_file_writer(os.path.join(logdir, 'train'))
+    self._scalar_writers = {}
     self._episode_returns = collections.deque(maxlen=100)
     self._episode_lengths = collections.deque(maxlen=100)
+    # Per task (multi-task runs report every task as a single task reports).
+    self._task_returns = [collections.deque(maxlen=100) for _ in range(config.num_tasks)]
     self._episodes = 0
     self._stop_requested = False
 
@@ -175,10 +179,13 @@ class Learner:
                         'reward or observation (%d skipped so far).', skipped,
                         step_before + k, self._skipped)
       for replica_episodes in local(batch_episodes):
-        done, ret, length = replica_episodes.numpy()
+        done, ret, length, task = replica_episodes.numpy()
         done = done > 0
         self._episode_returns.extend(ret[done].tolist())
         self._episode_lengths.extend(length[done].astype(int).tolist())
+        for r, k in zip(ret[done].tolist(), task[done].astype(int).tolist()):
+          if 0 <= k < len(self._task_returns):
+            self._task_returns[k].append(r)
         self._episodes += int(done.sum())
     k = len(episodes)
     self._step += k
@@ -282,6 +289,9 @@ class Learner:
         'learner_steps_per_second': sps,
         # null (not NaN, which JSON lacks) until an episode has finished.
         'episode_return_mean': float(np.mean(returns)) if returns else None,
+        'episode_return_mean_per_task': self.task_returns(),
+        'human_normalized': atari_scores.human_normalized_report(
+            self.task_returns(), dict(zip(self._config.task_names, self._config.task_ids))),
         'episode_length_mean': (float(np.mean(self._episode_lengths))
                                 if self._episode_lengths else None),
         'episodes': self._episodes,
@@ -292,18 +302,51 @@ class Learner:
         'time': time.time(),
     }
 
+  def task_returns(self):
+    """{task name: mean return of its last 100 episodes, or None}."""
+    return {name: float(np.mean(returns)) if returns else None
+            for name, returns in zip(self._config.task_names, self._task_returns)}
+
   def _write_summaries(self, step, metrics, wall, frames_at_start):
     frames = self._frames
-    with self._summary_writer.as_default(step=frames):
-      for name, value in metrics.items():
-        tf.summary.scalar(name, value)
-      tf.summary.scalar('learner_steps', step)
-      tf.summary.scalar('frames_per_second', (frames - frames_at_start) / max(wall, 1e-6))
-      tf.summary.scalar('queue_fill', trajectory_queue.queue_size(self._client)
-                        / self._config.queue_capacity)
-      if self._episode_returns:
-        tf.summary.scalar('episode_return', float(np.mean(self._episode_returns)))
-        tf.summary.scalar('episode_length', float(np.mean(self._episode_lengths)))
+    scalars = dict(metrics)
+    scalars['learner_steps'] = step
+    scalars['frames_per_second'] = (frames - frames_at_start) / max(wall, 1e-6)
+    scalars['queue_fill'] = (trajectory_queue.queue_size(self._client)
+                             / self._config.queue_capacity)
+    self._write_scalars(scalars, frames)
+    if self._episode_returns:
+      self._write_scalars({'episode_return': float(np.mean(self._episode_returns)),
+                           'episode_length': float(np.mean(self._episode_lengths))}, frames)
+    if self._config.num_tasks > 1 or self.train_step_fn.popart is not None:
+      per_task = {}
+      for name, value in self.task_returns().items():
+        if value is not None:
+          per_task[f'{name}/episode_return'] = value
+      if self.train_step_fn.popart is not None:
+        popart = self.train_step_fn.popart
+        for name, mu, sigma in zip(self._config.task_names, popart.mu.numpy(),
+                                   popart.sigma.numpy()):
+          per_task[f'{name}/popart_mu'] = mu
+          per_task[f'{name}/popart_sigma'] = sigma
+      self._write_scalars(per_task, frames)
+
+  def _write_scalars(self, scalars, frames):
+    """Writes named scalars at step `frames` through one compiled call per
+    set of names: two tensors cross into TensorFlow, not one per scalar."""
+    names = tuple(sorted(scalars))
+    if names not in self._scalar_writers:
+      writer = self._summary_writer
+
+      @tf.function
+      def write(values, step):
+        with writer.as_default(step=step):
+          for i, name in enumerate(names):
+            tf.summary.scalar(name, values[i])
+
+      self._scalar_writers[names] = write
+    self._scalar_writers[names](np.array([scalars[n] for n in names], np.float32),
+                                np.int64(frames))
 
   def close(self):
     self._publisher.close()

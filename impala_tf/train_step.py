@@ -29,6 +29,7 @@ import tensorflow as tf
 from impala_tf import losses
 from impala_tf import networks
 from impala_tf import optimizers
+from impala_tf import popart as popart_lib
 from impala_tf import trajectories
 
 # Sums over the global batch (SUM-reduced over replicas) and over a batch's
@@ -70,6 +71,9 @@ class TrainStep:
     variables = self.network.trainable_variables
     self.optimizer = optimizers.make_optimizer(config, variables)
     self.hyperparameters = Hyperparameters(config)
+    self.popart = (popart_lib.PopArt(config.num_tasks, config.popart_step_size,
+                                     config.popart_sigma_min, config.popart_sigma_max)
+                   if config.popart else None)
     counter = lambda name: tf.Variable(0, dtype=tf.int64, trainable=False, name=name)
     self.env_frames = counter('env_frames')          # frames consumed
     self.learner_steps = counter('learner_steps')    # batches consumed
@@ -93,6 +97,8 @@ class TrainStep:
         network=self.network, optimizer=self.optimizer, hyperparameters=self.hyperparameters,
         env_frames=self.env_frames, learner_steps=self.learner_steps,
         skipped_updates=self.skipped_updates)
+    if self.popart is not None:
+      self.checkpointables['popart'] = self.popart
 
   # --- Replica context -----------------------------------------------------------
   def _minibatch(self, batch, epoch, index):
@@ -127,9 +133,18 @@ class TrainStep:
         observation=batch['observation'], first=batch['first'],
         prev_action=batch['prev_action'], prev_reward=batch['reward'])
     variables = self.network.trainable_variables
+    # Each trajectory's task (constant along it): its baseline output and
+    # its PopArt statistics.
+    task_onehot = tf.one_hot(batch['task'][0], config.num_tasks)
+    popart = None
+    if self.popart is not None:
+      popart = (tf.linalg.matvec(task_onehot, self.popart.mu),
+                tf.linalg.matvec(task_onehot, self.popart.sigma))
     with tf.GradientTape() as tape:
       outputs, _ = self.network.unroll(inputs, batch.get('core_state', ()))
-      values = outputs.baseline[:-1]
+      baseline = outputs.baseline
+      if config.num_tasks > 1:
+        baseline = tf.reduce_sum(baseline * task_onehot, -1)
       loss = losses.impala_loss(
           self._dist,
           target_policy_params=outputs.policy_params[:-1],
@@ -137,8 +152,8 @@ class TrainStep:
           actions=loss_in.actions,
           rewards=loss_in.rewards,
           discounts=loss_in.discounts,
-          values=values,
-          bootstrap_value=outputs.baseline[-1],
+          values=baseline[:-1],
+          bootstrap_value=baseline[-1],
           mask=mask,
           correction=config.correction,
           reward_clipping=config.reward_clipping,
@@ -150,7 +165,8 @@ class TrainStep:
           lambda_=config.vtrace_lambda,
           advantage_normalization=config.advantage_normalization,
           ppo_clip=config.ppo_clip or None,
-          cross_replica_sum=cross_replica_sum)
+          cross_replica_sum=cross_replica_sum,
+          popart=popart)
       objective = loss.total_loss
       if config.loss_reduction == 'mean':
         objective = objective / tf.maximum(transitions, 1.0)
@@ -164,7 +180,7 @@ class TrainStep:
       finite &= tf.reduce_all(tf.math.is_finite(batch['observation']))
     rhos = tf.exp(loss.log_rhos)
     rho_bar = config.clip_rho_threshold
-    vs_error = loss.vs - values
+    vs_error = loss.vs - loss.values
     local_transitions = tf.reduce_sum(mask)
     sums = {
         'transitions': local_transitions,
@@ -186,10 +202,15 @@ class TrainStep:
     }
     sums = cross_replica_sum(tf.stack([tf.cast(sums[k], tf.float32) for k in _SUMS]))
     # Every replica now holds the same sums, so the same `finite`.
-    return grads, sums, tf.stack([grad_norm] + group_norms)
+    # Per task: count, Σ v_s and Σ v_s² of the (unnormalised) targets, for
+    # PopArt's statistics.
+    per_task = lambda x: tf.einsum('tb,bk->k', x * mask, task_onehot)
+    moments = cross_replica_sum(tf.stack(
+        [per_task(tf.ones_like(loss.vs)), per_task(loss.vs), per_task(tf.square(loss.vs))]))
+    return grads, sums, tf.stack([grad_norm] + group_norms), moments
 
   def _replica_batch_info(self, batch):
-    """Episodes [3, T, B] of this replica; the global batch's weights version
+    """Episodes [4, T, B] (done, return, length, task) of this replica; the global batch's weights version
     sum and trajectory count; its observation moments (for normalisation).
     Only the fresh trajectories (the first ones) count: replayed ones were
     counted when they were fresh."""
@@ -197,8 +218,9 @@ class TrainStep:
     fresh = self._fresh_per_replica
     batch = tf.nest.map_structure(lambda x: x[:, :fresh], {
         k: v for k, v in batch.items() if k != 'core_state'})
-    done, ep_return, ep_length = trajectories.finished_episodes(batch)
-    episodes = tf.stack([tf.cast(done, tf.float32), ep_return, tf.cast(ep_length, tf.float32)])
+    done, ep_return, ep_length, task = trajectories.finished_episodes(batch)
+    episodes = tf.stack([tf.cast(done, tf.float32), ep_return, tf.cast(ep_length, tf.float32),
+                         tf.cast(task, tf.float32)])
     version = tf.cast(tf.reduce_sum(batch['weights_version'][0]), tf.float32)
     count = tf.cast(tf.shape(batch['weights_version'])[1], tf.float32)
     info = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.stack([version, count]))
@@ -231,11 +253,21 @@ class TrainStep:
     norms = tf.zeros([1 + len(groups)])
     update_norms = tf.zeros([len(groups)])
     for update in tf.range(num_updates):
-      grads, step_sums, step_norms = strategy.run(self._replica_update, args=(batch, update))
+      grads, step_sums, step_norms, moments = strategy.run(self._replica_update,
+                                                           args=(batch, update))
       step_sums = local(step_sums)
       finite = step_sums[_SUMS.index('nonfinite')] == 0.0
-      squares = tf.cond(finite, lambda: tf.stack(self.optimizer.apply(grads)),
-                        lambda: tf.zeros([num_vars]))
+
+      def apply(grads=grads, moments=moments):
+        squares = tf.stack(self.optimizer.apply(grads))
+        if self.popart is not None:
+          # After the gradient step, which used the statistics the outputs
+          # were trained under; the rescale keeps every V(s) unchanged.
+          head = self.network.baseline_head
+          self.popart.update(*tf.unstack(local(moments)), head.kernel, head.bias)
+        return squares
+
+      squares = tf.cond(finite, apply, lambda: tf.zeros([num_vars]))
       self.skipped_updates.assign_add(1 - tf.cast(finite, tf.int64))
       sums += step_sums
       norms += local(step_norms)
@@ -269,7 +301,8 @@ class TrainStep:
 
     Returns:
       (stats float32 [steps_per_call, len(stat_names)],
-       [per batch: per-replica episodes float32 [3, T, B]]).
+       [per batch: per-replica episodes float32 [4, T, B]: done, return,
+        length, task]).
     """
     stats, episodes = [], []
     for _ in range(self._config.steps_per_call):
