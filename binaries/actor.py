@@ -4,12 +4,16 @@ r"""An actor: steps envs with the learner's newest weights, sends unrolls.
       --task=N [--task_id=K] [--config.FIELD=VALUE ...]
 """
 
+import sys
+
 from absl import app
 from absl import flags
+from absl import logging
 from ml_collections import config_flags
 
 from impala_tf import actor
 from impala_tf import config as config_lib
+from impala_tf import run_config
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Preset file (configs/*.py).')
 _ADDRESS = flags.DEFINE_string('learner_address', None, 'HOST:PORT of the learner.')
@@ -31,8 +35,13 @@ def main(argv):
   if _TASK_ID.value is not None and not 0 <= _TASK_ID.value < config.num_tasks:
     raise app.UsageError(f'--task_id must be in [0, {config.num_tasks}) for the config\'s '
                          f'tasks {list(config.task_names)}, got {_TASK_ID.value}.')
-  actor.run_actor(config, _ADDRESS.value, _TASK.value, _MAX_UNROLLS.value,
-                  task_id=_TASK_ID.value)
+  try:
+    actor.run_actor(config, _ADDRESS.value, _TASK.value, _MAX_UNROLLS.value,
+                    task_id=_TASK_ID.value)
+  except run_config.ConfigMismatch as e:
+    # One line, no traceback: the fix is in how the process was started.
+    logging.error('actor %d: %s', _TASK.value, e)
+    sys.exit(2)
 
 
 def run():

@@ -23,6 +23,7 @@ import tensorflow as tf
 from impala_tf import environments
 from impala_tf import graph_policy
 from impala_tf import networks
+from impala_tf import run_config
 from impala_tf import trajectories
 from impala_tf import weights as weights_lib
 from impala_tf.trajectory_queue import REPLAY_TABLE
@@ -161,6 +162,8 @@ class Actor:
         client.server_info(timeout=5)
         if waited:
           logging.info('actor %d: learner at %s is reachable.', self._task, self._address)
+        # Not a connection error: a mismatch ends the actor (ConfigMismatch).
+        run_config.check(client, self._config)
         return client
       except CONNECTION_ERRORS as e:
         logging.warning('actor %d: waiting for the learner at %s (%.0fs so far, retry in '

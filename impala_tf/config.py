@@ -223,6 +223,36 @@ class ImpalaConfig:
   learner_intra_op_threads: int = 0
   actor_intra_op_threads: int = 1
 
+  # --- Population Based Training (paper Appendix F; Jaderberg et al. 2017) ---
+  # Used by learners started with --pbt_dir and --pbt_member (see
+  # binaries/pbt_local.py). Hyperparameters under search, among
+  # learning_rate, entropy_cost, optimizer_epsilon (RMSProp's or Adam's ε)
+  # and grad_clip_norm.
+  pbt_hyperparameters: Tuple[str, ...] = ('learning_rate', 'entropy_cost',
+                                          'optimizer_epsilon', 'grad_clip_norm')
+  # Ranges (low, high): a new member samples each log-uniformly, and
+  # perturbations stay inside. Learning rate, entropy and ε: paper Table D.1
+  # (ε there is the categorical {1e-1, 1e-3, 1e-5, 1e-7}, here its span);
+  # the gradient clip's range is ours.
+  pbt_learning_rate_range: Tuple[float, float] = (5e-6, 5e-3)
+  pbt_entropy_cost_range: Tuple[float, float] = (5e-5, 1e-2)
+  pbt_optimizer_epsilon_range: Tuple[float, float] = (1e-7, 1e-1)
+  pbt_grad_clip_norm_range: Tuple[float, float] = (0.1, 100.0)
+  # False: a new member starts from this config's values instead of a sample.
+  pbt_sample_initial: bool = True
+  # No exploit before a member has trained this many frames.
+  pbt_burn_in_frames: int = 20_000_000
+  # A member is ready after this many episodes since its last exploit
+  # (paper: 5,000, for Atari).
+  pbt_ready_episodes: int = 5000
+  # Exploit when the other member is better by more than this fraction.
+  pbt_exploit_threshold: float = 0.05
+  # Explore: each hyperparameter × factor or ÷ factor with this probability.
+  pbt_perturb_factor: float = 1.2
+  pbt_perturb_probability: float = 0.33
+  # Seconds between a member's publications (checkpoint + state) and checks.
+  pbt_interval_seconds: float = 60.0
+
   seed: int = 0
 
   def __post_init__(self):
@@ -232,6 +262,22 @@ class ImpalaConfig:
     """Raises ConfigError naming the first invalid field; returns self."""
     if isinstance(self.mlp_hidden_sizes, list):
       self.mlp_hidden_sizes = tuple(self.mlp_hidden_sizes)
+    for name in ('pbt_hyperparameters', 'pbt_learning_rate_range', 'pbt_entropy_cost_range',
+                 'pbt_optimizer_epsilon_range', 'pbt_grad_clip_norm_range'):
+      if isinstance(getattr(self, name), list):
+        setattr(self, name, tuple(getattr(self, name)))
+    searchable = ('learning_rate', 'entropy_cost', 'optimizer_epsilon', 'grad_clip_norm')
+    if (not isinstance(self.pbt_hyperparameters, tuple)
+        or not set(self.pbt_hyperparameters) <= set(searchable)):
+      raise ConfigError(f'pbt_hyperparameters must be a tuple of names from {searchable}, '
+                        f'got {self.pbt_hyperparameters!r}.')
+    for name in ('pbt_learning_rate_range', 'pbt_entropy_cost_range',
+                 'pbt_optimizer_epsilon_range', 'pbt_grad_clip_norm_range'):
+      value = getattr(self, name)
+      if (not isinstance(value, tuple) or len(value) != 2
+          or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
+          or not 0 < value[0] <= value[1]):
+        raise ConfigError(f'{name} must be (low, high) with 0 < low <= high, got {value!r}.')
 
     def positive(name, integer=True):
       value = getattr(self, name)
@@ -280,7 +326,8 @@ class ImpalaConfig:
                  'steps_per_call', 'replay_capacity'):
       positive(name)
     for name in ('noop_max', 'max_episode_steps', 'env_threads', 'learner_intra_op_threads',
-                 'actor_intra_op_threads', 'seed', 'lr_warmup_frames', 'prefetch_batches'):
+                 'actor_intra_op_threads', 'seed', 'lr_warmup_frames', 'prefetch_batches',
+                 'pbt_burn_in_frames', 'pbt_ready_episodes'):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f'{name} must be a non-negative integer, got {value!r}.')
@@ -292,6 +339,10 @@ class ImpalaConfig:
       in_range(name, 0.0, math.inf)
     in_range('vtrace_lambda', 0.0, 1.0)
     in_range('popart_step_size', 0.0, 1.0, low_open=True)
+    in_range('pbt_exploit_threshold', 0.0, math.inf)
+    in_range('pbt_perturb_factor', 1.0, math.inf)
+    in_range('pbt_perturb_probability', 0.0, 1.0)
+    positive('pbt_interval_seconds', integer=False)
     in_range('popart_sigma_min', 0.0, math.inf, low_open=True)
     in_range('popart_sigma_max', self.popart_sigma_min, math.inf)
     in_range('replay_fraction', 0.0, 1.0)
@@ -305,7 +356,8 @@ class ImpalaConfig:
     in_range('adam_epsilon', 0.0, math.inf, low_open=True)
     in_range('lr_end_factor', 0.0, 1.0)
     for name in ('rmsprop_epsilon_inside_sqrt', 'advantage_normalization', 'use_lstm',
-                 'synchronous', 'observation_normalization', 'popart', 'full_action_space'):
+                 'synchronous', 'observation_normalization', 'popart', 'full_action_space',
+                 'pbt_sample_initial'):
       if not isinstance(getattr(self, name), bool):
         raise ConfigError(f'{name} must be true or false, got {getattr(self, name)!r}.')
     in_range('grad_clip_norm', 0.0, math.inf, low_open=True)

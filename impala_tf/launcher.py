@@ -58,7 +58,7 @@ class LocalLauncher:
   """Runs learner + actors locally; `run()` returns the final result dict."""
 
   def __init__(self, config, logdir, learner_cmd, actor_cmd, port=0, print_fn=print,
-               extra_env=None):
+               extra_env=None, learner_args=()):
     """
     Args:
       config: the ImpalaConfig of the run.
@@ -68,6 +68,7 @@ class LocalLauncher:
       port: the learner's Reverb port (0: pick a free one).
       print_fn: where progress lines go.
       extra_env: environment variables for the children.
+      learner_args: further flags for the learner (e.g. --pbt_dir).
     """
     self._config = config.validate()
     if config.num_actors < config.num_tasks:
@@ -77,6 +78,7 @@ class LocalLauncher:
           'every task needs an actor.')
     self._logdir = os.path.abspath(logdir)
     self._learner_cmd = list(learner_cmd)
+    self._learner_args = list(learner_args)
     self._actor_cmd = list(actor_cmd)
     self._port = port or portpicker.pick_unused_port()
     self._print = print_fn
@@ -118,7 +120,8 @@ class LocalLauncher:
     start = time.time()
     learner = self._spawn(self._learner_cmd + [f'--config={config_path}',
                                                f'--logdir={self._logdir}',
-                                               f'--port={self._port}'], 'learner.log')
+                                               f'--port={self._port}'] + self._learner_args,
+                          'learner.log')
     self._print(f'launcher: learner on port {self._port} (pid {learner.pid}), '
                 f'{self._config.num_actors} actors; logs in {self._logdir}/logs')
     for task in range(self._config.num_actors):

@@ -24,6 +24,7 @@ from impala_tf import atari_scores
 from impala_tf import checkpoints
 from impala_tf import environments
 from impala_tf import export
+from impala_tf import run_config
 from impala_tf import train_step as train_step_lib
 from impala_tf import trajectories
 from impala_tf import trajectory_queue
@@ -102,10 +103,11 @@ class Learner:
     self._queue_signature = trajectories.item_signature(step_specs, config.unroll_length)
     self._server = reverb.Server(
         tables=trajectory_queue.tables(config, self._queue_signature)
-        + weights_lib.weights_tables(self.network.variables),
+        + weights_lib.weights_tables(self.network.variables) + [run_config.table()],
         port=port or None)
     self.port = self._server.port
     self._client = reverb.Client(f'localhost:{self.port}')
+    run_config.publish(self._client, config)
     self._publisher = weights_lib.WeightPublisher(self._client, self.network.variables)
     self._publisher.publish(self.step)
     # Reading our own queue: ask for a batch only when it exists (see
@@ -133,11 +135,30 @@ class Learner:
     self._task_returns = [collections.deque(maxlen=100) for _ in range(config.num_tasks)]
     self._episodes = 0
     self._stop_requested = False
+    self._pbt = None
 
   @property
   def step(self) -> int:
     """Learner steps taken: batches consumed (the weights version)."""
     return self._step
+
+  @property
+  def frames(self) -> int:
+    """Environment frames consumed."""
+    return self._frames
+
+  @property
+  def episodes(self) -> int:
+    """Episodes finished since this learner process started."""
+    return self._episodes
+
+  def episode_return_mean(self):
+    """Mean return of the last 100 episodes, or None before any."""
+    return float(np.mean(self._episode_returns)) if self._episode_returns else None
+
+  def attach_pbt(self, member):
+    """Makes this learner a PBT population member (`pbt.member.Member`)."""
+    self._pbt = member
 
   # --- Python step and loop ----------------------------------------------------------
   def _data_ready(self) -> bool:
@@ -237,6 +258,8 @@ class Learner:
       metrics = step_metrics
       steps_run += config.steps_per_call
       step = self.step
+      if self._pbt is not None and self._pbt.after_step():
+        published_at = -config.publish_every_steps   # new weights: publish now
       if step - published_at >= config.publish_every_steps:
         self._publisher.publish(step)
         published_at = step
@@ -261,6 +284,8 @@ class Learner:
         self.export()
         last_export = now
     self._checkpoints.save(self.step)
+    if self._pbt is not None:
+      self._pbt.finish()
     if steps_run:
       self.export()
       self._publisher.publish(self.step)
@@ -353,12 +378,17 @@ class Learner:
     self._server.stop()
 
 
-def run_learner(config, logdir: str, port: int = 0, max_steps=None):
-  """Entry point of the learner binary: trains, checkpoints, returns status."""
+def run_learner(config, logdir: str, port: int = 0, max_steps=None, pbt_dir=None,
+                pbt_member=None):
+  """Entry point of the learner binary: trains, checkpoints, returns status.
+  With `pbt_dir`, the learner is member `pbt_member` of that population."""
   config.validate()
   if config.learner_intra_op_threads:
     tf.config.threading.set_intra_op_parallelism_threads(config.learner_intra_op_threads)
   learner = Learner(config, logdir, port)
+  if pbt_dir:
+    from impala_tf.pbt import member as member_lib  # pylint: disable=g-import-not-at-top
+    learner.attach_pbt(member_lib.Member(config, pbt_dir, pbt_member, learner))
   try:
     return learner.run(max_steps=max_steps)
   finally:
