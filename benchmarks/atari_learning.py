@@ -12,11 +12,13 @@ A run directory that already finished its budget is read, not run again, so
 an interrupted benchmark resumes where it stopped (`--workdir`).
 
 Writes `<out>.json` (every run's curve: frames, seconds since launch, mean
-return of the last 100 episodes; returns at fixed frame budgets; frames and
-seconds to each target) and `<out>.png` (one panel per game, return against
-frames, one line per preset and seed), and ends with one JSON line: per
-preset and game, the median over seeds of the final return, of the return at
-each budget, and of the frames and seconds to the target.
+return of the last 100 episodes; returns at fixed frame budgets; the frames
+and seconds at which each target is first reached) and `<out>.png` (one
+column per game: return against frames and against minutes, one line per
+preset and seed), and ends with one JSON line: per preset and game, the
+median over seeds of the final and the best return, of the return at each
+budget, and of the frames and minutes to each target (a seed that never
+reached it counts as infinitely slow; a median that is infinite is null).
 """
 
 import json
@@ -41,8 +43,9 @@ _PRESETS = flags.DEFINE_multi_string('preset', [os.path.join(_REPO, 'configs', '
                                      'Preset file(s) to compare (repeat the flag).')
 _OVERRIDES = flags.DEFINE_multi_string('override', [],
                                        'FIELD=VALUE applied to every run (repeatable).')
-_TARGETS = flags.DEFINE_list('targets', ['Pong:18'],
-                             'GAME:RETURN pairs; frames and seconds to reach each are reported.')
+_TARGETS = flags.DEFINE_list('targets', ['Pong:18', 'Pong:20'],
+                             'GAME:RETURN pairs (a game may have several); the frames and '
+                             'seconds at which the mean return first reaches each are reported.')
 _BUDGETS = flags.DEFINE_list('budgets', ['1000000', '2000000', '4000000', '8000000', '10000000'],
                              'Frame budgets at which returns are reported.')
 _WORKDIR = flags.DEFINE_string('workdir', os.path.join(_REPO, 'runs', 'atari_learning'),
@@ -131,6 +134,7 @@ def plot(runs, path):
     col = games.index(r['game'])
     for row, xs, scale in ((0, r['frames'], 1e6), (1, r['seconds'], 60.0)):
       axes[row][col].plot([x / scale for x in xs], r['returns'], color=colour, alpha=0.8,
+                          linestyle=('-', '--', ':', '-.')[r['seed'] % 4],
                           label=f"{r['preset']} s{r['seed']}")
   for col, game in enumerate(games):
     axes[0][col].set_title(game)
@@ -148,7 +152,11 @@ def plot(runs, path):
 def main(argv):
   del argv
   budgets = [int(b) for b in _BUDGETS.value if int(b) <= _FRAMES.value]
-  targets = dict((t.split(':')[0], float(t.split(':')[1])) for t in _TARGETS.value if t)
+  targets = {}
+  for t in _TARGETS.value:
+    if t:
+      game, value = t.split(':')
+      targets.setdefault(game, []).append(float(value))
   runs = []
   for preset in _PRESETS.value:
     for game in _GAMES.value:
@@ -161,14 +169,19 @@ def main(argv):
                'final_return': values[-1], 'wall_seconds': result['wall_seconds'],
                'frames_per_second': result['frames_per_second'],
                'return_at': {str(b): at_budget(frames, values, b) for b in budgets}}
-        if game in targets:
-          run['target'] = targets[game]
-          run['frames_to_target'], run['seconds_to_target'] = first_reaching(
-              frames, seconds, values, targets[game])
+        run['max_return'] = max(values)
+        run['frames_to'], run['seconds_to'] = {}, {}
+        for target in targets.get(game, []):
+          run['frames_to'][str(target)], run['seconds_to'][str(target)] = first_reaching(
+              frames, seconds, values, target)
         print(f"{run['preset']:12s} {game:14s} seed {seed}: final {values[-1]:8.2f} after "
               f"{frames[-1]:,} frames, {result['wall_seconds'] / 60:.1f} min; at budgets "
               + ', '.join(f'{int(b) / 1e6:g}M: {v if v is None else round(v, 2)}'
-                          for b, v in run['return_at'].items()), flush=True)
+                          for b, v in run['return_at'].items())
+              + ''.join(f'; {t} first at {f / 1e6:.2f}M frames, {s / 60:.1f} min'
+                        if f is not None else f'; {t} not reached'
+                        for (t, f), s in zip(run['frames_to'].items(),
+                                             run['seconds_to'].values())), flush=True)
         runs.append(run)
   os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
   with open(_OUT.value + '.json', 'w') as f:
@@ -179,17 +192,18 @@ def main(argv):
     for game in _GAMES.value:
       mine = [r for r in runs if r['preset'] == preset and r['game'] == game]
       entry = {'final_return': _median([r['final_return'] for r in mine]),
+               'max_return': _median([r['max_return'] for r in mine]),
                'return_at': {b: _median([r['return_at'][b] for r in mine])
                              for b in mine[0]['return_at']},
                'minutes': _median([r['wall_seconds'] / 60 for r in mine]),
                'seeds': len(mine)}
-      if game in targets:
-        frames_to = [r['frames_to_target'] for r in mine]
-        seconds_to = [r['seconds_to_target'] for r in mine]
-        # A seed that never reached the target counts as infinitely slow.
-        entry['frames_to_target'] = _inf_median(frames_to)
-        entry['minutes_to_target'] = _inf_median(
-            [None if s is None else s / 60 for s in seconds_to])
+      # A seed that never reached a target counts as infinitely slow.
+      entry['frames_to'] = {t: _inf_median([r['frames_to'][t] for r in mine])
+                            for t in mine[0]['frames_to']}
+      entry['minutes_to'] = {
+          t: _inf_median([None if r['seconds_to'][t] is None else r['seconds_to'][t] / 60
+                          for r in mine])
+          for t in mine[0]['seconds_to']}
       summary[f'{preset}/{game}'] = entry
   print(f'wrote {_OUT.value}.json and {_OUT.value}.png')
   print(json.dumps(summary))

@@ -4,9 +4,10 @@ Kept so that the README's comparison of the old and the new default can be
 rerun: the paper's shallow network and Table G.1's batch, unroll, entropy and
 learning rate, with RMSProp ε = 1e-5 (inside the root, mean square starting
 at 1), the loss summed, one update per batch, and the learning rate decayed
-linearly to 0 over the run's frame budget: pass
---config.lr_decay_frames=<total_environment_frames> with a budget other
-than 8M. Use `configs/atari.py` for anything else.
+linearly to 0 over the run's frame budget, here the comparison's 10M frames
+(the old preset decayed over whatever budget it was given: pass
+--config.lr_decay_frames=<total_environment_frames> with another budget).
+Use `configs/atari.py` for anything else.
 """
 
 from impala_tf.config import ImpalaConfig
@@ -37,6 +38,6 @@ def get_config() -> ImpalaConfig:
       grad_clip_norm=40.0,
       reward_clipping='abs_one',
       lr_schedule='linear',
-      lr_decay_frames=8_000_000,
-      total_environment_frames=8_000_000,
+      lr_decay_frames=10_000_000,
+      total_environment_frames=10_000_000,
   )

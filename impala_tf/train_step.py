@@ -13,6 +13,10 @@ num_minibatches updates; each update
      `tf.cond`, so a non-finite update is skipped (and counted) without
      leaving the graph.
 
+Before a batch's updates, the observation normaliser (if any) merges the
+moments of the batch's fresh observations. Episodes, the policy lag and the
+normaliser only see the fresh unrolls: replayed ones were counted once.
+
 Gradients never leave the graph. What comes back to Python per batch is one
 float32 vector of statistics (`stat_names`) and, per replica, one array of
 the episodes that ended in the batch: TF 2.15 under Python 3.11 leaks a
@@ -33,7 +37,7 @@ from impala_tf import popart as popart_lib
 from impala_tf import trajectories
 
 # Sums over the global batch (SUM-reduced over replicas) and over a batch's
-# updates, in this order at the start of the statistics vector.
+# updates, in this order after the statistics vector's head (`stat_names`).
 _SUMS = ('transitions', 'loss_total', 'loss_policy_gradient', 'loss_baseline',
          'loss_entropy', 'entropy', 'kl', 'rho', 'rho_truncated', 'ppo_clipped', 'vs',
          'vs_squared', 'vs_error', 'vs_error_squared', 'nonfinite')

@@ -168,6 +168,20 @@ class EnvironmentsTest(tf.test.TestCase):
     config = config_lib.ImpalaConfig(env_id='ALE/Pong-v5', full_action_space=True)
     self.assertEqual(environments.env_spec(config).action_space.n, 18)
 
+  def test_environment_seeds_are_distinct_across_actors(self):
+    seeds = [environments.environment_seeds(0, task, 16) for task in range(4)]
+    flat = np.concatenate(seeds)
+    self.assertLen(set(flat.tolist()), 64)        # no two envs of a run share a seed
+    self.assertTrue(((flat >= 0) & (flat < 2**31)).all())
+    self.assertAllEqual(seeds[1], environments.environment_seeds(0, 1, 16))  # reproducible
+    self.assertNotAllEqual(seeds[0], environments.environment_seeds(1, 0, 16))
+    # Envs seeded this way start from different states.
+    config = config_lib.ImpalaConfig(env_id='CartPole-v1')
+    env = environments.make_env(config, 3, seed=environments.environment_seeds(0, 0, 3))
+    first = env.reset()
+    env.close()
+    self.assertLen({tuple(np.round(o, 6)) for o in first}, 3)
+
   def test_bad_env_id(self):
     with self.assertRaisesRegex(ValueError, 'NoSuchEnv-v0'):
       environments.make_env(config_lib.ImpalaConfig(env_id='NoSuchEnv-v0'), 1, 0)
