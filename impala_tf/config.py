@@ -84,6 +84,19 @@ class ImpalaConfig:
   # lag): the synchronous batched A2C baseline of the paper's comparisons.
   # Requires num_actors * envs_per_actor == batch_size.
   synchronous: bool = False
+  # 'impala': actors send trajectories, the learner corrects with V-trace.
+  # 'a3c': the paper's distributed A3C baseline: each actor computes the
+  # loss's gradients on its own fresh unroll and sends only those; the
+  # learner applies them one by one as they arrive (impala_tf.a3c).
+  # 'a2c_sync_step': batched A2C synchronous per step: one process steps all
+  # num_actors × envs_per_actor environments in lockstep with one batched
+  # forward pass per step, and trains every T steps (impala_tf.sync_step).
+  # (Batched A2C synchronous per trajectory is synchronous=true.)
+  architecture: str = 'impala'
+  # ≥ 0: act with the weights of exactly this many learner updates ago
+  # (with synchronous=true, so no queueing adds to it): the fixed policy lag
+  # of the paper's correction comparisons. -1: whatever the system gives.
+  policy_lag: int = -1
 
   # --- Network (paper Fig. 3) -------------------------------------------------
   # 'mlp' (vector observations), 'shallow' (2 conv layers, paper Fig. 3),
@@ -392,6 +405,35 @@ class ImpalaConfig:
       raise ConfigError(
           f'batch_size ({self.batch_size}) must be a multiple of num_minibatches '
           f'({self.num_minibatches}): a minibatch is a set of whole trajectories.')
+    if isinstance(self.policy_lag, bool) or not isinstance(self.policy_lag, int) or (
+        self.policy_lag < -1):
+      raise ConfigError(f'policy_lag must be -1 (uncontrolled) or >= 0, got {self.policy_lag!r}.')
+    one_of('architecture', ('impala', 'a3c', 'a2c_sync_step'))
+    if self.architecture == 'a2c_sync_step':
+      clashes = [name for name, bad in (
+          ('synchronous', self.synchronous), ('replay_fraction', self.replay_fraction > 0),
+          ('strategy', self.strategy != 'default'), ('policy_lag', self.policy_lag >= 0),
+          ('batch_size', self.batch_size != self.num_actors * self.envs_per_actor),
+          ('tasks', self.num_tasks > 1)) if bad]
+      if clashes:
+        raise ConfigError("architecture='a2c_sync_step' steps num_actors × envs_per_actor "
+                          'environments as one batch (batch_size equal to that) on one device; '
+                          f'check {", ".join(clashes)}.')
+    if self.architecture == 'a3c':
+      clashes = [name for name, bad in (
+          ('synchronous', self.synchronous), ('popart', self.popart),
+          ('replay_fraction', self.replay_fraction > 0), ('num_epochs', self.num_epochs != 1),
+          ('num_minibatches', self.num_minibatches != 1),
+          ('observation_normalization', self.observation_normalization),
+          ('strategy', self.strategy != 'default'), ('policy_lag', self.policy_lag >= 0))
+          if bad]
+      if clashes:
+        raise ConfigError(f"architecture='a3c' applies each actor's gradient as it comes: it "
+                          f'does not combine with {", ".join(clashes)} (leave them at their '
+                          'defaults).')
+    if self.policy_lag >= 0 and not self.synchronous:
+      raise ConfigError('policy_lag >= 0 needs synchronous=true: otherwise the queue adds its '
+                        'own, varying lag.')
     fresh = self.fresh_items_per_batch * self.envs_per_actor
     if self.synchronous and self.num_actors * self.envs_per_actor != fresh:
       raise ConfigError(
@@ -447,7 +489,9 @@ class ImpalaConfig:
   @property
   def frames_per_learner_step(self) -> int:
     """New environment frames a learner step consumes (replayed ones are
-    not counted again)."""
+    not counted again; with A3C, one actor's unroll)."""
+    if self.architecture == 'a3c':
+      return self.envs_per_actor * self.unroll_length * self.action_repeat
     return (self.fresh_items_per_batch * self.envs_per_actor * self.unroll_length
             * self.action_repeat)
 

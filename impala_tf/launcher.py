@@ -124,8 +124,10 @@ class LocalLauncher:
                           'learner.log')
     self._print(f'launcher: learner on port {self._port} (pid {learner.pid}), '
                 f'{self._config.num_actors} actors; logs in {self._logdir}/logs')
-    for task in range(self._config.num_actors):
-      self._start_actor(task)
+    # Synchronous per step, the learner steps every environment itself.
+    if self._config.architecture != 'a2c_sync_step':
+      for task in range(self._config.num_actors):
+        self._start_actor(task)
     outcome, failure = 'completed', None
     try:
       next_log = start + self._config.log_every_seconds

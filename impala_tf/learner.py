@@ -20,6 +20,7 @@ import numpy as np
 import reverb
 import tensorflow as tf
 
+from impala_tf import a3c
 from impala_tf import atari_scores
 from impala_tf import checkpoints
 from impala_tf import environments
@@ -80,8 +81,9 @@ class Learner:
     spec = environments.env_spec(config)
     self._env_spec = spec
     self._strategy = strategy or make_strategy(config.strategy)
+    step_class = a3c.A3CStep if config.architecture == 'a3c' else train_step_lib.TrainStep
     with self._strategy.scope():
-      self.train_step_fn = train_step_lib.TrainStep(config, spec, self._strategy)
+      self.train_step_fn = step_class(config, spec, self._strategy)
     step_fn = self.train_step_fn
     self.network = step_fn.network
     self.optimizer = step_fn.optimizer
@@ -101,26 +103,42 @@ class Learner:
         spec, spec.distribution, config.envs_per_actor,
         config.lstm_units if config.use_lstm else 0)
     self._queue_signature = trajectories.item_signature(step_specs, config.unroll_length)
+    if config.architecture == 'a3c':
+      data_tables = [a3c.gradient_table(config, a3c.gradient_signature(
+          self.train_step_fn.num_parameters, config.unroll_length, config.envs_per_actor))]
+      self._data_table = a3c.GRADIENT_TABLE
+    else:
+      data_tables = trajectory_queue.tables(config, self._queue_signature)
+      self._data_table = trajectory_queue.TRAJECTORY_TABLE
     self._server = reverb.Server(
-        tables=trajectory_queue.tables(config, self._queue_signature)
-        + weights_lib.weights_tables(self.network.variables) + [run_config.table()],
+        tables=data_tables + weights_lib.weights_tables(self.network.variables)
+        + [run_config.table()],
         port=port or None)
     self.port = self._server.port
     self._client = reverb.Client(f'localhost:{self.port}')
     run_config.publish(self._client, config)
-    self._publisher = weights_lib.WeightPublisher(self._client, self.network.variables)
+    self._publisher = weights_lib.WeightPublisher(self._client, self.network.variables,
+                                                  lag=max(config.policy_lag, 0))
     self._publisher.publish(self.step)
     # Reading our own queue: ask for a batch only when it exists (see
     # `_data_ready`); unrolls sampled but not yet trained on, and this
     # server's sample count, make the bookkeeping.
+    self._source = None
+    if config.architecture == 'a2c_sync_step':
+      from impala_tf import sync_step  # pylint: disable=g-import-not-at-top
+      self._source = sync_step.SyncStepSource(config, self._publisher.read)
+      dataset_fn = dataset_fn or (lambda _: self._source.dataset())
     self._reads_queue = dataset_fn is None
-    self._items_per_call = config.fresh_items_per_batch * config.steps_per_call
+    self._items_per_call = (1 if config.architecture == 'a3c'
+                            else config.fresh_items_per_batch * config.steps_per_call)
     self._items_consumed = 0
     self._items_ready = 0
     if dataset_fn is None:
       address = f'localhost:{self.port}'
 
       def dataset_fn(context):
+        if config.architecture == 'a3c':
+          return a3c.make_dataset(address)
         return trajectory_queue.make_dataset(address, config, context.num_replicas_in_sync)
 
     # Each replica reads its own share of the batch: batches are time-major,
@@ -168,7 +186,7 @@ class Learner:
     trained on) count as ready, so none is lost or waited for twice.
     """
     if self._items_ready < self._items_per_call:
-      size, sampled = trajectory_queue.queue_counts(self._client)
+      size, sampled = trajectory_queue.queue_counts(self._client, self._data_table)
       self._items_ready = size + sampled - self._items_consumed
       if self._items_ready < self._items_per_call:
         time.sleep(_DATA_POLL_SECONDS)
@@ -322,7 +340,7 @@ class Learner:
         'episodes': self._episodes,
         'policy_lag': metrics.get('policy/lag'),
         'skipped_updates': self._skipped,
-        'queue_size': trajectory_queue.queue_size(self._client),
+        'queue_size': trajectory_queue.queue_size(self._client, self._data_table),
         'done': done,
         'time': time.time(),
     }
@@ -337,7 +355,7 @@ class Learner:
     scalars = dict(metrics)
     scalars['learner_steps'] = step
     scalars['frames_per_second'] = (frames - frames_at_start) / max(wall, 1e-6)
-    scalars['queue_fill'] = (trajectory_queue.queue_size(self._client)
+    scalars['queue_fill'] = (trajectory_queue.queue_size(self._client, self._data_table)
                              / self._config.queue_capacity)
     self._write_scalars(scalars, frames)
     if self._episode_returns:
@@ -374,6 +392,8 @@ class Learner:
                                 np.int64(frames))
 
   def close(self):
+    if self._source is not None:
+      self._source.close()
     self._publisher.close()
     self._server.stop()
 

@@ -126,6 +126,29 @@ class LearnerTest(tf.test.TestCase):
     self.assertEqual(status['policy_lag'], 0.0)
     self.assertGreaterEqual(weights_seen, 4)
 
+  def test_controlled_policy_lag_is_exact(self):
+    # Every batch is acted with the weights of exactly 3 updates before.
+    config = _config(synchronous=True, envs_per_actor=8, batch_size=8, policy_lag=3)
+    learner = learner_lib.Learner(config, self.get_temp_dir())
+    stop = threading.Event()
+    actor = actor_lib.Actor(config, f'127.0.0.1:{learner.port}', task=0)
+    thread = threading.Thread(target=actor.run, kwargs={'stop': stop}, daemon=True)
+    thread.start()
+    lags = []
+    try:
+      while learner.step < 10:
+        metrics = learner.train_step()
+        if metrics is not None:
+          lags.append(metrics['policy/lag'])
+          learner._publisher.publish(learner.step)   # pylint: disable=protected-access
+    finally:
+      stop.set()
+      learner.close()
+      thread.join(timeout=30)
+    # Warm-up: the first 3 batches act with the initial weights (version 0).
+    self.assertEqual(lags[:4], [0.0, 1.0, 2.0, 3.0])
+    self.assertEqual(lags[3:], [3.0] * (len(lags) - 3))
+
   def test_stop_while_waiting_for_data_leaves_checkpoint(self):
     logdir = self.get_temp_dir()
     learner = learner_lib.Learner(_config(), logdir)

@@ -75,6 +75,7 @@ class Population:
     return tf.train.latest_checkpoint(self.checkpoint_dir(member))
 
   def append_lineage(self, member: int, event: Dict):
+    tf.io.gfile.makedirs(self.member_dir(member))
     path = os.path.join(self.member_dir(member), LINEAGE_FILE)
     old = ''
     if tf.io.gfile.exists(path):
