@@ -1,7 +1,7 @@
 r"""The learner: hosts the trajectory queue, trains, publishes weights.
 
   python binaries/learner.py --config=configs/pong.py --logdir=DIR --port=PORT \
-      [--config.FIELD=VALUE ...]
+      [--pbt_dir=POPULATION_DIR --pbt_member=I] [--config.FIELD=VALUE ...]
 """
 
 from absl import app
@@ -15,13 +15,21 @@ _CONFIG = config_flags.DEFINE_config_file('config', None, 'Preset file (configs/
 _LOGDIR = flags.DEFINE_string('logdir', None, 'Run directory; an existing one is resumed.')
 _PORT = flags.DEFINE_integer('port', 0, 'Reverb port actors connect to (0: any free).')
 _MAX_STEPS = flags.DEFINE_integer('max_steps', None, 'Stop after this many steps.')
+_PBT_DIR = flags.DEFINE_string(
+    'pbt_dir', None, 'Population Based Training: the population\'s shared directory (a '
+    'path or any tf.io.gfile URL, e.g. gs://); this learner is member --pbt_member.')
+_PBT_MEMBER = flags.DEFINE_integer('pbt_member', None, 'This learner\'s index in the '
+                                   'population (with --pbt_dir).')
 flags.mark_flags_as_required(['config', 'logdir'])
 
 
 def main(argv):
   del argv
+  if (_PBT_DIR.value is None) != (_PBT_MEMBER.value is None):
+    raise app.UsageError('--pbt_dir and --pbt_member go together.')
   try:
-    learner.run_learner(_CONFIG.value, _LOGDIR.value, _PORT.value, _MAX_STEPS.value)
+    learner.run_learner(_CONFIG.value, _LOGDIR.value, _PORT.value, _MAX_STEPS.value,
+                        pbt_dir=_PBT_DIR.value, pbt_member=_PBT_MEMBER.value)
   except config_lib.ConfigError as e:
     raise app.UsageError(f'Invalid config: {e}') from e
 

@@ -20,6 +20,9 @@ from impala_tf import launcher
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Preset file (configs/*.py).')
 _LOGDIR = flags.DEFINE_string('logdir', None, 'Run directory; an existing one is resumed.')
 _PORT = flags.DEFINE_integer('port', 0, 'Reverb port of the learner (0: pick a free one).')
+_PBT_DIR = flags.DEFINE_string('pbt_dir', None, 'Population directory: the learner is '
+                               'member --pbt_member of a PBT population (see pbt_local.py).')
+_PBT_MEMBER = flags.DEFINE_integer('pbt_member', None, 'Index in the population.')
 _ISOLATE = flags.DEFINE_boolean(
     'isolate_network', True,
     'Run learner and actors in a private network namespace, so the unauthenticated '
@@ -45,7 +48,9 @@ def main(argv):
       config, _LOGDIR.value,
       learner_cmd=[sys.executable, os.path.join(_HERE, 'learner.py')],
       actor_cmd=[sys.executable, os.path.join(_HERE, 'actor.py')],
-      port=_PORT.value).run()
+      port=_PORT.value,
+      learner_args=([f'--pbt_dir={_PBT_DIR.value}', f'--pbt_member={_PBT_MEMBER.value}']
+                    if _PBT_DIR.value else [])).run()
   if result['outcome'] == 'failed':
     sys.exit(1)
 

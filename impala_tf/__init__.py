@@ -1,7 +1,9 @@
 """impala_tf: IMPALA and V-trace for TensorFlow 2 / Keras, on Reverb."""
 
+from impala_tf import atari_scores
 from impala_tf import distributions
 from impala_tf import losses
+from impala_tf import popart
 from impala_tf import vtrace
 from impala_tf.actor import Actor
 from impala_tf.actor import run_actor
@@ -49,10 +51,12 @@ __all__ = [
     'export_from_checkpoint',
     'export_policy',
     'load_config_file',
+    'atari_scores',
     'losses',
     'make_env',
     'make_network',
     'make_optimizer',
+    'popart',
     'run_actor',
     'run_learner',
     'vtrace',

@@ -20,9 +20,11 @@ import numpy as np
 import reverb
 import tensorflow as tf
 
+from impala_tf import a3c
 from impala_tf import environments
 from impala_tf import graph_policy
 from impala_tf import networks
+from impala_tf import run_config
 from impala_tf import trajectories
 from impala_tf import weights as weights_lib
 from impala_tf.trajectory_queue import REPLAY_TABLE
@@ -36,22 +38,35 @@ CONNECTION_ERRORS = (RuntimeError, ConnectionError, tf.errors.OpError,
 class Actor:
   """One actor process's work: `envs_per_actor` envs, one Reverb writer."""
 
-  def __init__(self, config, server_address: str, task: int = 0):
+  def __init__(self, config, server_address: str, task: int = 0, task_id=None):
+    """
+    Args:
+      config: the ImpalaConfig.
+      server_address: HOST:PORT of the learner.
+      task: this actor's index (it seeds the environments and the actions).
+      task_id: which of the config's tasks the environments run (multi-task);
+        by default the actors are spread over the tasks: task % num_tasks.
+    """
     config.validate()
     self._config = config
     self._address = server_address
     self._task = task
+    self.task_id = task % config.num_tasks if task_id is None else task_id
+    if not 0 <= self.task_id < config.num_tasks:
+      raise ValueError(f'task_id must be in [0, {config.num_tasks}) for the config\'s '
+                       f'{config.num_tasks} task(s), got {task_id}.')
     self._num_envs = config.envs_per_actor
     self._env = environments.make_env(
         config, self._num_envs, seed=environments.environment_seeds(config.seed, task,
-                                                                    self._num_envs))
+                                                                    self._num_envs),
+        task=self.task_id)
     spec = self.env_spec = self._env.spec
     self._dist = spec.distribution
     # The acting step: numpy in, numpy out, run by a Session (no per-step
     # EagerTensors, which leak under Python 3.11; see graph_policy).
     self.policy = graph_policy.GraphPolicy(
         config, spec, self._num_envs, seed=(config.seed, task),
-        threads=config.actor_intra_op_threads)
+        threads=config.actor_intra_op_threads, gradients=config.architecture == 'a3c')
     self.env_frames = 0
     self.unrolls = 0
     # Recent finished episodes only: a long run must not grow without bound.
@@ -74,6 +89,7 @@ class Actor:
     self._episode_return = np.zeros(e, np.float32)
     self._episode_length = np.zeros(e, np.int32)
     self._core_state = self.policy.initial_state()
+    self._task_column = np.full(e, self.task_id, np.int32)
     self._counter = 0
 
   def _observation_part(self):
@@ -86,20 +102,22 @@ class Actor:
         'prev_action': self._prev_action,
         'episode_return': self._episode_return,
         'episode_length': self._episode_length,
+        'task': self._task_column,
     }
     if self._config.use_lstm:
       part['core_state'] = self._core_state
     return part
 
-  def _act_and_step(self, writer):
-    """Acts on the current observation, records the action part, steps."""
+  def _act_and_step(self, record):
+    """Acts on the current observation, records the action part (`record`
+    takes its dict), steps the environments."""
     t0 = time.perf_counter()
     inputs = networks.NetworkInput(self._obs, self._first, self._prev_action, self._reward)
     action, params, self._core_state = self.policy.step(inputs, self._core_state,
                                                         self._counter)
     self._counter += 1
     t1 = time.perf_counter()
-    writer.append({
+    record({
         'action': action,
         'policy_params': params,
         'weights_version': np.full(self._num_envs, self.weights_version, np.int64),
@@ -146,6 +164,8 @@ class Actor:
         client.server_info(timeout=5)
         if waited:
           logging.info('actor %d: learner at %s is reachable.', self._task, self._address)
+        # Not a connection error: a mismatch ends the actor (ConfigMismatch).
+        run_config.check(client, self._config)
         return client
       except CONNECTION_ERRORS as e:
         logging.warning('actor %d: waiting for the learner at %s (%.0fs so far, retry in '
@@ -178,6 +198,8 @@ class Actor:
     self.policy.close()
 
   def _run_connected(self, client, max_unrolls, stop):
+    if self._config.architecture == 'a3c':
+      return self._run_a3c(client, max_unrolls, stop)
     config = self._config
     self._client = client
     t_len = config.unroll_length
@@ -192,9 +214,10 @@ class Actor:
       while not stop.is_set() and (max_unrolls is None or self.unrolls < max_unrolls):
         t0 = time.perf_counter()
         self.weights_version = subscriber.fetch()
+        step_at_start = subscriber.step
         self.timers['weights'] += time.perf_counter() - t0
         for _ in range(t_len):
-          self._act_and_step(writer)
+          self._act_and_step(writer.append)
           t0 = time.perf_counter()
           writer.append(self._observation_part(), partial_step=True)
           self.timers['reverb'] += time.perf_counter() - t0
@@ -218,8 +241,10 @@ class Actor:
         if not flushed:
           break
         if config.synchronous:
-          # Batched A2C: wait for the update that consumes this unroll.
-          self._wait_for_version(subscriber, self.weights_version + 1, stop)
+          # Batched A2C: wait for the update that consumes this unroll (the
+          # learner's step, not the weights version: with a controlled
+          # policy lag the published weights trail the step).
+          self._wait_for_step(subscriber, step_at_start + 1, stop)
         now = time.time()
         if now - last_log >= config.log_every_seconds:
           recent = list(self.episode_returns)[-100:]
@@ -232,6 +257,49 @@ class Actor:
                        f'{np.mean(recent):.2f}' if recent else 'n/a', shares)
           last_log, frames_at_log = now, self.env_frames
       # Finished (not stopped): deliver the item still in flight.
+      self._flush(writer, 0, stop)
+    finally:
+      writer.close()
+
+  def _run_a3c(self, client, max_unrolls, stop):
+    """A3C: each unroll becomes a gradient, computed here with the weights
+    that acted, and only the gradient goes to the learner (see a3c)."""
+    config = self._config
+    self._client = client
+    subscriber = weights_lib.WeightSubscriber(client, self.policy.set_weights)
+    subscriber.version = self.weights_version
+    copy = lambda part: tf.nest.map_structure(np.array, part)   # env buffers are reused
+    writer = client.trajectory_writer(num_keep_alive_refs=1)
+    try:
+      parts = [copy(self._observation_part())]
+      while not stop.is_set() and (max_unrolls is None or self.unrolls < max_unrolls):
+        t0 = time.perf_counter()
+        self.weights_version = subscriber.fetch()
+        self.timers['weights'] += time.perf_counter() - t0
+        actions = []
+        for _ in range(config.unroll_length):
+          self._act_and_step(lambda part: actions.append(copy(part)))
+          parts.append(copy(self._observation_part()))
+        unroll = {name: np.stack([p[name] for p in parts]) for name in parts[0]
+                  if name != 'core_state'}
+        unroll.update({name: np.stack([a[name] for a in actions]) for name in actions[0]})
+        if config.use_lstm:
+          unroll['core_state'] = parts[0]['core_state']
+        t0 = time.perf_counter()
+        gradient, sums = self.policy.gradients(unroll)
+        self.timers['policy'] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        writer.append({'gradient': gradient, 'sums': sums,
+                       'weights_version': np.int64(self.weights_version),
+                       **{name: unroll[name][1:] for name in a3c.EPISODE_COLUMNS}})
+        writer.create_item(a3c.GRADIENT_TABLE, priority=1.0, trajectory=tf.nest.map_structure(
+            lambda column: column[-1], writer.history))
+        self.unrolls += 1
+        flushed = self._flush(writer, 0, stop)
+        self.timers['reverb'] += time.perf_counter() - t0
+        if not flushed:
+          break
+        parts = [parts[-1]]
       self._flush(writer, 0, stop)
     finally:
       writer.close()
@@ -257,19 +325,24 @@ class Actor:
             raise ConnectionError(f'learner unreachable while sending an unroll: {e}') from e
     return False
 
-  def _wait_for_version(self, subscriber, version, stop):
-    while not stop.is_set() and subscriber.fetch() < version:
+  def _wait_for_step(self, subscriber, step, stop):
+    while not stop.is_set():
+      subscriber.fetch()
+      if subscriber.step >= step:
+        return
       time.sleep(0.001)
 
 
-def run_actor(config, server_address: str, task: int = 0, max_unrolls=None):
+def run_actor(config, server_address: str, task: int = 0, max_unrolls=None, task_id=None):
   """Entry point of the actor binary; SIGTERM/SIGINT stop it cleanly."""
   import signal  # pylint: disable=g-import-not-at-top
   config.validate()
   stop = threading.Event()
   for sig in (signal.SIGTERM, signal.SIGINT):
     signal.signal(sig, lambda *_: stop.set())
-  actor = Actor(config, server_address, task)
+  actor = Actor(config, server_address, task, task_id)
+  logging.info('actor %d: task %s (%d of %d).', task, config.task_names[actor.task_id],
+               actor.task_id, config.num_tasks)
   actor.run(max_unrolls=max_unrolls, stop=stop)
   logging.info('actor %d: stopped after %d unrolls, %d frames, weights version %d.', task,
                actor.unrolls, actor.env_frames, actor.weights_version)

@@ -49,6 +49,18 @@ class ImpalaConfig:
   # Gymnasium envs: truncate episodes after this many agent steps (0: the
   # env's registered limit, e.g. 500 for CartPole-v1).
   max_episode_steps: int = 0
+  # Atari: the full 18-action set for every game (needed when one policy
+  # serves several games) instead of each game's minimal set.
+  full_action_space: bool = False
+
+  # --- Tasks (multi-task training, Hessel et al. 2019) ----------------------
+  # Empty: one task, env_id. Otherwise the gymnasium ids of the tasks; all
+  # must share observation and action spaces (Atari: full_action_space).
+  # The same id may appear twice (e.g. with different reward scales).
+  tasks: Tuple[str, ...] = ()
+  # Per task, a factor on its rewards (empty: all 1), e.g. to make tasks of
+  # very different reward scales out of one environment.
+  task_reward_scales: Tuple[float, ...] = ()
 
   # --- Actors -----------------------------------------------------------------
   # Actor processes the local launcher starts.
@@ -72,6 +84,19 @@ class ImpalaConfig:
   # lag): the synchronous batched A2C baseline of the paper's comparisons.
   # Requires num_actors * envs_per_actor == batch_size.
   synchronous: bool = False
+  # 'impala': actors send trajectories, the learner corrects with V-trace.
+  # 'a3c': the paper's distributed A3C baseline: each actor computes the
+  # loss's gradients on its own fresh unroll and sends only those; the
+  # learner applies them one by one as they arrive (impala_tf.a3c).
+  # 'a2c_sync_step': batched A2C synchronous per step: one process steps all
+  # num_actors × envs_per_actor environments in lockstep with one batched
+  # forward pass per step, and trains every T steps (impala_tf.sync_step).
+  # (Batched A2C synchronous per trajectory is synchronous=true.)
+  architecture: str = 'impala'
+  # ≥ 0: act with the weights of exactly this many learner updates ago
+  # (with synchronous=true, so no queueing adds to it): the fixed policy lag
+  # of the paper's correction comparisons. -1: whatever the system gives.
+  policy_lag: int = -1
 
   # --- Network (paper Fig. 3) -------------------------------------------------
   # 'mlp' (vector observations), 'shallow' (2 conv layers, paper Fig. 3),
@@ -116,6 +141,16 @@ class ImpalaConfig:
   reward_clipping: str = 'abs_one'
   # λ of V-trace's trace coefficients c_s = λ min(c̄, ρ_s); 1 is the paper's.
   vtrace_lambda: float = 1.0
+  # PopArt (van Hasselt et al. 2016; Hessel et al. 2019): per-task adaptive
+  # normalisation of the value targets, the baseline predicting normalised
+  # values and the advantages divided by the task's σ. With it, rewards of
+  # any scale can be used unclipped (reward_clipping='none').
+  popart: bool = False
+  # β of the statistics' moving averages, per update (the paper: 3e-4).
+  popart_step_size: float = 3e-4
+  # Bounds on σ = sqrt(ν − μ²).
+  popart_sigma_min: float = 1e-4
+  popart_sigma_max: float = 1e6
   # 'sum' over time and batch (the paper's implementation; Table G.1's
   # learning rate assumes it) or 'mean' over the real transitions (A2C/PPO
   # convention: the gradient's scale does not depend on the batch size).
@@ -201,6 +236,36 @@ class ImpalaConfig:
   learner_intra_op_threads: int = 0
   actor_intra_op_threads: int = 1
 
+  # --- Population Based Training (paper Appendix F; Jaderberg et al. 2017) ---
+  # Used by learners started with --pbt_dir and --pbt_member (see
+  # binaries/pbt_local.py). Hyperparameters under search, among
+  # learning_rate, entropy_cost, optimizer_epsilon (RMSProp's or Adam's ε)
+  # and grad_clip_norm.
+  pbt_hyperparameters: Tuple[str, ...] = ('learning_rate', 'entropy_cost',
+                                          'optimizer_epsilon', 'grad_clip_norm')
+  # Ranges (low, high): a new member samples each log-uniformly, and
+  # perturbations stay inside. Learning rate, entropy and ε: paper Table D.1
+  # (ε there is the categorical {1e-1, 1e-3, 1e-5, 1e-7}, here its span);
+  # the gradient clip's range is ours.
+  pbt_learning_rate_range: Tuple[float, float] = (5e-6, 5e-3)
+  pbt_entropy_cost_range: Tuple[float, float] = (5e-5, 1e-2)
+  pbt_optimizer_epsilon_range: Tuple[float, float] = (1e-7, 1e-1)
+  pbt_grad_clip_norm_range: Tuple[float, float] = (0.1, 100.0)
+  # False: a new member starts from this config's values instead of a sample.
+  pbt_sample_initial: bool = True
+  # No exploit before a member has trained this many frames.
+  pbt_burn_in_frames: int = 20_000_000
+  # A member is ready after this many episodes since its last exploit
+  # (paper: 5,000, for Atari).
+  pbt_ready_episodes: int = 5000
+  # Exploit when the other member is better by more than this fraction.
+  pbt_exploit_threshold: float = 0.05
+  # Explore: each hyperparameter × factor or ÷ factor with this probability.
+  pbt_perturb_factor: float = 1.2
+  pbt_perturb_probability: float = 0.33
+  # Seconds between a member's publications (checkpoint + state) and checks.
+  pbt_interval_seconds: float = 60.0
+
   seed: int = 0
 
   def __post_init__(self):
@@ -210,6 +275,22 @@ class ImpalaConfig:
     """Raises ConfigError naming the first invalid field; returns self."""
     if isinstance(self.mlp_hidden_sizes, list):
       self.mlp_hidden_sizes = tuple(self.mlp_hidden_sizes)
+    for name in ('pbt_hyperparameters', 'pbt_learning_rate_range', 'pbt_entropy_cost_range',
+                 'pbt_optimizer_epsilon_range', 'pbt_grad_clip_norm_range'):
+      if isinstance(getattr(self, name), list):
+        setattr(self, name, tuple(getattr(self, name)))
+    searchable = ('learning_rate', 'entropy_cost', 'optimizer_epsilon', 'grad_clip_norm')
+    if (not isinstance(self.pbt_hyperparameters, tuple)
+        or not set(self.pbt_hyperparameters) <= set(searchable)):
+      raise ConfigError(f'pbt_hyperparameters must be a tuple of names from {searchable}, '
+                        f'got {self.pbt_hyperparameters!r}.')
+    for name in ('pbt_learning_rate_range', 'pbt_entropy_cost_range',
+                 'pbt_optimizer_epsilon_range', 'pbt_grad_clip_norm_range'):
+      value = getattr(self, name)
+      if (not isinstance(value, tuple) or len(value) != 2
+          or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
+          or not 0 < value[0] <= value[1]):
+        raise ConfigError(f'{name} must be (low, high) with 0 < low <= high, got {value!r}.')
 
     def positive(name, integer=True):
       value = getattr(self, name)
@@ -233,6 +314,23 @@ class ImpalaConfig:
 
     if not isinstance(self.env_id, str) or not self.env_id:
       raise ConfigError(f'env_id must be a non-empty gymnasium id, got {self.env_id!r}.')
+    for name in ('tasks', 'task_reward_scales'):
+      if isinstance(getattr(self, name), list):
+        setattr(self, name, tuple(getattr(self, name)))
+    if not isinstance(self.tasks, tuple) or not all(
+        isinstance(t, str) and t for t in self.tasks):
+      raise ConfigError(f'tasks must be a tuple of gymnasium ids, got {self.tasks!r}.')
+    if len({t.startswith('ALE/') for t in self.task_ids}) > 1:
+      raise ConfigError(f'tasks must be all Atari or all non-Atari, got {self.tasks!r}.')
+    if self.is_atari and len(set(self.task_ids)) > 1 and not self.full_action_space:
+      raise ConfigError('several Atari games need full_action_space=true, so that one policy '
+                        f'head serves them all (tasks {self.tasks!r}).')
+    if self.task_reward_scales and (
+        len(self.task_reward_scales) != self.num_tasks
+        or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0
+                   for x in self.task_reward_scales)):
+      raise ConfigError(f'task_reward_scales must be empty or one positive number per task '
+                        f'({self.num_tasks}), got {self.task_reward_scales!r}.')
     for name in ('action_repeat', 'frame_stack', 'max_episode_frames', 'num_actors',
                  'envs_per_actor', 'unroll_length', 'batch_size', 'queue_capacity',
                  'torso_output_size', 'lstm_units', 'total_environment_frames',
@@ -241,7 +339,8 @@ class ImpalaConfig:
                  'steps_per_call', 'replay_capacity'):
       positive(name)
     for name in ('noop_max', 'max_episode_steps', 'env_threads', 'learner_intra_op_threads',
-                 'actor_intra_op_threads', 'seed', 'lr_warmup_frames', 'prefetch_batches'):
+                 'actor_intra_op_threads', 'seed', 'lr_warmup_frames', 'prefetch_batches',
+                 'pbt_burn_in_frames', 'pbt_ready_episodes'):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f'{name} must be a non-negative integer, got {value!r}.')
@@ -252,6 +351,13 @@ class ImpalaConfig:
     for name in ('baseline_cost', 'entropy_cost', 'ppo_clip'):
       in_range(name, 0.0, math.inf)
     in_range('vtrace_lambda', 0.0, 1.0)
+    in_range('popart_step_size', 0.0, 1.0, low_open=True)
+    in_range('pbt_exploit_threshold', 0.0, math.inf)
+    in_range('pbt_perturb_factor', 1.0, math.inf)
+    in_range('pbt_perturb_probability', 0.0, 1.0)
+    positive('pbt_interval_seconds', integer=False)
+    in_range('popart_sigma_min', 0.0, math.inf, low_open=True)
+    in_range('popart_sigma_max', self.popart_sigma_min, math.inf)
     in_range('replay_fraction', 0.0, 1.0)
     in_range('learning_rate', 0.0, 1.0, low_open=True)
     in_range('rmsprop_decay', 0.0, 1.0)
@@ -263,7 +369,8 @@ class ImpalaConfig:
     in_range('adam_epsilon', 0.0, math.inf, low_open=True)
     in_range('lr_end_factor', 0.0, 1.0)
     for name in ('rmsprop_epsilon_inside_sqrt', 'advantage_normalization', 'use_lstm',
-                 'synchronous', 'observation_normalization'):
+                 'synchronous', 'observation_normalization', 'popart', 'full_action_space',
+                 'pbt_sample_initial'):
       if not isinstance(getattr(self, name), bool):
         raise ConfigError(f'{name} must be true or false, got {getattr(self, name)!r}.')
     in_range('grad_clip_norm', 0.0, math.inf, low_open=True)
@@ -298,6 +405,35 @@ class ImpalaConfig:
       raise ConfigError(
           f'batch_size ({self.batch_size}) must be a multiple of num_minibatches '
           f'({self.num_minibatches}): a minibatch is a set of whole trajectories.')
+    if isinstance(self.policy_lag, bool) or not isinstance(self.policy_lag, int) or (
+        self.policy_lag < -1):
+      raise ConfigError(f'policy_lag must be -1 (uncontrolled) or >= 0, got {self.policy_lag!r}.')
+    one_of('architecture', ('impala', 'a3c', 'a2c_sync_step'))
+    if self.architecture == 'a2c_sync_step':
+      clashes = [name for name, bad in (
+          ('synchronous', self.synchronous), ('replay_fraction', self.replay_fraction > 0),
+          ('strategy', self.strategy != 'default'), ('policy_lag', self.policy_lag >= 0),
+          ('batch_size', self.batch_size != self.num_actors * self.envs_per_actor),
+          ('tasks', self.num_tasks > 1)) if bad]
+      if clashes:
+        raise ConfigError("architecture='a2c_sync_step' steps num_actors × envs_per_actor "
+                          'environments as one batch (batch_size equal to that) on one device; '
+                          f'check {", ".join(clashes)}.')
+    if self.architecture == 'a3c':
+      clashes = [name for name, bad in (
+          ('synchronous', self.synchronous), ('popart', self.popart),
+          ('replay_fraction', self.replay_fraction > 0), ('num_epochs', self.num_epochs != 1),
+          ('num_minibatches', self.num_minibatches != 1),
+          ('observation_normalization', self.observation_normalization),
+          ('strategy', self.strategy != 'default'), ('policy_lag', self.policy_lag >= 0))
+          if bad]
+      if clashes:
+        raise ConfigError(f"architecture='a3c' applies each actor's gradient as it comes: it "
+                          f'does not combine with {", ".join(clashes)} (leave them at their '
+                          'defaults).')
+    if self.policy_lag >= 0 and not self.synchronous:
+      raise ConfigError('policy_lag >= 0 needs synchronous=true: otherwise the queue adds its '
+                        'own, varying lag.')
     fresh = self.fresh_items_per_batch * self.envs_per_actor
     if self.synchronous and self.num_actors * self.envs_per_actor != fresh:
       raise ConfigError(
@@ -309,7 +445,31 @@ class ImpalaConfig:
   # --- Derived quantities ---------------------------------------------------------
   @property
   def is_atari(self) -> bool:
-    return self.env_id.startswith('ALE/')
+    return self.task_ids[0].startswith('ALE/')
+
+  @property
+  def task_ids(self) -> Tuple[str, ...]:
+    """The gymnasium id of every task: `tasks`, or (env_id,)."""
+    return tuple(self.tasks) or (self.env_id,)
+
+  @property
+  def num_tasks(self) -> int:
+    return len(self.task_ids)
+
+  @property
+  def task_names(self) -> Tuple[str, ...]:
+    """Unique names for reporting: the env id, with '_x<scale>' where a reward
+    scale is set and '#<index>' where that still leaves two alike."""
+    names = []
+    for k, env_id in enumerate(self.task_ids):
+      name = env_id
+      if self.task_reward_scales and self.task_reward_scales[k] != 1:
+        name = f'{env_id}_x{self.task_reward_scales[k]:g}'
+      names.append(name)
+    return tuple(f'{n}#{k}' if names.count(n) > 1 else n for k, n in enumerate(names))
+
+  def reward_scale(self, task: int) -> float:
+    return float(self.task_reward_scales[task]) if self.task_reward_scales else 1.0
 
   @property
   def items_per_batch(self) -> int:
@@ -329,7 +489,9 @@ class ImpalaConfig:
   @property
   def frames_per_learner_step(self) -> int:
     """New environment frames a learner step consumes (replayed ones are
-    not counted again)."""
+    not counted again; with A3C, one actor's unroll)."""
+    if self.architecture == 'a3c':
+      return self.envs_per_actor * self.unroll_length * self.action_repeat
     return (self.fresh_items_per_batch * self.envs_per_actor * self.unroll_length
             * self.action_repeat)
 

@@ -53,3 +53,48 @@ def plot_runs(logdirs, out_path: str, tag: str = 'episode_return', labels=None):
   fig.savefig(out_path, dpi=100)
   plt.close(fig)
   return out_path
+
+
+def plot_population(logdir: str, out_path: str):
+  """A PBT population (binaries/pbt_local.py): each member's return against
+  frames, and each searched hyperparameter against frames as the lineage
+  log records it (start, then every exploit and explore)."""
+  import json  # pylint: disable=g-import-not-at-top
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(logdir, 'lineage.jsonl')) as f:
+    events = [json.loads(line) for line in f if line.strip()]
+  if not events:
+    raise ValueError(f'{logdir}/lineage.jsonl has no events.')
+  members = sorted({e['member'] for e in events})
+  names = sorted({k for e in events for k in e['after']})
+  fig, axes = plt.subplots(1 + len(names), 1, figsize=(9, 3 * (1 + len(names))), sharex=True)
+  for m in members:
+    colour = f'C{m % 10}'
+    try:
+      frames, _, values = read_scalar(os.path.join(logdir, f'member_{m}'))
+      axes[0].plot(frames / 1e6, values, color=colour, label=f'member {m}')
+    except (FileNotFoundError, ValueError):
+      pass
+    mine = [e for e in events if e['member'] == m and e['after']]
+    for e in mine:
+      if e['event'] == 'exploit':
+        axes[0].axvline(e['frames'] / 1e6, color=colour, alpha=0.3, linestyle=':')
+    for ax, name in zip(axes[1:], names):
+      xs = [e['frames'] / 1e6 for e in mine if name in e['after']]
+      ys = [e['after'][name] for e in mine if name in e['after']]
+      if xs:
+        ax.step(xs + [axes[0].get_xlim()[1]], ys + ys[-1:], where='post', color=colour)
+  axes[0].set_ylabel('mean return (last 100)')
+  axes[0].legend(fontsize=8)
+  for ax, name in zip(axes[1:], names):
+    ax.set_ylabel(name)
+    ax.set_yscale('log')
+  for ax in axes:
+    ax.grid(alpha=0.3)
+  axes[-1].set_xlabel('environment frames (millions); dotted: exploits')
+  fig.tight_layout()
+  fig.savefig(out_path, dpi=90)
+  plt.close(fig)
+  return out_path

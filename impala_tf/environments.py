@@ -65,13 +65,15 @@ def atari_game_name(env_id: str) -> str:
 class AtariEnv:
   """`ale_py.AtariVectorEnv` with the paper's preprocessing."""
 
-  def __init__(self, config, num_envs: int, seed):
+  def __init__(self, config, num_envs: int, seed, env_id=None, reward_scale=1.0):
     from ale_py import AtariVectorEnv  # pylint: disable=g-import-not-at-top
     self.num_envs = num_envs
     self._seed = _reset_seed(seed)
+    self._reward_scale = np.float32(reward_scale)
     self._env = AtariVectorEnv(
-        atari_game_name(config.env_id),
+        atari_game_name(env_id or config.env_id),
         num_envs,
+        full_action_space=config.full_action_space,
         num_threads=config.env_threads or num_envs,
         frameskip=config.action_repeat,
         stack_num=config.frame_stack,
@@ -99,8 +101,8 @@ class AtariEnv:
   def step(self, actions):
     obs, reward, terminated, truncated, _ = self._env.step(np.asarray(actions))
     self._obs = obs
-    return (obs, np.asarray(reward, np.float32), np.asarray(terminated, bool),
-            np.asarray(truncated, bool))
+    return (obs, np.asarray(reward, np.float32) * self._reward_scale,
+            np.asarray(terminated, bool), np.asarray(truncated, bool))
 
   def frame(self, index: int):
     """The newest 84×84 grayscale frame of env `index` (for videos)."""
@@ -113,22 +115,25 @@ class AtariEnv:
 class GymEnv:
   """Any gymnasium id through `gymnasium.make_vec` (synchronous vector env)."""
 
-  def __init__(self, config, num_envs: int, seed, render: bool = False):
+  def __init__(self, config, num_envs: int, seed, render: bool = False, env_id=None,
+               reward_scale=1.0):
     self.num_envs = num_envs
     seed = _reset_seed(seed)
     self._seed = seed if isinstance(seed, int) else seed.tolist()
+    self._reward_scale = np.float32(reward_scale)
+    env_id = env_id or config.env_id
     try:
       kwargs = {'max_episode_steps': config.max_episode_steps} if config.max_episode_steps else {}
       if render:
         kwargs['render_mode'] = 'rgb_array'
       self._env = gym.make_vec(
-          config.env_id, num_envs=num_envs, vectorization_mode='sync',
+          env_id, num_envs=num_envs, vectorization_mode='sync',
           vector_kwargs={'autoreset_mode': gym.vector.AutoresetMode.NEXT_STEP}, **kwargs)
     except gym.error.Error as e:
-      raise ValueError(f'env_id {config.env_id!r} could not be made: {e}') from e
+      raise ValueError(f'env_id {env_id!r} could not be made: {e}') from e
     space = self._env.single_observation_space
     if not isinstance(space, gym.spaces.Box):
-      raise ValueError(f'env_id {config.env_id!r} has observation space {space}; '
+      raise ValueError(f'env_id {env_id!r} has observation space {space}; '
                        'impala_tf needs a Box observation space.')
     # Float observations travel as float32; images stay uint8.
     dtype = np.dtype(np.uint8) if space.dtype == np.uint8 else np.dtype(np.float32)
@@ -145,7 +150,8 @@ class GymEnv:
 
   def step(self, actions):
     obs, reward, terminated, truncated, _ = self._env.step(np.asarray(actions))
-    return (obs.astype(self._dtype, copy=False), np.asarray(reward, np.float32),
+    return (obs.astype(self._dtype, copy=False),
+            np.asarray(reward, np.float32) * self._reward_scale,
             np.asarray(terminated, bool), np.asarray(truncated, bool))
 
   def frame(self, index: int):
@@ -156,22 +162,41 @@ class GymEnv:
     self._env.close()
 
 
-def make_env(config, num_envs: int, seed, render: bool = False):
-  """The batched environment the config names.
+def make_env(config, num_envs: int, seed, render: bool = False, task: int = 0):
+  """The batched environment of the config's task `task` (0: env_id, or
+  the first of `tasks`), its rewards multiplied by the task's reward scale.
 
   `seed`: an int (the envs get seed, seed + 1, ...) or one seed per env
   (see `environment_seeds`). `render`: gymnasium envs render RGB frames for
   `frame()` (Atari frames come from observations).
   """
+  if not 0 <= task < config.num_tasks:
+    raise ValueError(f'task must be in [0, {config.num_tasks}), got {task}.')
+  env_id, scale = config.task_ids[task], config.reward_scale(task)
   if config.is_atari:
-    return AtariEnv(config, num_envs, seed)
-  return GymEnv(config, num_envs, seed, render=render)
+    return AtariEnv(config, num_envs, seed, env_id=env_id, reward_scale=scale)
+  return GymEnv(config, num_envs, seed, render=render, env_id=env_id, reward_scale=scale)
 
 
 def env_spec(config) -> EnvSpec:
-  """The spec of the config's environment, from a short-lived single env."""
-  env = make_env(config, 1, seed=0)
-  try:
-    return env.spec
-  finally:
-    env.close()
+  """The spec every task shares, from short-lived single envs; a ValueError
+  names the task whose observations or actions differ from the first's."""
+  specs = {}
+  for task, env_id in enumerate(config.task_ids):
+    if env_id in specs:
+      continue
+    env = make_env(config, 1, seed=0, task=task)
+    try:
+      specs[env_id] = env.spec
+    finally:
+      env.close()
+  first_id, first = next(iter(specs.items()))
+  for env_id, spec in specs.items():
+    if (spec.observation_shape, spec.observation_dtype, spec.action_space) != (
+        first.observation_shape, first.observation_dtype, first.action_space):
+      raise ValueError(
+          f'task {env_id!r} has observations {spec.observation_shape} {spec.observation_dtype} '
+          f'and actions {spec.action_space}, but {first_id!r} has '
+          f'{first.observation_shape} {first.observation_dtype} and {first.action_space}: '
+          'tasks must share both (for Atari, set full_action_space=true).')
+  return first

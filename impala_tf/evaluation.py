@@ -53,23 +53,59 @@ def _write_video(frames, path, fps):
     raise EvaluationError(f'Writing MP4 needs imageio-ffmpeg ({e}); use a .gif path.') from e
 
 
+def _config(preprocessing, env_id=None):
+  base = config_lib.ImpalaConfig(env_id=preprocessing['env_id'], envs_per_actor=1,
+                                 batch_size=1, torso=preprocessing.get('torso', 'mlp'))
+  config = export.config_from_preprocessing(preprocessing, base)
+  if env_id:
+    config = dataclasses.replace(config, env_id=env_id, tasks=(), task_reward_scales=())
+  return config.validate()
+
+
+def task_names(saved_model_dir: str):
+  """The names of the tasks an export was trained on."""
+  return _config(export.read_preprocessing(saved_model_dir)).task_names
+
+
+def evaluate_tasks(saved_model_dir: str, episodes: int, task: str = 'all', seed: int = 0,
+                   num_envs: int = 8):
+  """Evaluates an export on its tasks: `task` is 'all' or one task's name.
+
+  Returns {'per_task': {name: evaluate(...) result}} plus, for Atari games,
+  'human_normalized': their human-normalised scores and median.
+  """
+  from impala_tf import atari_scores  # pylint: disable=g-import-not-at-top
+  config = _config(export.read_preprocessing(saved_model_dir))
+  names = list(config.task_names)
+  if task != 'all' and task not in names:
+    raise EvaluationError(f'--task must be "all" or one of {names}, got {task!r}.')
+  picked = range(len(names)) if task == 'all' else [names.index(task)]
+  per_task = {names[k]: evaluate(saved_model_dir, episodes, seed=seed, num_envs=num_envs,
+                                 task=k) for k in picked}
+  result = {'per_task': per_task}
+  hns = atari_scores.human_normalized_report(
+      {name: r['return_mean'] for name, r in per_task.items()},
+      dict(zip(names, config.task_ids)))
+  if hns:
+    result['human_normalized'] = hns
+  return result
+
+
 def evaluate(saved_model_dir: str, episodes: int, env_id: str = None, seed: int = 0,
-             video: str = None, num_envs: int = 8, progress_every: float = 10.0):
-  """Runs `episodes` whole episodes; returns the summary dict."""
+             video: str = None, num_envs: int = 8, progress_every: float = 10.0,
+             task: int = 0):
+  """Runs `episodes` whole episodes of task `task` (or of `env_id`); returns
+  the summary dict."""
   if episodes < 1:
     raise EvaluationError(f'--episodes must be >= 1, got {episodes}.')
   if video and not video.endswith(('.gif', '.mp4')):
     raise EvaluationError(f'--video must end in .gif or .mp4, got {video!r}.')
   policy, preprocessing = load_policy(saved_model_dir)
-  base = config_lib.ImpalaConfig(env_id=preprocessing['env_id'], envs_per_actor=1,
-                                 batch_size=1, torso=preprocessing.get('torso', 'mlp'))
-  config = export.config_from_preprocessing(preprocessing, base)
-  if env_id:
-    config = dataclasses.replace(config, env_id=env_id)
+  config = _config(preprocessing, env_id)
   n = min(num_envs, episodes)
   quota = np.array([episodes // n + (i < episodes % n) for i in range(n)])
   env = environments.make_env(config, n, seed=seed,
-                              render=bool(video) and not config.is_atari)
+                              render=bool(video) and not config.is_atari, task=task)
   obs = env.reset()
   state = policy.get_initial_state(n)
   step_type = np.full(n, FIRST, np.int32)
@@ -124,7 +160,8 @@ def evaluate(saved_model_dir: str, episodes: int, env_id: str = None, seed: int 
       'return_min': float(np.min(returns)),
       'return_max': float(np.max(returns)),
       'length_mean': float(np.mean(lengths)),
-      'env_id': config.env_id,
+      'env_id': config.task_ids[task],
+      'task': config.task_names[task],
       'train_step': preprocessing.get('train_step'),
       'greedy': preprocessing.get('greedy'),
       'wall_seconds': round(time.time() - start, 2),

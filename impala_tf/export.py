@@ -36,7 +36,8 @@ PREPROCESSING_FILE = 'impala_preprocessing.json'
 # Config fields that decide what the policy observes and how it acts.
 PREPROCESSING_FIELDS = ('env_id', 'action_repeat', 'frame_stack', 'noop_max',
                         'sticky_action_probability', 'max_episode_frames',
-                        'max_episode_steps', 'reward_clipping')
+                        'max_episode_steps', 'reward_clipping', 'full_action_space', 'tasks',
+                        'task_reward_scales')
 
 
 def _action_spec(action_space):
@@ -104,6 +105,7 @@ def export_policy(network, env_spec, config, out_dir: str, step: int = 0):
   os.makedirs(out_dir, exist_ok=True)
   train_step = tf.Variable(step, dtype=tf.int64, name='train_step')
   preprocessing = {f: getattr(config, f) for f in PREPROCESSING_FIELDS}
+  preprocessing = {k: list(v) if isinstance(v, tuple) else v for k, v in preprocessing.items()}
   preprocessing['torso'] = config.torso
   preprocessing['use_lstm'] = config.use_lstm
   for name, greedy in (('greedy', True), ('sampling', False)):

@@ -21,6 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from impala_tf import networks
+from impala_tf import train_step
+from impala_tf import trajectories
 
 
 class GraphPolicy:
@@ -33,7 +35,10 @@ class GraphPolicy:
                 the same weights, inputs and counter give the same action.
   """
 
-  def __init__(self, config, env_spec, num_envs: int, seed=(0, 0), threads: int = 0):
+  def __init__(self, config, env_spec, num_envs: int, seed=(0, 0), threads: int = 0,
+               gradients: bool = False):
+    """`gradients`: also build the IMPALA loss's gradients for one unroll of
+    these environments (an A3C actor computes them, see `gradients()`)."""
     dist = env_spec.distribution
     self.num_envs = e = num_envs
     # Layers are constructed eagerly (see make_network), variables in the graph.
@@ -62,6 +67,17 @@ class GraphPolicy:
       init = tf.compat.v1.variables_initializer(self.variables)
       self._initial_state = tf.nest.map_structure(
           lambda s: np.zeros(s.shape, s.dtype.as_numpy_dtype), self._state)
+      if gradients:
+        specs = trajectories.item_signature(
+            trajectories.step_spec(env_spec, dist, e, config.lstm_units if config.use_lstm
+                                   else 0), config.unroll_length)
+        self._unroll = {name: tf.nest.map_structure(
+            lambda s: placeholder(s.dtype, s.shape, 'unroll'), spec)
+                        for name, spec in specs.items()}
+        grads, _, sums, _ = train_step.loss_and_gradients(
+            config, network, dist, self._unroll, config.entropy_cost, config.baseline_cost,
+            symbolic=True)
+        flat_grads = tf.concat([tf.reshape(g, [-1]) for g in grads], 0)
     self._graph.finalize()
     session_config = tf.compat.v1.ConfigProto(
         intra_op_parallelism_threads=threads, inter_op_parallelism_threads=threads,
@@ -74,6 +90,17 @@ class GraphPolicy:
         [action, outputs.policy_params, tf.nest.flatten(new_state)], feed_list=feeds)
     self._assign = self._session.make_callable(assign, feed_list=self._values)
     self._read = self._session.make_callable(read)
+    if gradients:
+      self._unroll_names = sorted(self._unroll)
+      self._gradients = self._session.make_callable(
+          [flat_grads, sums],
+          feed_list=tf.nest.flatten([self._unroll[n] for n in self._unroll_names]))
+
+  def gradients(self, unroll):
+    """(flat gradient of the loss [N] in trainable-variable order, the loss
+    statistics [train_step._SUMS]) of one unroll: a dict of numpy columns
+    shaped like a queue item ([T+1, E, ...], actions [T, E, ...])."""
+    return self._gradients(*tf.nest.flatten([unroll[n] for n in self._unroll_names]))
 
   def initial_state(self):
     """The core state at an episode start (numpy), () without an LSTM."""

@@ -58,7 +58,7 @@ class LocalLauncher:
   """Runs learner + actors locally; `run()` returns the final result dict."""
 
   def __init__(self, config, logdir, learner_cmd, actor_cmd, port=0, print_fn=print,
-               extra_env=None):
+               extra_env=None, learner_args=()):
     """
     Args:
       config: the ImpalaConfig of the run.
@@ -68,10 +68,17 @@ class LocalLauncher:
       port: the learner's Reverb port (0: pick a free one).
       print_fn: where progress lines go.
       extra_env: environment variables for the children.
+      learner_args: further flags for the learner (e.g. --pbt_dir).
     """
     self._config = config.validate()
+    if config.num_actors < config.num_tasks:
+      raise config_lib.ConfigError(
+          f'num_actors ({config.num_actors}) must be at least the number of tasks '
+          f'({config.num_tasks}): the launcher gives actor i task i % {config.num_tasks}, so '
+          'every task needs an actor.')
     self._logdir = os.path.abspath(logdir)
     self._learner_cmd = list(learner_cmd)
+    self._learner_args = list(learner_args)
     self._actor_cmd = list(actor_cmd)
     self._port = port or portpicker.pick_unused_port()
     self._print = print_fn
@@ -113,11 +120,14 @@ class LocalLauncher:
     start = time.time()
     learner = self._spawn(self._learner_cmd + [f'--config={config_path}',
                                                f'--logdir={self._logdir}',
-                                               f'--port={self._port}'], 'learner.log')
+                                               f'--port={self._port}'] + self._learner_args,
+                          'learner.log')
     self._print(f'launcher: learner on port {self._port} (pid {learner.pid}), '
                 f'{self._config.num_actors} actors; logs in {self._logdir}/logs')
-    for task in range(self._config.num_actors):
-      self._start_actor(task)
+    # Synchronous per step, the learner steps every environment itself.
+    if self._config.architecture != 'a2c_sync_step':
+      for task in range(self._config.num_actors):
+        self._start_actor(task)
     outcome, failure = 'completed', None
     try:
       next_log = start + self._config.log_every_seconds
@@ -167,10 +177,15 @@ class LocalLauncher:
         'wall_seconds': round(wall, 2),
         'frames_per_second': round(status.get('frames_this_run', 0) / wall, 1),
         'episode_return_mean': _finite_or_none(status.get('episode_return_mean')),
+        'episode_return_mean_per_task': {
+            name: _finite_or_none(value)
+            for name, value in (status.get('episode_return_mean_per_task') or {}).items()},
         'episodes': status.get('episodes', 0),
         'learner_steps': status.get('learner_steps', 0),
         'logdir': self._logdir,
     }
+    if status.get('human_normalized'):
+      result['human_normalized'] = status['human_normalized']
     self._print(json.dumps(result))
     return result
 
@@ -219,11 +234,19 @@ class LocalLauncher:
     ret = s['episode_return_mean']
     ret = 'n/a' if ret is None else f'{ret:.2f}'
     lag = 'n/a' if s['policy_lag'] is None else f"{s['policy_lag']:.1f}"
+    per_task = s.get('episode_return_mean_per_task') or {}
+    tasks = ''
+    if len(per_task) > 1:
+      tasks = ' | ' + ', '.join(f"{name} {'n/a' if v is None else f'{v:.2f}'}"
+                                for name, v in per_task.items())
+      hns = s.get('human_normalized')
+      if hns:
+        tasks += f" | median human-normalised {hns['median']:.3f}"
     self._print(
         f"frames {s['env_frames']:,} ({s['frames_per_second']:,.0f}/s) | "
         f"return {ret} (last {min(s['episodes'], 100)} of {s['episodes']} episodes) | "
         f"policy lag {lag} | learner {s['learner_steps_per_second']:.1f} "
-        f"steps/s | queue {s['queue_size']}/{self._config.queue_capacity}")
+        f"steps/s | queue {s['queue_size']}/{self._config.queue_capacity}{tasks}")
 
 
 # Set in the environment of a launcher running in its private namespace.

@@ -20,9 +20,12 @@ import numpy as np
 import reverb
 import tensorflow as tf
 
+from impala_tf import a3c
+from impala_tf import atari_scores
 from impala_tf import checkpoints
 from impala_tf import environments
 from impala_tf import export
+from impala_tf import run_config
 from impala_tf import train_step as train_step_lib
 from impala_tf import trajectories
 from impala_tf import trajectory_queue
@@ -78,8 +81,9 @@ class Learner:
     spec = environments.env_spec(config)
     self._env_spec = spec
     self._strategy = strategy or make_strategy(config.strategy)
+    step_class = a3c.A3CStep if config.architecture == 'a3c' else train_step_lib.TrainStep
     with self._strategy.scope():
-      self.train_step_fn = train_step_lib.TrainStep(config, spec, self._strategy)
+      self.train_step_fn = step_class(config, spec, self._strategy)
     step_fn = self.train_step_fn
     self.network = step_fn.network
     self.optimizer = step_fn.optimizer
@@ -99,25 +103,42 @@ class Learner:
         spec, spec.distribution, config.envs_per_actor,
         config.lstm_units if config.use_lstm else 0)
     self._queue_signature = trajectories.item_signature(step_specs, config.unroll_length)
+    if config.architecture == 'a3c':
+      data_tables = [a3c.gradient_table(config, a3c.gradient_signature(
+          self.train_step_fn.num_parameters, config.unroll_length, config.envs_per_actor))]
+      self._data_table = a3c.GRADIENT_TABLE
+    else:
+      data_tables = trajectory_queue.tables(config, self._queue_signature)
+      self._data_table = trajectory_queue.TRAJECTORY_TABLE
     self._server = reverb.Server(
-        tables=trajectory_queue.tables(config, self._queue_signature)
-        + weights_lib.weights_tables(self.network.variables),
+        tables=data_tables + weights_lib.weights_tables(self.network.variables)
+        + [run_config.table()],
         port=port or None)
     self.port = self._server.port
     self._client = reverb.Client(f'localhost:{self.port}')
-    self._publisher = weights_lib.WeightPublisher(self._client, self.network.variables)
+    run_config.publish(self._client, config)
+    self._publisher = weights_lib.WeightPublisher(self._client, self.network.variables,
+                                                  lag=max(config.policy_lag, 0))
     self._publisher.publish(self.step)
     # Reading our own queue: ask for a batch only when it exists (see
     # `_data_ready`); unrolls sampled but not yet trained on, and this
     # server's sample count, make the bookkeeping.
+    self._source = None
+    if config.architecture == 'a2c_sync_step':
+      from impala_tf import sync_step  # pylint: disable=g-import-not-at-top
+      self._source = sync_step.SyncStepSource(config, self._publisher.read)
+      dataset_fn = dataset_fn or (lambda _: self._source.dataset())
     self._reads_queue = dataset_fn is None
-    self._items_per_call = config.fresh_items_per_batch * config.steps_per_call
+    self._items_per_call = (1 if config.architecture == 'a3c'
+                            else config.fresh_items_per_batch * config.steps_per_call)
     self._items_consumed = 0
     self._items_ready = 0
     if dataset_fn is None:
       address = f'localhost:{self.port}'
 
       def dataset_fn(context):
+        if config.architecture == 'a3c':
+          return a3c.make_dataset(address)
         return trajectory_queue.make_dataset(address, config, context.num_replicas_in_sync)
 
     # Each replica reads its own share of the batch: batches are time-major,
@@ -125,15 +146,37 @@ class Learner:
     self._dataset = self._strategy.distribute_datasets_from_function(dataset_fn)
     self._iterator = iter(self._dataset)
     self._summary_writer = tf.summary.create_file_writer(os.path.join(logdir, 'train'))
+    self._scalar_writers = {}
     self._episode_returns = collections.deque(maxlen=100)
     self._episode_lengths = collections.deque(maxlen=100)
+    # Per task (multi-task runs report every task as a single task reports).
+    self._task_returns = [collections.deque(maxlen=100) for _ in range(config.num_tasks)]
     self._episodes = 0
     self._stop_requested = False
+    self._pbt = None
 
   @property
   def step(self) -> int:
     """Learner steps taken: batches consumed (the weights version)."""
     return self._step
+
+  @property
+  def frames(self) -> int:
+    """Environment frames consumed."""
+    return self._frames
+
+  @property
+  def episodes(self) -> int:
+    """Episodes finished since this learner process started."""
+    return self._episodes
+
+  def episode_return_mean(self):
+    """Mean return of the last 100 episodes, or None before any."""
+    return float(np.mean(self._episode_returns)) if self._episode_returns else None
+
+  def attach_pbt(self, member):
+    """Makes this learner a PBT population member (`pbt.member.Member`)."""
+    self._pbt = member
 
   # --- Python step and loop ----------------------------------------------------------
   def _data_ready(self) -> bool:
@@ -143,7 +186,7 @@ class Learner:
     trained on) count as ready, so none is lost or waited for twice.
     """
     if self._items_ready < self._items_per_call:
-      size, sampled = trajectory_queue.queue_counts(self._client)
+      size, sampled = trajectory_queue.queue_counts(self._client, self._data_table)
       self._items_ready = size + sampled - self._items_consumed
       if self._items_ready < self._items_per_call:
         time.sleep(_DATA_POLL_SECONDS)
@@ -175,10 +218,13 @@ class Learner:
                         'reward or observation (%d skipped so far).', skipped,
                         step_before + k, self._skipped)
       for replica_episodes in local(batch_episodes):
-        done, ret, length = replica_episodes.numpy()
+        done, ret, length, task = replica_episodes.numpy()
         done = done > 0
         self._episode_returns.extend(ret[done].tolist())
         self._episode_lengths.extend(length[done].astype(int).tolist())
+        for r, k in zip(ret[done].tolist(), task[done].astype(int).tolist()):
+          if 0 <= k < len(self._task_returns):
+            self._task_returns[k].append(r)
         self._episodes += int(done.sum())
     k = len(episodes)
     self._step += k
@@ -230,6 +276,8 @@ class Learner:
       metrics = step_metrics
       steps_run += config.steps_per_call
       step = self.step
+      if self._pbt is not None and self._pbt.after_step():
+        published_at = -config.publish_every_steps   # new weights: publish now
       if step - published_at >= config.publish_every_steps:
         self._publisher.publish(step)
         published_at = step
@@ -254,6 +302,8 @@ class Learner:
         self.export()
         last_export = now
     self._checkpoints.save(self.step)
+    if self._pbt is not None:
+      self._pbt.finish()
     if steps_run:
       self.export()
       self._publisher.publish(self.step)
@@ -282,40 +332,83 @@ class Learner:
         'learner_steps_per_second': sps,
         # null (not NaN, which JSON lacks) until an episode has finished.
         'episode_return_mean': float(np.mean(returns)) if returns else None,
+        'episode_return_mean_per_task': self.task_returns(),
+        'human_normalized': atari_scores.human_normalized_report(
+            self.task_returns(), dict(zip(self._config.task_names, self._config.task_ids))),
         'episode_length_mean': (float(np.mean(self._episode_lengths))
                                 if self._episode_lengths else None),
         'episodes': self._episodes,
         'policy_lag': metrics.get('policy/lag'),
         'skipped_updates': self._skipped,
-        'queue_size': trajectory_queue.queue_size(self._client),
+        'queue_size': trajectory_queue.queue_size(self._client, self._data_table),
         'done': done,
         'time': time.time(),
     }
 
+  def task_returns(self):
+    """{task name: mean return of its last 100 episodes, or None}."""
+    return {name: float(np.mean(returns)) if returns else None
+            for name, returns in zip(self._config.task_names, self._task_returns)}
+
   def _write_summaries(self, step, metrics, wall, frames_at_start):
     frames = self._frames
-    with self._summary_writer.as_default(step=frames):
-      for name, value in metrics.items():
-        tf.summary.scalar(name, value)
-      tf.summary.scalar('learner_steps', step)
-      tf.summary.scalar('frames_per_second', (frames - frames_at_start) / max(wall, 1e-6))
-      tf.summary.scalar('queue_fill', trajectory_queue.queue_size(self._client)
-                        / self._config.queue_capacity)
-      if self._episode_returns:
-        tf.summary.scalar('episode_return', float(np.mean(self._episode_returns)))
-        tf.summary.scalar('episode_length', float(np.mean(self._episode_lengths)))
+    scalars = dict(metrics)
+    scalars['learner_steps'] = step
+    scalars['frames_per_second'] = (frames - frames_at_start) / max(wall, 1e-6)
+    scalars['queue_fill'] = (trajectory_queue.queue_size(self._client, self._data_table)
+                             / self._config.queue_capacity)
+    self._write_scalars(scalars, frames)
+    if self._episode_returns:
+      self._write_scalars({'episode_return': float(np.mean(self._episode_returns)),
+                           'episode_length': float(np.mean(self._episode_lengths))}, frames)
+    if self._config.num_tasks > 1 or self.train_step_fn.popart is not None:
+      per_task = {}
+      for name, value in self.task_returns().items():
+        if value is not None:
+          per_task[f'{name}/episode_return'] = value
+      if self.train_step_fn.popart is not None:
+        popart = self.train_step_fn.popart
+        for name, mu, sigma in zip(self._config.task_names, popart.mu.numpy(),
+                                   popart.sigma.numpy()):
+          per_task[f'{name}/popart_mu'] = mu
+          per_task[f'{name}/popart_sigma'] = sigma
+      self._write_scalars(per_task, frames)
+
+  def _write_scalars(self, scalars, frames):
+    """Writes named scalars at step `frames` through one compiled call per
+    set of names: two tensors cross into TensorFlow, not one per scalar."""
+    names = tuple(sorted(scalars))
+    if names not in self._scalar_writers:
+      writer = self._summary_writer
+
+      @tf.function
+      def write(values, step):
+        with writer.as_default(step=step):
+          for i, name in enumerate(names):
+            tf.summary.scalar(name, values[i])
+
+      self._scalar_writers[names] = write
+    self._scalar_writers[names](np.array([scalars[n] for n in names], np.float32),
+                                np.int64(frames))
 
   def close(self):
+    if self._source is not None:
+      self._source.close()
     self._publisher.close()
     self._server.stop()
 
 
-def run_learner(config, logdir: str, port: int = 0, max_steps=None):
-  """Entry point of the learner binary: trains, checkpoints, returns status."""
+def run_learner(config, logdir: str, port: int = 0, max_steps=None, pbt_dir=None,
+                pbt_member=None):
+  """Entry point of the learner binary: trains, checkpoints, returns status.
+  With `pbt_dir`, the learner is member `pbt_member` of that population."""
   config.validate()
   if config.learner_intra_op_threads:
     tf.config.threading.set_intra_op_parallelism_threads(config.learner_intra_op_threads)
   learner = Learner(config, logdir, port)
+  if pbt_dir:
+    from impala_tf.pbt import member as member_lib  # pylint: disable=g-import-not-at-top
+    learner.attach_pbt(member_lib.Member(config, pbt_dir, pbt_member, learner))
   try:
     return learner.run(max_steps=max_steps)
   finally:

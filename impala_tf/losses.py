@@ -32,7 +32,7 @@ EPSILON_CORRECTION = 1e-6
 LossOutput = collections.namedtuple(
     'LossOutput',
     ['total_loss', 'pg_loss', 'baseline_loss', 'entropy_loss', 'entropy',
-     'vs', 'pg_advantages', 'log_rhos', 'clipped_fraction'])
+     'vs', 'pg_advantages', 'log_rhos', 'clipped_fraction', 'values'])
 
 
 def clip_rewards(rewards, mode: str):
@@ -206,7 +206,8 @@ def impala_loss(distribution,
                 lambda_=1.0,
                 advantage_normalization: bool = False,
                 ppo_clip=None,
-                cross_replica_sum=None) -> LossOutput:
+                cross_replica_sum=None,
+                popart=None) -> LossOutput:
   """The full IMPALA loss: policy gradient + baseline + entropy bonus.
 
   Args:
@@ -230,17 +231,27 @@ def impala_loss(distribution,
       with V-trace's v_{s+1}, without the ρ factor: the surrogate's ratio
       π/μ is the importance weight. Needs correction='vtrace'.
     cross_replica_sum: fn summing over replicas, for global advantage moments.
+    popart: None, or (μ, σ), each float [B]: the PopArt statistics of each
+      trajectory's task. `values` and `bootstrap_value` are then the
+      network's normalised outputs n(s); V-trace runs on σ n + μ, the
+      baseline loss regresses n(x_s) on (v_s − μ) / σ, and the
+      policy-gradient advantages are divided by σ (see impala_tf.popart).
 
   Returns:
     LossOutput; `total_loss` = pg + baseline_cost·baseline + entropy_cost·entropy.
     `clipped_fraction` is the share of transitions outside PPO's clip range
-    (0 without ppo_clip).
+    (0 without ppo_clip); `values` are the unnormalised V(x_s) [T, B].
   """
   if ppo_clip is not None and correction != 'vtrace':
     raise ValueError(f"ppo_clip needs correction='vtrace', got {correction!r}.")
   mask = tf.cast(mask, values.dtype)
   rewards = clip_rewards(rewards, reward_clipping)
   bootstrap_value = tf.stop_gradient(bootstrap_value)
+  normalized_values = values
+  if popart is not None:
+    mu, sigma = (tf.stop_gradient(tf.cast(x, values.dtype)) for x in popart)
+    values = sigma * values + mu
+    bootstrap_value = sigma * bootstrap_value + mu
   target_log_probs = distribution.log_prob(target_policy_params, actions)
   behaviour_log_probs = distribution.log_prob(behaviour_policy_params, actions)
   vs, pg_advantages, log_rhos = compute_targets(
@@ -259,6 +270,8 @@ def impala_loss(distribution,
   if ppo_clip is not None:
     vs_t_plus_1 = tf.concat([vs[1:], bootstrap_value[None]], axis=0)
     pg_advantages = mask * tf.stop_gradient(rewards + discounts * vs_t_plus_1 - values)
+  if popart is not None:
+    pg_advantages = pg_advantages / sigma
   if advantage_normalization:
     pg_advantages = normalize_advantages(pg_advantages, mask, cross_replica_sum)
   entropy = distribution.entropy(target_policy_params)
@@ -273,10 +286,13 @@ def impala_loss(distribution,
       pg_log_probs = distribution.log_prob(
           target_policy_params, actions, epsilon=EPSILON_CORRECTION)
     pg = policy_gradient_loss(pg_log_probs, pg_advantages, mask)
-  baseline = baseline_loss(vs, values, mask)
+  if popart is not None:
+    baseline = baseline_loss((vs - mu) / sigma, normalized_values, mask)
+  else:
+    baseline = baseline_loss(vs, values, mask)
   ent = entropy_loss(entropy, mask)
   total = pg + baseline_cost * baseline + entropy_cost * ent
   return LossOutput(
       total_loss=total, pg_loss=pg, baseline_loss=baseline, entropy_loss=ent,
       entropy=entropy, vs=vs, pg_advantages=pg_advantages, log_rhos=log_rhos,
-      clipped_fraction=clipped_fraction)
+      clipped_fraction=clipped_fraction, values=values)

@@ -217,6 +217,7 @@ class ImpalaNetwork(tf.keras.Model):
                reward_clipping: str = 'abs_one',
                initializer: str = 'glorot_uniform',
                observation_normalization: bool = False,
+               num_tasks: int = 1,
                name: str = 'impala_network'):
     """Builds the layers (variables are created on the first call).
 
@@ -236,6 +237,8 @@ class ImpalaNetwork(tf.keras.Model):
         in the torso, 0.01 for the policy head, 1 for the baseline head).
       observation_normalization: normalise observations with running
         statistics (see ObservationNormalizer).
+      num_tasks: K, the number of baseline outputs, one per task (the
+        policy is shared): `baseline` is [..] for one task, [.., K] for more.
       name: model name.
     """
     super().__init__(name=name)
@@ -264,8 +267,14 @@ class ImpalaNetwork(tf.keras.Model):
     self._policy_head = tf.keras.layers.Dense(
         num_policy_params, name='policy',
         kernel_initializer=kernel_initializer(initializer, gain=0.01))
+    self.num_tasks = num_tasks
     self._baseline_head = tf.keras.layers.Dense(
-        1, name='baseline', kernel_initializer=kernel_initializer(initializer, gain=1.0))
+        num_tasks, name='baseline', kernel_initializer=kernel_initializer(initializer, gain=1.0))
+
+  @property
+  def baseline_head(self):
+    """The baseline's last linear layer (PopArt rescales its kernel and bias)."""
+    return self._baseline_head
 
   def variable_groups(self):
     """{group: [indices into trainable_variables]} for the torso, the LSTM
@@ -306,7 +315,8 @@ class ImpalaNetwork(tf.keras.Model):
         recorded by the actor at the start of the unroll).
 
     Returns:
-      (NetworkOutput(policy_params [T, B, P], baseline [T, B]), final state).
+      (NetworkOutput(policy_params [T, B, P], baseline [T, B] or, with several
+      tasks, [T, B, K]), final state).
     """
     observation = tf.convert_to_tensor(inputs.observation)
     t_dim, b_dim = tf.shape(observation)[0], tf.shape(observation)[1]
@@ -316,7 +326,9 @@ class ImpalaNetwork(tf.keras.Model):
     if self.use_lstm:
       features, core_state = self._run_core(features, inputs, core_state)
     policy_params = self._policy_head(features)
-    baseline = tf.squeeze(self._baseline_head(features), -1)
+    baseline = self._baseline_head(features)
+    if self.num_tasks == 1:
+      baseline = tf.squeeze(baseline, -1)
     return NetworkOutput(policy_params, baseline), core_state
 
   def _run_core(self, features, inputs, core_state):
@@ -388,7 +400,8 @@ def make_network(config, observation_shape, distribution, channels_first=False, 
       channels_first=channels_first,
       reward_clipping=config.reward_clipping,
       initializer=config.initializer,
-      observation_normalization=config.observation_normalization)
+      observation_normalization=config.observation_normalization,
+      num_tasks=config.num_tasks)
   if not build:
     return network
   dummy = NetworkInput(

@@ -33,6 +33,7 @@ import tensorflow as tf
 from impala_tf import losses
 from impala_tf import networks
 from impala_tf import optimizers
+from impala_tf import popart as popart_lib
 from impala_tf import trajectories
 
 # Sums over the global batch (SUM-reduced over replicas) and over a batch's
@@ -74,6 +75,9 @@ class TrainStep:
     variables = self.network.trainable_variables
     self.optimizer = optimizers.make_optimizer(config, variables)
     self.hyperparameters = Hyperparameters(config)
+    self.popart = (popart_lib.PopArt(config.num_tasks, config.popart_step_size,
+                                     config.popart_sigma_min, config.popart_sigma_max)
+                   if config.popart else None)
     counter = lambda name: tf.Variable(0, dtype=tf.int64, trainable=False, name=name)
     self.env_frames = counter('env_frames')          # frames consumed
     self.learner_steps = counter('learner_steps')    # batches consumed
@@ -97,6 +101,8 @@ class TrainStep:
         network=self.network, optimizer=self.optimizer, hyperparameters=self.hyperparameters,
         env_frames=self.env_frames, learner_steps=self.learner_steps,
         skipped_updates=self.skipped_updates)
+    if self.popart is not None:
+      self.checkpointables['popart'] = self.popart
 
   # --- Replica context -----------------------------------------------------------
   def _minibatch(self, batch, epoch, index):
@@ -121,79 +127,19 @@ class TrainStep:
     config = self._config
     hp = self.hyperparameters
     ctx = tf.distribute.get_replica_context()
-    cross_replica_sum = lambda x: ctx.all_reduce(tf.distribute.ReduceOp.SUM, x)
     batch = self._minibatch(batch, update // config.num_minibatches,
                             update % config.num_minibatches)
-    loss_in = trajectories.loss_inputs(batch, config.discount)
-    mask = loss_in.mask
-    transitions = cross_replica_sum(tf.reduce_sum(mask))
-    inputs = networks.NetworkInput(
-        observation=batch['observation'], first=batch['first'],
-        prev_action=batch['prev_action'], prev_reward=batch['reward'])
-    variables = self.network.trainable_variables
-    with tf.GradientTape() as tape:
-      outputs, _ = self.network.unroll(inputs, batch.get('core_state', ()))
-      values = outputs.baseline[:-1]
-      loss = losses.impala_loss(
-          self._dist,
-          target_policy_params=outputs.policy_params[:-1],
-          behaviour_policy_params=loss_in.behaviour_policy_params,
-          actions=loss_in.actions,
-          rewards=loss_in.rewards,
-          discounts=loss_in.discounts,
-          values=values,
-          bootstrap_value=outputs.baseline[-1],
-          mask=mask,
-          correction=config.correction,
-          reward_clipping=config.reward_clipping,
-          baseline_cost=hp.baseline_cost,
-          entropy_cost=hp.entropy_cost,
-          clip_rho_threshold=config.threshold('clip_rho_threshold'),
-          clip_pg_rho_threshold=config.threshold('clip_pg_rho_threshold'),
-          clip_c_threshold=config.threshold('clip_c_threshold'),
-          lambda_=config.vtrace_lambda,
-          advantage_normalization=config.advantage_normalization,
-          ppo_clip=config.ppo_clip or None,
-          cross_replica_sum=cross_replica_sum)
-      objective = loss.total_loss
-      if config.loss_reduction == 'mean':
-        objective = objective / tf.maximum(transitions, 1.0)
-    grads = cross_replica_sum(tape.gradient(objective, variables))
+    grads, grad_norm, sums, moments = loss_and_gradients(
+        config, self.network, self._dist, batch, hp.entropy_cost, hp.baseline_cost,
+        popart=self.popart,
+        cross_replica_sum=lambda x: ctx.all_reduce(tf.distribute.ReduceOp.SUM, x))
     group_norms = [tf.linalg.global_norm([grads[i] for i in idx])
                    for idx in self._groups.values()]
-    grads, grad_norm = tf.clip_by_global_norm(grads, hp.grad_clip_norm)
-    finite = tf.math.is_finite(loss.total_loss) & tf.math.is_finite(grad_norm)
-    finite &= tf.reduce_all(tf.math.is_finite(batch['reward']))
-    if batch['observation'].dtype.is_floating:  # uint8 frames cannot be NaN
-      finite &= tf.reduce_all(tf.math.is_finite(batch['observation']))
-    rhos = tf.exp(loss.log_rhos)
-    rho_bar = config.clip_rho_threshold
-    vs_error = loss.vs - values
-    local_transitions = tf.reduce_sum(mask)
-    sums = {
-        'transitions': local_transitions,
-        'loss_total': loss.total_loss,
-        'loss_policy_gradient': loss.pg_loss,
-        'loss_baseline': loss.baseline_loss,
-        'loss_entropy': loss.entropy_loss,
-        'entropy': tf.reduce_sum(loss.entropy * mask),
-        'kl': tf.reduce_sum(self._dist.kl(loss_in.behaviour_policy_params,
-                                          outputs.policy_params[:-1]) * mask),
-        'rho': tf.reduce_sum(rhos * mask),
-        'rho_truncated': tf.reduce_sum(tf.cast(rhos > rho_bar, tf.float32) * mask),
-        'ppo_clipped': loss.clipped_fraction * local_transitions,
-        'vs': tf.reduce_sum(loss.vs * mask),
-        'vs_squared': tf.reduce_sum(tf.square(loss.vs) * mask),
-        'vs_error': tf.reduce_sum(vs_error * mask),
-        'vs_error_squared': tf.reduce_sum(tf.square(vs_error) * mask),
-        'nonfinite': 1.0 - tf.cast(finite, tf.float32),
-    }
-    sums = cross_replica_sum(tf.stack([tf.cast(sums[k], tf.float32) for k in _SUMS]))
-    # Every replica now holds the same sums, so the same `finite`.
-    return grads, sums, tf.stack([grad_norm] + group_norms)
+    grads, _ = tf.clip_by_global_norm(grads, hp.grad_clip_norm, use_norm=grad_norm)
+    return grads, sums, tf.stack([grad_norm] + group_norms), moments
 
   def _replica_batch_info(self, batch):
-    """Episodes [3, T, B] of this replica; the global batch's weights version
+    """Episodes [4, T, B] (done, return, length, task) of this replica; the global batch's weights version
     sum and trajectory count; its observation moments (for normalisation).
     Only the fresh trajectories (the first ones) count: replayed ones were
     counted when they were fresh."""
@@ -201,8 +147,9 @@ class TrainStep:
     fresh = self._fresh_per_replica
     batch = tf.nest.map_structure(lambda x: x[:, :fresh], {
         k: v for k, v in batch.items() if k != 'core_state'})
-    done, ep_return, ep_length = trajectories.finished_episodes(batch)
-    episodes = tf.stack([tf.cast(done, tf.float32), ep_return, tf.cast(ep_length, tf.float32)])
+    done, ep_return, ep_length, task = trajectories.finished_episodes(batch)
+    episodes = tf.stack([tf.cast(done, tf.float32), ep_return, tf.cast(ep_length, tf.float32),
+                         tf.cast(task, tf.float32)])
     version = tf.cast(tf.reduce_sum(batch['weights_version'][0]), tf.float32)
     count = tf.cast(tf.shape(batch['weights_version'])[1], tf.float32)
     info = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.stack([version, count]))
@@ -235,11 +182,21 @@ class TrainStep:
     norms = tf.zeros([1 + len(groups)])
     update_norms = tf.zeros([len(groups)])
     for update in tf.range(num_updates):
-      grads, step_sums, step_norms = strategy.run(self._replica_update, args=(batch, update))
+      grads, step_sums, step_norms, moments = strategy.run(self._replica_update,
+                                                           args=(batch, update))
       step_sums = local(step_sums)
       finite = step_sums[_SUMS.index('nonfinite')] == 0.0
-      squares = tf.cond(finite, lambda: tf.stack(self.optimizer.apply(grads)),
-                        lambda: tf.zeros([num_vars]))
+
+      def apply(grads=grads, moments=moments):
+        squares = tf.stack(self.optimizer.apply(grads))
+        if self.popart is not None:
+          # After the gradient step, which used the statistics the outputs
+          # were trained under; the rescale keeps every V(s) unchanged.
+          head = self.network.baseline_head
+          self.popart.update(*tf.unstack(local(moments)), head.kernel, head.bias)
+        return squares
+
+      squares = tf.cond(finite, apply, lambda: tf.zeros([num_vars]))
       self.skipped_updates.assign_add(1 - tf.cast(finite, tf.int64))
       sums += step_sums
       norms += local(step_norms)
@@ -248,8 +205,18 @@ class TrainStep:
     self.env_frames.assign_add(config.frames_per_learner_step)
     self.learner_steps.assign_add(1)
 
-    # Per layer group: mean update size relative to the weights after the
-    # batch, and the optimiser's estimate of the gradient's RMS.
+    info = local(info)
+    head = tf.stack([
+        tf.cast(num_updates, tf.float32), sums[_SUMS.index('nonfinite')], learning_rate,
+        norms[0] / num_updates, info[0], info[1]])
+    stats = tf.concat([head, sums, norms[1:] / num_updates,
+                       self._group_statistics(update_norms / num_updates)], 0)
+    return stats, episodes
+
+  def _group_statistics(self, update_norms):
+    """Per layer group: the mean update size relative to the weights after
+    the updates, then the optimiser's estimate of the gradient's RMS."""
+    groups = list(self._groups.values())
     variables = self.network.trainable_variables
     second = self.optimizer.second_moments
     weight_norms = tf.stack([tf.linalg.global_norm([variables[i] for i in idx])
@@ -258,14 +225,7 @@ class TrainStep:
         tf.sqrt(tf.add_n([tf.reduce_sum(second[i]) for i in idx])
                 / sum(variables[i].shape.num_elements() for i in idx))
         for idx in groups])
-    info = local(info)
-    head = tf.stack([
-        tf.cast(num_updates, tf.float32), sums[_SUMS.index('nonfinite')], learning_rate,
-        norms[0] / num_updates, info[0], info[1]])
-    stats = tf.concat([head, sums, norms[1:] / num_updates,
-                       update_norms / num_updates / tf.maximum(weight_norms, 1e-12),
-                       moments], 0)
-    return stats, episodes
+    return tf.concat([update_norms / tf.maximum(weight_norms, 1e-12), moments], 0)
 
   @tf.function
   def __call__(self, iterator):
@@ -273,7 +233,8 @@ class TrainStep:
 
     Returns:
       (stats float32 [steps_per_call, len(stat_names)],
-       [per batch: per-replica episodes float32 [3, T, B]]).
+       [per batch: per-replica episodes float32 [4, T, B]: done, return,
+        length, task]).
     """
     stats, episodes = [], []
     for _ in range(self._config.steps_per_call):
@@ -281,6 +242,113 @@ class TrainStep:
       stats.append(batch_stats)
       episodes.append(batch_episodes)
     return tf.stack(stats), episodes
+
+
+def loss_and_gradients(config, network, dist, batch, entropy_cost, baseline_cost,
+                       popart=None, cross_replica_sum=None, symbolic=False):
+  """The IMPALA loss of a time-major batch and its gradients.
+
+  Args:
+    config: the ImpalaConfig (loss settings).
+    network: the ImpalaNetwork; gradients are taken for its trainable
+      variables.
+    dist: the action distribution.
+    batch: dict of time-major columns [T+1, B, ...] (see trajectories).
+    entropy_cost, baseline_cost: the coefficients (floats or tensors).
+    popart: None or a popart.PopArt with per-task statistics.
+    cross_replica_sum: fn summing a tensor over replicas (None: one replica),
+      applied to the gradients and every statistic, so all are global.
+    symbolic: take the gradients with `tf.gradients` (building a TF1-style
+      graph, as an A3C actor's GraphPolicy does: there a GradientTape does not
+      see through the LSTM's scan and returns None for its weights).
+
+  Returns:
+    (grads: list of unclipped gradients, grad_norm: their global norm,
+     sums: float32 [len(_SUMS)] statistics, moments: float32 [3, K], the
+     count, Σ v_s and Σ v_s² of each task's targets, for PopArt).
+  """
+  cross = cross_replica_sum or (lambda x: x)
+  loss_in = trajectories.loss_inputs(batch, config.discount)
+  mask = loss_in.mask
+  transitions = cross(tf.reduce_sum(mask))
+  inputs = networks.NetworkInput(
+      observation=batch['observation'], first=batch['first'],
+      prev_action=batch['prev_action'], prev_reward=batch['reward'])
+  variables = network.trainable_variables
+  # Each trajectory's task (constant along it): its baseline output and its
+  # PopArt statistics.
+  task_onehot = tf.one_hot(batch['task'][0], config.num_tasks)
+  stats = None
+  if popart is not None:
+    stats = (tf.linalg.matvec(task_onehot, popart.mu),
+             tf.linalg.matvec(task_onehot, popart.sigma))
+  with tf.GradientTape() as tape:
+    outputs, _ = network.unroll(inputs, batch.get('core_state', ()))
+    baseline = outputs.baseline
+    if config.num_tasks > 1:
+      baseline = tf.reduce_sum(baseline * task_onehot, -1)
+    loss = losses.impala_loss(
+        dist,
+        target_policy_params=outputs.policy_params[:-1],
+        behaviour_policy_params=loss_in.behaviour_policy_params,
+        actions=loss_in.actions,
+        rewards=loss_in.rewards,
+        discounts=loss_in.discounts,
+        values=baseline[:-1],
+        bootstrap_value=baseline[-1],
+        mask=mask,
+        correction=config.correction,
+        reward_clipping=config.reward_clipping,
+        baseline_cost=baseline_cost,
+        entropy_cost=entropy_cost,
+        clip_rho_threshold=config.threshold('clip_rho_threshold'),
+        clip_pg_rho_threshold=config.threshold('clip_pg_rho_threshold'),
+        clip_c_threshold=config.threshold('clip_c_threshold'),
+        lambda_=config.vtrace_lambda,
+        advantage_normalization=config.advantage_normalization,
+        ppo_clip=config.ppo_clip or None,
+        cross_replica_sum=cross_replica_sum,
+        popart=stats)
+    objective = loss.total_loss
+    if config.loss_reduction == 'mean':
+      objective = objective / tf.maximum(transitions, 1.0)
+  if symbolic:
+    grads = cross(tf.gradients(objective, variables))
+  else:
+    grads = cross(tape.gradient(objective, variables))
+  grad_norm = tf.linalg.global_norm(grads)
+  finite = tf.math.is_finite(loss.total_loss) & tf.math.is_finite(grad_norm)
+  finite &= tf.reduce_all(tf.math.is_finite(batch['reward']))
+  if batch['observation'].dtype.is_floating:  # uint8 frames cannot be NaN
+    finite &= tf.reduce_all(tf.math.is_finite(batch['observation']))
+  rhos = tf.exp(loss.log_rhos)
+  vs_error = loss.vs - loss.values
+  local_transitions = tf.reduce_sum(mask)
+  sums = {
+      'transitions': local_transitions,
+      'loss_total': loss.total_loss,
+      'loss_policy_gradient': loss.pg_loss,
+      'loss_baseline': loss.baseline_loss,
+      'loss_entropy': loss.entropy_loss,
+      'entropy': tf.reduce_sum(loss.entropy * mask),
+      'kl': tf.reduce_sum(dist.kl(loss_in.behaviour_policy_params,
+                                  outputs.policy_params[:-1]) * mask),
+      'rho': tf.reduce_sum(rhos * mask),
+      'rho_truncated': tf.reduce_sum(
+          tf.cast(rhos > config.clip_rho_threshold, tf.float32) * mask),
+      'ppo_clipped': loss.clipped_fraction * local_transitions,
+      'vs': tf.reduce_sum(loss.vs * mask),
+      'vs_squared': tf.reduce_sum(tf.square(loss.vs) * mask),
+      'vs_error': tf.reduce_sum(vs_error * mask),
+      'vs_error_squared': tf.reduce_sum(tf.square(vs_error) * mask),
+      'nonfinite': 1.0 - tf.cast(finite, tf.float32),
+  }
+  # Summed over replicas, every replica holds the same `nonfinite`.
+  sums = cross(tf.stack([tf.cast(sums[k], tf.float32) for k in _SUMS]))
+  per_task = lambda x: tf.einsum('tb,bk->k', x * mask, task_onehot)
+  moments = cross(tf.stack(
+      [per_task(tf.ones_like(loss.vs)), per_task(loss.vs), per_task(tf.square(loss.vs))]))
+  return grads, grad_norm, sums, moments
 
 
 def metrics(names, stats, step_before):

@@ -13,6 +13,7 @@ first what it knows before acting (the observation part), then its decision
   prev_action     [E, *ACT]   action taken at x_{t−1} (0 if first)
   episode_return  f32 [E]     return of the current episode up to x_t
   episode_length  i32 [E]     agent steps of the current episode up to x_t
+  task            i32 [E]     the task the environment runs (multi-task)
   core_state      (h, c)      LSTM state before x_t (LSTM networks only)
   --- action part ---
   action          [E, *ACT]   a_t ~ μ(·|x_t)
@@ -58,6 +59,7 @@ def step_spec(env_spec, distribution, num_envs: int, lstm_units: int = 0):
       'policy_params': tf.TensorSpec([e, distribution.num_params], tf.float32),
       'episode_return': tf.TensorSpec([e], tf.float32),
       'episode_length': tf.TensorSpec([e], tf.int32),
+      'task': tf.TensorSpec([e], tf.int32),
       'weights_version': tf.TensorSpec([e], tf.int64),
   }
   if lstm_units:
@@ -133,6 +135,8 @@ def loss_inputs(batch, discount: float) -> LossInputs:
 
 
 def finished_episodes(batch):
-  """(done [T, B] bool, return [T, B], length [T, B]) of episodes ending in
-  steps 1..T of each item: step 0 repeats the previous item's last step."""
-  return batch['last'][1:], batch['episode_return'][1:], batch['episode_length'][1:]
+  """(done [T, B] bool, return [T, B], length [T, B], task [T, B]) of
+  episodes ending in steps 1..T of each item: step 0 repeats the previous
+  item's last step."""
+  return (batch['last'][1:], batch['episode_return'][1:], batch['episode_length'][1:],
+          batch['task'][1:])

@@ -103,12 +103,12 @@ def make_dataset(server_address: str, config, num_replicas: int = 1) -> tf.data.
   return dataset.with_options(options)
 
 
-def queue_size(client: reverb.Client) -> int:
+def queue_size(client: reverb.Client, table: str = TRAJECTORY_TABLE) -> int:
   """Items waiting in the queue."""
-  return client.server_info()[TRAJECTORY_TABLE].current_size
+  return client.server_info()[table].current_size
 
 
-def queue_counts(client: reverb.Client):
+def queue_counts(client: reverb.Client, table: str = TRAJECTORY_TABLE):
   """(items waiting in the queue, items sampled from it so far)."""
-  info = client.server_info()[TRAJECTORY_TABLE]
+  info = client.server_info()[table]
   return info.current_size, info.rate_limiter_info.sample_stats.completed

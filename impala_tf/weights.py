@@ -11,7 +11,14 @@ A second one-item table, 'weights_version', holds the version alone (an
 item of the same writer step, so it costs no extra data): an actor asks it
 before every unroll and fetches the weights (megabytes) only when the
 version changed.
+
+Every publication also carries the learner step it was made at. They are
+the same number unless the publisher holds the weights back by a fixed
+`lag` (controlled policy lag, for the paper's comparisons): at step s it
+then publishes the weights of step s − lag, kept in a ring buffer.
 """
+
+import collections
 
 import numpy as np
 import reverb
@@ -24,6 +31,7 @@ VERSION_TABLE = 'weights_version'
 def weights_signature(variables):
   return {
       'version': tf.TensorSpec([], tf.int64),
+      'step': tf.TensorSpec([], tf.int64),
       'weights': [tf.TensorSpec(v.shape, v.dtype) for v in variables],
   }
 
@@ -42,14 +50,18 @@ def weights_tables(variables):
   """The learner's two tables: the weights with their version, and the
   version alone."""
   return [_latest_only_table(WEIGHTS_TABLE, weights_signature(variables)),
-          _latest_only_table(VERSION_TABLE, {'version': tf.TensorSpec([], tf.int64)})]
+          _latest_only_table(VERSION_TABLE, {'version': tf.TensorSpec([], tf.int64),
+                                             'step': tf.TensorSpec([], tf.int64)})]
 
 
 class WeightPublisher:
   """Learner side: writes the current variable values with their version."""
 
-  def __init__(self, client: reverb.Client, variables):
+  def __init__(self, client: reverb.Client, variables, lag: int = 0):
+    """`lag` > 0: publish, at learner step s, the weights of step s − lag
+    (those of the oldest step held until s ≥ lag)."""
     variables = list(variables)
+    self._held = collections.deque(maxlen=lag + 1)
     self._shapes = [tuple(v.shape) for v in variables]
     self._split_at = np.cumsum([int(np.prod(s)) for s in self._shapes])[:-1]
     if len({v.dtype for v in variables}) != 1:
@@ -60,19 +72,31 @@ class WeightPublisher:
     self._read = tf.function(lambda: tf.concat([tf.reshape(v, [-1]) for v in variables], 0))
     self._writer = client.trajectory_writer(num_keep_alive_refs=1)
 
-  def publish(self, version: int):
+  def read(self):
+    """The current weights, as numpy arrays in variable order."""
     flat = self._read().numpy()
+    return [x.reshape(s) for x, s in zip(np.split(flat, self._split_at), self._shapes)]
+
+  def publish(self, step: int):
+    """Publishes the weights of learner step `step` (or, with a lag, of the
+    step `lag` before it) together with `step`."""
+    self._held.append((step, self._read().numpy()))
+    version, flat = self._held[0]
     values = [x.reshape(s) for x, s in zip(np.split(flat, self._split_at), self._shapes)]
-    self._writer.append({'version': np.int64(version), 'weights': values})
-    version_ref = self._writer.history['version'][-1]
+    self._writer.append({'version': np.int64(version), 'step': np.int64(step),
+                         'weights': values})
+    history = self._writer.history
     self._writer.create_item(
         WEIGHTS_TABLE, priority=1.0,
         trajectory={
-            'version': version_ref,
-            'weights': [col[-1] for col in self._writer.history['weights']],
+            'version': history['version'][-1],
+            'step': history['step'][-1],
+            'weights': [col[-1] for col in history['weights']],
         })
     # After the weights: an actor that sees this version finds its weights.
-    self._writer.create_item(VERSION_TABLE, priority=1.0, trajectory={'version': version_ref})
+    self._writer.create_item(VERSION_TABLE, priority=1.0,
+                             trajectory={'version': history['version'][-1],
+                                         'step': history['step'][-1]})
     # Wait until the server has it: a synchronous actor is waiting for it.
     self._writer.flush()
 
@@ -91,6 +115,7 @@ class WeightSubscriber:
     self._client = client
     self._load = load
     self.version = -1
+    self.step = -1      # the learner step of the newest publication seen
 
   def _sample(self, table):
     return next(self._client.sample(table, num_samples=1, emit_timesteps=False,
@@ -102,8 +127,11 @@ class WeightSubscriber:
     Asks the version table first; the weights are fetched and loaded only
     when the version changed.
     """
-    if int(self._sample(VERSION_TABLE)['version']) != self.version:
+    newest = self._sample(VERSION_TABLE)
+    self.step = int(newest['step'])
+    if int(newest['version']) != self.version:
       data = self._sample(WEIGHTS_TABLE)
       self._load(data['weights'])
       self.version = int(data['version'])
+      self.step = max(self.step, int(data['step']))
     return self.version

@@ -42,8 +42,11 @@ def _items(server, count):
 class ActorTest(tf.test.TestCase):
 
   def _run(self, config, unrolls):
+    return self._run_actor(config, unrolls, task=0)
+
+  def _run_actor(self, config, unrolls, task):
     server, net, dist = _serve(config)
-    actor = actor_lib.Actor(config, f'127.0.0.1:{server.port}', task=0)
+    actor = actor_lib.Actor(config, f'127.0.0.1:{server.port}', task=task)
     thread = threading.Thread(target=actor.run, kwargs={'max_unrolls': unrolls}, daemon=True)
     thread.start()
     items = _items(server, unrolls)
@@ -108,6 +111,14 @@ class ActorTest(tf.test.TestCase):
     self.assertAllClose(out.policy_params[:-1], item['policy_params'], atol=1e-5)
     self.assertGreater(np.abs(item['core_state'][0]).sum(), 0.0)
 
+  def test_multitask_actor_records_its_task(self):
+    config = config_lib.ImpalaConfig(
+        env_id='CartPole-v1', tasks=('CartPole-v1', 'CartPole-v1'), torso='mlp',
+        action_repeat=1, unroll_length=3, envs_per_actor=2, batch_size=2)
+    items, actor, _, _ = self._run_actor(config, unrolls=2, task=3)
+    self.assertEqual(actor.task_id, 1)                   # actor 3 of 2 tasks: 3 % 2
+    self.assertTrue((items[0]['task'] == 1).all())
+
   def test_atari_actor(self):
     config = config_lib.ImpalaConfig(
         env_id='ALE/Pong-v5', unroll_length=3, envs_per_actor=2, batch_size=2)
@@ -136,6 +147,26 @@ class EnvironmentsTest(tf.test.TestCase):
     obs = env.reset()
     self.assertEqual(obs.shape, (2, 4, 84, 84))
     env.close()
+
+  def test_tasks_share_spaces_and_scale_rewards(self):
+    config = config_lib.ImpalaConfig(env_id='CartPole-v1', tasks=('CartPole-v1', 'Acrobot-v1'))
+    with self.assertRaisesRegex(ValueError, "'Acrobot-v1'"):
+      environments.env_spec(config)
+    config = config_lib.ImpalaConfig(tasks=('CartPole-v1', 'CartPole-v1'),
+                                     task_reward_scales=(1.0, 1000.0))
+    rewards = []
+    for task in range(2):
+      env = environments.make_env(config, 2, seed=3, task=task)
+      env.reset()
+      rewards.append(env.step(np.zeros(2, np.int64))[1])
+      env.close()
+    self.assertAllEqual(rewards[0] * 1000.0, rewards[1])
+    with self.assertRaisesRegex(ValueError, 'task must be in'):
+      environments.make_env(config, 1, seed=0, task=2)
+
+  def test_atari_full_action_space(self):
+    config = config_lib.ImpalaConfig(env_id='ALE/Pong-v5', full_action_space=True)
+    self.assertEqual(environments.env_spec(config).action_space.n, 18)
 
   def test_environment_seeds_are_distinct_across_actors(self):
     seeds = [environments.environment_seeds(0, task, 16) for task in range(4)]

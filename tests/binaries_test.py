@@ -182,5 +182,46 @@ class CartPoleEndToEndTest(tf.test.TestCase):
     self.assertNotIn('Traceback', result.stdout + result.stderr)
 
 
+class CartPoleScalesTest(tf.test.TestCase):
+  """Multi-task PopArt: two CartPole tasks whose rewards differ by 1000×."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.logdir = os.path.join(tf.compat.v1.test.get_temp_dir(), 'cartpole_scales')
+    cls.train = _run([os.path.join(_BIN, 'train_local.py'),
+                      f'--config={os.path.join(_REPO, "configs", "cartpole_scales.py")}',
+                      f'--logdir={cls.logdir}'], timeout=900)
+
+  def test_both_tasks_learn_with_popart(self):
+    self.assertEqual(self.train.returncode, 0, self.train.stdout[-3000:] + self.train.stderr[-3000:])
+    result = _final_json(self.train.stdout)
+    self.assertGreaterEqual(result['env_frames'], 1_000_000)
+    per_task = result['episode_return_mean_per_task']
+    self.assertGreaterEqual(per_task['CartPole-v1'], 400.0, result)
+    self.assertGreaterEqual(per_task['CartPole-v1_x1000'], 400_000.0, result)
+    self.assertIn('CartPole-v1_x1000', self.train.stdout)   # progress lines per task
+
+  def test_the_export_serves_every_task(self):
+    evaluated = _run([os.path.join(_BIN, 'evaluate.py'),
+                      f'--saved_model={os.path.join(self.logdir, "saved_model", "greedy")}',
+                      '--episodes=8'])
+    self.assertEqual(evaluated.returncode, 0, evaluated.stderr[-3000:])
+    result = _final_json(evaluated.stdout)
+    self.assertEqual(sorted(result['per_task']), ['CartPole-v1', 'CartPole-v1_x1000'])
+    for name, scale in (('CartPole-v1', 1.0), ('CartPole-v1_x1000', 1000.0)):
+      self.assertGreaterEqual(result['per_task'][name]['return_mean'], 400.0 * scale, result)
+    one = _run([os.path.join(_BIN, 'evaluate.py'),
+                f'--saved_model={os.path.join(self.logdir, "saved_model", "greedy")}',
+                '--episodes=2', '--task=CartPole-v1_x1000'])
+    self.assertEqual(one.returncode, 0, one.stderr[-3000:])
+    self.assertEqual(_final_json(one.stdout)['task'], 'CartPole-v1_x1000')
+    bad = _run([os.path.join(_BIN, 'evaluate.py'),
+                f'--saved_model={os.path.join(self.logdir, "saved_model", "greedy")}',
+                '--task=Pong'], timeout=120)
+    self.assertNotEqual(bad.returncode, 0)
+    self.assertIn('--task must be', bad.stdout + bad.stderr)
+
+
 if __name__ == '__main__':
   tf.test.main()

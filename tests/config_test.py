@@ -66,6 +66,11 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       ('initializer', dict(initializer='zeros'), 'initializer'),
       ('bool', dict(observation_normalization='yes'), 'observation_normalization'),
       ('beta', dict(adam_beta2=1.5), 'adam_beta2'),
+      ('atari_tasks', dict(tasks=('ALE/Pong-v5', 'ALE/Breakout-v5')), 'full_action_space'),
+      ('mixed_tasks', dict(tasks=('ALE/Pong-v5', 'CartPole-v1')), 'all Atari or all'),
+      ('scales', dict(tasks=('CartPole-v1', 'CartPole-v1'), task_reward_scales=(1.0,)),
+       'task_reward_scales'),
+      ('popart_sigma', dict(popart_sigma_min=2.0, popart_sigma_max=1.0), 'popart_sigma_max'),
       ('replay_share', dict(replay_fraction=0.3), 'whole number of unrolls'),
       ('replay_all', dict(replay_fraction=1.0), 'at least one fresh unroll'),
   )
@@ -74,7 +79,7 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       config_lib.ImpalaConfig(**kwargs)
 
   @parameterized.parameters('cartpole.py', 'pong.py', 'atari.py', 'atari_paper.py',
-                            'atari_previous.py')
+                            'atari_previous.py', 'cartpole_scales.py', 'atari_multitask.py')
   def test_presets_load(self, preset):
     c = _load(preset)
     self.assertIsInstance(c, config_lib.ImpalaConfig)
@@ -90,6 +95,20 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
          c.vtrace_lambda, c.observation_normalization),
         ('rmsprop', 0.0006, 0.01, True, 1.0, 0.99, 0.0, 'linear', 200_000_000, 'sum', 40.0,
          0.01, 0.5, 20, 32, 1, 0.0, 1.0, False))
+
+  def test_tasks(self):
+    c = _load('cartpole_scales.py')
+    self.assertEqual(c.num_tasks, 2)
+    self.assertEqual(c.task_names, ('CartPole-v1', 'CartPole-v1_x1000'))
+    self.assertEqual([c.reward_scale(k) for k in range(2)], [1.0, 1000.0])
+    single = config_lib.ImpalaConfig(env_id='ALE/Breakout-v5')
+    self.assertEqual((single.task_ids, single.task_names), (('ALE/Breakout-v5',),) * 2)
+    twice = config_lib.ImpalaConfig(tasks=('CartPole-v1', 'CartPole-v1'))
+    self.assertEqual(twice.task_names, ('CartPole-v1#0', 'CartPole-v1#1'))
+    multi = _load('atari_multitask.py')
+    self.assertGreaterEqual(multi.num_tasks, 3)
+    self.assertTrue(multi.full_action_space and multi.popart)
+    self.assertGreaterEqual(multi.num_actors, multi.num_tasks)
 
   def test_any_game_through_the_atari_preset(self):
     c = _load('atari.py', '--config.env_id=ALE/SpaceInvaders-v5')

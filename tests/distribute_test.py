@@ -1,5 +1,6 @@
 """MirroredStrategy over two logical CPUs makes the same update as one device."""
 
+import json
 import os
 import subprocess
 import sys
@@ -23,7 +24,8 @@ _SCRIPT = textwrap.dedent('''
 
     config = config_lib.ImpalaConfig(
         env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5,
-        envs_per_actor=2, batch_size=8, reward_clipping='none', strategy='mirrored')
+        envs_per_actor=2, batch_size=8, reward_clipping='none', strategy='mirrored',
+        **json.loads(sys.argv[2]))
     spec = environments.env_spec(config)
     signature = trajectories.item_signature(
         trajectories.step_spec(spec, spec.distribution, config.envs_per_actor),
@@ -38,6 +40,8 @@ _SCRIPT = textwrap.dedent('''
       return rng.normal(size=shape).astype(s.dtype.as_numpy_dtype)
     items = tf.nest.map_structure(lambda s: sample(s, 4), signature)
     items['policy_params'] *= 2.0   # off-policy: ratios away from 1
+    items['task'] = rng.integers(0, config.num_tasks, items['task'].shape).astype(np.int32)
+    items['reward'] *= 10.0
     half = lambda lo: trajectories.to_time_major(
         tf.nest.map_structure(lambda x: x[lo:lo + 2], items))
     whole = trajectories.to_time_major(items)
@@ -64,20 +68,36 @@ _SCRIPT = textwrap.dedent('''
       losses = [learner.train_step()['loss/total'] for _ in range(4)]
       results[name] = {'losses': losses,
                        'params': [v.numpy().tolist() for v in learner.network.variables]}
+      if learner.train_step_fn.popart is not None:
+        results[name]['popart'] = [learner.train_step_fn.popart.mu.numpy().tolist(),
+                                   learner.train_step_fn.popart.nu.numpy().tolist()]
     json.dump(results, open(sys.argv[1], 'w'))
 ''')
 
 
 class MirroredStrategyTest(tf.test.TestCase):
 
-  def test_mirrored_equals_default_on_the_same_global_batch(self):
+  def _run(self, **overrides):
     out = os.path.join(self.get_temp_dir(), 'result.json')
-    proc = subprocess.run([sys.executable, '-c', _SCRIPT, out], capture_output=True, text=True,
-                          timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+    proc = subprocess.run([sys.executable, '-c', _SCRIPT, out, json.dumps(overrides)],
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
     self.assertEqual(proc.returncode, 0, proc.stderr[-4000:])
-    import json  # pylint: disable=g-import-not-at-top
     with open(out) as f:
-      result = json.load(f)
+      return json.load(f)
+
+  def test_popart_statistics_identical_to_one_device(self):
+    # Two tasks with PopArt: the statistics are updated once per update from
+    # sums all-reduced over the replicas, so they match one device's.
+    result = self._run(tasks=['CartPole-v1', 'CartPole-v1'], task_reward_scales=[1.0, 100.0],
+                       popart=True, popart_step_size=0.1)
+    self.assertAllClose(result['default']['popart'], result['mirrored']['popart'], rtol=1e-5)
+    self.assertNotAllClose([[0.0, 0.0], [1.0, 1.0]], result['default']['popart'])
+    for a, b in zip(result['default']['params'], result['mirrored']['params']):
+      self.assertAllClose(a, b, rtol=1e-4, atol=1e-5)
+
+  def test_mirrored_equals_default_on_the_same_global_batch(self):
+    result = self._run()
     # Reported losses: replica sums added up equal the one-device sum.
     self.assertAllClose(result['default']['losses'], result['mirrored']['losses'], rtol=1e-5)
     for a, b in zip(result['default']['params'], result['mirrored']['params']):

@@ -51,7 +51,9 @@ def _random_items(config, count, seed=0):
       return rng.integers(0, 2, shape).astype(s.dtype.as_numpy_dtype)
     return rng.normal(size=shape).astype(s.dtype.as_numpy_dtype)
 
-  return tf.nest.map_structure(sample, _signature(config))
+  items = tf.nest.map_structure(sample, _signature(config))
+  items['task'] = rng.integers(0, config.num_tasks, items['task'].shape).astype(np.int32)
+  return items
 
 
 def _in_memory(batch):
@@ -123,6 +125,29 @@ class LearnerTest(tf.test.TestCase):
     self.assertEqual(status['learner_steps'], 5)
     self.assertEqual(status['policy_lag'], 0.0)
     self.assertGreaterEqual(weights_seen, 4)
+
+  def test_controlled_policy_lag_is_exact(self):
+    # Every batch is acted with the weights of exactly 3 updates before.
+    config = _config(synchronous=True, envs_per_actor=8, batch_size=8, policy_lag=3)
+    learner = learner_lib.Learner(config, self.get_temp_dir())
+    stop = threading.Event()
+    actor = actor_lib.Actor(config, f'127.0.0.1:{learner.port}', task=0)
+    thread = threading.Thread(target=actor.run, kwargs={'stop': stop}, daemon=True)
+    thread.start()
+    lags = []
+    try:
+      while learner.step < 10:
+        metrics = learner.train_step()
+        if metrics is not None:
+          lags.append(metrics['policy/lag'])
+          learner._publisher.publish(learner.step)   # pylint: disable=protected-access
+    finally:
+      stop.set()
+      learner.close()
+      thread.join(timeout=30)
+    # Warm-up: the first 3 batches act with the initial weights (version 0).
+    self.assertEqual(lags[:4], [0.0, 1.0, 2.0, 3.0])
+    self.assertEqual(lags[3:], [3.0] * (len(lags) - 3))
 
   def test_stop_while_waiting_for_data_leaves_checkpoint(self):
     logdir = self.get_temp_dir()
@@ -346,6 +371,79 @@ class LearnerTest(tf.test.TestCase):
       self.assertEqual(int(learner.env_frames.numpy()), 4 * 5)
     finally:
       learner.close()
+
+
+  def test_each_task_head_learns_only_from_its_own_task(self):
+    config = _config(tasks=('CartPole-v1', 'CartPole-v1'), task_reward_scales=(1.0, 1000.0),
+                     popart=True, popart_step_size=0.1, optimizer='adam')
+    items = _random_items(config, config.items_per_batch, seed=5)
+    items['task'][:] = 0                       # every trajectory plays task 0
+    items['reward'] = np.abs(items['reward']) * 30.0
+    batch = trajectories.to_time_major(items)
+    learner = learner_lib.Learner(config, self.get_temp_dir(), dataset_fn=_in_memory(batch))
+    try:
+      head = learner.network.baseline_head
+      kernel, bias = head.kernel.numpy(), head.bias.numpy()
+      for _ in range(3):
+        learner.train_step()
+      popart = learner.train_step_fn.popart
+      self.assertNotAllClose(kernel[:, 0], head.kernel.numpy()[:, 0])
+      self.assertAllEqual(kernel[:, 1], head.kernel.numpy()[:, 1])
+      self.assertAllEqual(bias[1], head.bias.numpy()[1])
+      # Task 0's statistics moved towards its targets; task 1's did not.
+      self.assertGreater(float(popart.mu[0]), 1.0)
+      self.assertEqual(float(popart.mu[1]), 0.0)
+      self.assertEqual(float(popart.nu[1]), 1.0)
+    finally:
+      learner.close()
+
+  def test_popart_statistics_are_checkpointed_and_resumed(self):
+    logdir = self.get_temp_dir()
+    config = _config(popart=True, popart_step_size=0.1, reward_clipping='none')
+    learner, status, _, _ = self._train(config, logdir, steps=4)
+    mu, nu = learner.train_step_fn.popart.mu.numpy(), learner.train_step_fn.popart.nu.numpy()
+    self.assertNotAllClose([0.0], mu)
+    resumed = learner_lib.Learner(config, logdir)
+    try:
+      self.assertAllEqual(mu, resumed.train_step_fn.popart.mu.numpy())
+      self.assertAllEqual(nu, resumed.train_step_fn.popart.nu.numpy())
+    finally:
+      resumed.close()
+
+  def test_per_task_reporting(self):
+    config = _config(tasks=('CartPole-v1', 'CartPole-v1'), task_reward_scales=(1.0, 10.0),
+                     num_actors=2, popart=True, reward_clipping='none')
+    self.assertEqual(config.task_names, ('CartPole-v1', 'CartPole-v1_x10'))
+    learner = learner_lib.Learner(config, self.get_temp_dir())
+    stop = threading.Event()
+    actors = [actor_lib.Actor(config, f'127.0.0.1:{learner.port}', task=i) for i in range(2)]
+    self.assertEqual([a.task_id for a in actors], [0, 1])
+    threads = [threading.Thread(target=a.run, kwargs={'stop': stop}, daemon=True)
+               for a in actors]
+    for t in threads:
+      t.start()
+    try:
+      status = learner.run(max_steps=60)
+    finally:
+      stop.set()
+      learner.close()
+      for t in threads:
+        t.join(timeout=30)
+    per_task = status['episode_return_mean_per_task']
+    self.assertEqual(sorted(per_task), ['CartPole-v1', 'CartPole-v1_x10'])
+    # Random-ish CartPole episodes last ~10-40 steps; ×10 rewards show in the
+    # second task's returns.
+    self.assertGreater(per_task['CartPole-v1_x10'], 3 * per_task['CartPole-v1'])
+    self.assertIsNone(status['human_normalized'])   # no Atari game
+    tags = set()
+    from tensorflow.core.util import event_pb2  # pylint: disable=g-import-not-at-top
+    for path in tf.io.gfile.glob(os.path.join(learner._logdir, 'train', 'events.*')):  # pylint: disable=protected-access
+      for record in tf.data.TFRecordDataset(path):
+        for value in event_pb2.Event.FromString(record.numpy()).summary.value:
+          tags.add(value.tag)
+    for name in config.task_names:
+      self.assertIn(f'{name}/episode_return', tags)
+      self.assertIn(f'{name}/popart_sigma', tags)
 
 
 if __name__ == '__main__':

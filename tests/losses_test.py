@@ -144,6 +144,37 @@ class CorrectionModesTest(tf.test.TestCase):
     self.assertAllClose(-2 * np.log(2.0), out.entropy_loss, rtol=1e-6)
 
 
+class PopArtLossTest(tf.test.TestCase):
+
+  def test_targets_on_unnormalised_values_loss_and_advantages_normalised(self):
+    rng = np.random.default_rng(4)
+    t, b, a = 6, 3, 4
+    logits = rng.normal(size=(t, b, a)).astype(np.float32)
+    mu = np.array([100.0, -5.0, 0.0], np.float32)
+    sigma = np.array([50.0, 2.0, 1.0], np.float32)
+    normalized = rng.normal(size=(t, b)).astype(np.float32)
+    bootstrap = rng.normal(size=(b,)).astype(np.float32)
+    kwargs = dict(actions=rng.integers(0, a, size=(t, b)).astype(np.int32),
+                  rewards=(rng.normal(size=(t, b)) * sigma).astype(np.float32),
+                  discounts=np.full((t, b), 0.9, np.float32),
+                  mask=np.ones((t, b), np.float32), reward_clipping='none')
+    dist = distributions.Categorical(a)
+    values = tf.Variable(normalized)
+    with tf.GradientTape() as tape:
+      art = losses.impala_loss(dist, logits, logits * 0.5, values=values,
+                               bootstrap_value=bootstrap, popart=(mu, sigma), **kwargs)
+    plain = losses.impala_loss(dist, logits, logits * 0.5, values=sigma * normalized + mu,
+                               bootstrap_value=sigma * bootstrap + mu, **kwargs)
+    self.assertAllClose(plain.vs, art.vs, rtol=1e-5, atol=1e-3)
+    self.assertAllClose(sigma * normalized + mu, art.values, rtol=1e-6)
+    self.assertAllClose(plain.pg_advantages / sigma, art.pg_advantages, rtol=1e-4, atol=1e-5)
+    target = (plain.vs.numpy() - mu) / sigma
+    self.assertAllClose(0.5 * np.sum((target - normalized) ** 2), art.baseline_loss, rtol=1e-4)
+    # The baseline's gradient is in normalised units: n − (v − μ)/σ.
+    grad = tape.gradient(art.baseline_loss, values)
+    self.assertAllClose(normalized - target, grad, rtol=1e-4, atol=1e-5)
+
+
 class LossTermsTest(tf.test.TestCase):
 
   def test_baseline_loss_value_and_gradient(self):

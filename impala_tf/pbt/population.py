@@ -1,0 +1,94 @@
+"""The population's shared directory, through tf.io.gfile (a local path, NFS, gs://...).
+
+  <population>/member_<i>/state.json      the member's newest published state:
+                                          fitness, frames, episodes,
+                                          hyperparameters, time
+  <population>/member_<i>/checkpoints/    what another member copies on
+                                          exploit (network, optimiser,
+                                          hyperparameters): written by the
+                                          member, index replaced last
+  <population>/member_<i>/lineage.jsonl   the member's events, one JSON per line
+
+Every file has one writer, its member, and is replaced whole (written to a
+temporary name, then renamed), so a reader never sees half of one; a
+checkpoint is read through its index, which TensorFlow replaces only after
+the files it names are complete.
+"""
+
+import json
+import os
+import re
+from typing import Dict, List, Optional
+
+import tensorflow as tf
+
+STATE_FILE = 'state.json'
+LINEAGE_FILE = 'lineage.jsonl'
+CHECKPOINTS = 'checkpoints'
+
+
+def _write_atomically(path: str, text: str):
+  tmp = f'{path}.tmp.{os.getpid()}'
+  with tf.io.gfile.GFile(tmp, 'w') as f:
+    f.write(text)
+  tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+class Population:
+  """Reads and writes one population directory."""
+
+  def __init__(self, directory: str):
+    self.directory = directory
+    tf.io.gfile.makedirs(directory)
+
+  def member_dir(self, member: int) -> str:
+    return os.path.join(self.directory, f'member_{member}')
+
+  def checkpoint_dir(self, member: int) -> str:
+    return os.path.join(self.member_dir(member), CHECKPOINTS)
+
+  def members(self) -> List[int]:
+    """Members that have published a state, in order."""
+    found = []
+    for name in tf.io.gfile.listdir(self.directory):
+      match = re.fullmatch(r'member_(\d+)/?', name)
+      if match and tf.io.gfile.exists(
+          os.path.join(self.directory, name.rstrip('/'), STATE_FILE)):
+        found.append(int(match.group(1)))
+    return sorted(found)
+
+  def write_state(self, member: int, state: Dict):
+    tf.io.gfile.makedirs(self.member_dir(member))
+    _write_atomically(os.path.join(self.member_dir(member), STATE_FILE),
+                      json.dumps(state, sort_keys=True))
+
+  def read_state(self, member: int) -> Optional[Dict]:
+    path = os.path.join(self.member_dir(member), STATE_FILE)
+    try:
+      with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+    except (tf.errors.NotFoundError, ValueError):
+      return None
+
+  def latest_checkpoint(self, member: int) -> Optional[str]:
+    """The member's newest complete checkpoint, or None."""
+    return tf.train.latest_checkpoint(self.checkpoint_dir(member))
+
+  def append_lineage(self, member: int, event: Dict):
+    tf.io.gfile.makedirs(self.member_dir(member))
+    path = os.path.join(self.member_dir(member), LINEAGE_FILE)
+    old = ''
+    if tf.io.gfile.exists(path):
+      with tf.io.gfile.GFile(path) as f:
+        old = f.read()
+    _write_atomically(path, old + json.dumps(event, sort_keys=True) + '\n')
+
+  def lineage(self) -> List[Dict]:
+    """Every member's events, in time order."""
+    events = []
+    for member in self.members():
+      path = os.path.join(self.member_dir(member), LINEAGE_FILE)
+      if tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path) as f:
+          events.extend(json.loads(line) for line in f if line.strip())
+    return sorted(events, key=lambda e: (e['time'], e['member']))
