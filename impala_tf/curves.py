@@ -72,12 +72,15 @@ def plot_population(logdir: str, out_path: str):
   fig, axes = plt.subplots(1 + len(names), 1, figsize=(9, 3 * (1 + len(names))), sharex=True)
   for m in members:
     colour = f'C{m % 10}'
+    mine = [e for e in events if e['member'] == m and e['after']]
+    # Each member's hyperparameter lines end where its own training ended.
+    end = max([e['frames'] / 1e6 for e in mine], default=0.0)
     try:
       frames, _, values = read_scalar(os.path.join(logdir, f'member_{m}'))
       axes[0].plot(frames / 1e6, values, color=colour, label=f'member {m}')
-    except (FileNotFoundError, ValueError):
+      end = max(end, float(frames[-1]) / 1e6)
+    except (FileNotFoundError, ValueError, IndexError):
       pass
-    mine = [e for e in events if e['member'] == m and e['after']]
     for e in mine:
       if e['event'] == 'exploit':
         axes[0].axvline(e['frames'] / 1e6, color=colour, alpha=0.3, linestyle=':')
@@ -85,7 +88,7 @@ def plot_population(logdir: str, out_path: str):
       xs = [e['frames'] / 1e6 for e in mine if name in e['after']]
       ys = [e['after'][name] for e in mine if name in e['after']]
       if xs:
-        ax.step(xs + [axes[0].get_xlim()[1]], ys + ys[-1:], where='post', color=colour)
+        ax.step(xs + [max(end, xs[-1])], ys + ys[-1:], where='post', color=colour)
   axes[0].set_ylabel('mean return (last 100)')
   axes[0].legend(fontsize=8)
   for ax, name in zip(axes[1:], names):

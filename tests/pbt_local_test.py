@@ -60,6 +60,13 @@ class PopulationTest(tf.test.TestCase):
     self.assertIn((2, 'restart'), [(e['member'], e['event']) for e in events])
     with open(os.path.join(logdir, 'population', 'member_2', 'state.json')) as f:
       self.assertGreaterEqual(json.load(f)['frames'], 390_000)
+    # The population's plot: returns and hyperparameters per member.
+    png = os.path.join(logdir, 'pbt.png')
+    plot = subprocess.run([sys.executable, os.path.join(_REPO, 'binaries', 'plot.py'),
+                           f'--population={logdir}', f'--out={png}'],
+                          capture_output=True, text=True, timeout=300, check=False)
+    self.assertEqual(plot.returncode, 0, plot.stderr[-2000:])
+    self.assertGreater(os.path.getsize(png), 10_000)
 
 
 if __name__ == '__main__':
