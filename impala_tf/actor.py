@@ -35,6 +35,11 @@ CONNECTION_ERRORS = (RuntimeError, ConnectionError, tf.errors.OpError,
                      reverb.errors.ReverbError)
 
 
+def _copy(part):
+  """A copy of a step's numpy columns: the environments reuse their buffers."""
+  return tf.nest.map_structure(np.array, part)
+
+
 class Actor:
   """One actor process's work: `envs_per_actor` envs, one Reverb writer."""
 
@@ -268,23 +273,14 @@ class Actor:
     self._client = client
     subscriber = weights_lib.WeightSubscriber(client, self.policy.set_weights)
     subscriber.version = self.weights_version
-    copy = lambda part: tf.nest.map_structure(np.array, part)   # env buffers are reused
     writer = client.trajectory_writer(num_keep_alive_refs=1)
     try:
-      parts = [copy(self._observation_part())]
+      part = _copy(self._observation_part())
       while not stop.is_set() and (max_unrolls is None or self.unrolls < max_unrolls):
         t0 = time.perf_counter()
         self.weights_version = subscriber.fetch()
         self.timers['weights'] += time.perf_counter() - t0
-        actions = []
-        for _ in range(config.unroll_length):
-          self._act_and_step(lambda part: actions.append(copy(part)))
-          parts.append(copy(self._observation_part()))
-        unroll = {name: np.stack([p[name] for p in parts]) for name in parts[0]
-                  if name != 'core_state'}
-        unroll.update({name: np.stack([a[name] for a in actions]) for name in actions[0]})
-        if config.use_lstm:
-          unroll['core_state'] = parts[0]['core_state']
+        unroll, part = self.collect_unroll(part)
         t0 = time.perf_counter()
         gradient, sums = self.policy.gradients(unroll)
         self.timers['policy'] += time.perf_counter() - t0
@@ -299,10 +295,30 @@ class Actor:
         self.timers['reverb'] += time.perf_counter() - t0
         if not flushed:
           break
-        parts = [parts[-1]]
       self._flush(writer, 0, stop)
     finally:
       writer.close()
+
+  def collect_unroll(self, first_part):
+    """Acts T steps from `first_part` (the observation part acting starts
+    from, see `_observation_part`), outside any queue.
+
+    Returns (unroll, last part): the unroll as one dict of numpy columns
+    shaped like a queue item ([T+1, E, ...], actions [T, E, ...], the core
+    state at its start), and the observation part the next unroll starts
+    from. Used where the unroll is consumed in this process (A3C's
+    gradients, the synchronous-per-step source).
+    """
+    parts, actions = [first_part], []
+    for _ in range(self._config.unroll_length):
+      self._act_and_step(lambda part: actions.append(_copy(part)))
+      parts.append(_copy(self._observation_part()))
+    unroll = {name: np.stack([p[name] for p in parts]) for name in parts[0]
+              if name != 'core_state'}
+    unroll.update({name: np.stack([a[name] for a in actions]) for name in actions[0]})
+    if self._config.use_lstm:
+      unroll['core_state'] = first_part['core_state']
+    return unroll, parts[-1]
 
   def _flush(self, writer, pending, stop) -> bool:
     """Waits until at most `pending` items are unconfirmed; False if stopped.

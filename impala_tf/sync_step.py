@@ -49,21 +49,11 @@ class SyncStepSource:
     """Endless time-major batches [T+1, num_envs, ...] (numpy dicts)."""
     actor = self._actor
     actor._reset_envs()   # pylint: disable=protected-access
-    part = actor._observation_part()   # pylint: disable=protected-access
-    copy = lambda x: tf.nest.map_structure(np.array, x)
+    part = tf.nest.map_structure(np.array, actor._observation_part())   # pylint: disable=protected-access
     while True:
       actor.policy.set_weights(self._read_weights())
       actor.weights_version += 1
-      parts, actions = [copy(part)], []
-      for _ in range(self._config.unroll_length):
-        actor._act_and_step(lambda p: actions.append(copy(p)))   # pylint: disable=protected-access
-        parts.append(copy(actor._observation_part()))   # pylint: disable=protected-access
-      batch = {name: np.stack([p[name] for p in parts]) for name in parts[0]
-               if name != 'core_state'}
-      batch.update({name: np.stack([a[name] for a in actions]) for name in actions[0]})
-      if self._config.use_lstm:
-        batch['core_state'] = parts[0]['core_state']
-      part = parts[-1]
+      batch, part = actor.collect_unroll(part)
       yield batch
 
   def dataset(self):
