@@ -48,7 +48,18 @@ def settings():
   return out
 
 
-def train(correction, overrides, seed):
+def train(correction, overrides, seed, attempts=2):
+  """Final last-100 mean return of one run; a run that crashes is tried again once."""
+  for attempt in range(attempts):
+    try:
+      return _train_once(correction, overrides, seed)
+    except RuntimeError as e:
+      if attempt == attempts - 1:
+        raise
+      print(f'retrying after a failed run: {str(e).splitlines()[0]}', flush=True)
+
+
+def _train_once(correction, overrides, seed):
   with tempfile.TemporaryDirectory() as logdir:
     proc = subprocess.run(
         [sys.executable, os.path.join(_REPO, 'binaries', 'train_local.py'),
@@ -84,6 +95,14 @@ def plot(results, path):
   plt.close(fig)
 
 
+def save(results, complete):
+  os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
+  with open(_OUT.value + '.json', 'w') as f:
+    json.dump({'env': _ENV.value, 'frames': _FRAMES.value, 'seeds': _SEEDS.value,
+               'lags': [int(l) for l in _LAGS.value], 'complete': complete,
+               'results': results}, f)
+
+
 def main(argv):
   del argv
   results = {c: {} for c in CORRECTIONS}
@@ -93,16 +112,14 @@ def main(argv):
       results[correction][column] = scores
       print(f'{column:10s} {correction:20s} ' + ' '.join(f'{s:7.1f}' for s in scores),
             flush=True)
+      save(results, complete=False)  # a long run stopped part-way keeps what it measured
   columns = [c for c, _ in settings()]
   print(f'\n{"correction":20s} ' + ' '.join(f'{c:>16s}' for c in columns))
   for correction in CORRECTIONS:
     cells = [f'{statistics.mean(v):7.1f} ± {statistics.pstdev(v):5.1f}'
              for v in (results[correction][c] for c in columns)]
     print(f'{correction:20s} ' + ' '.join(f'{c:>16s}' for c in cells))
-  os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
-  with open(_OUT.value + '.json', 'w') as f:
-    json.dump({'env': _ENV.value, 'frames': _FRAMES.value, 'seeds': _SEEDS.value,
-               'results': results}, f)
+  save(results, complete=True)
   plot(results, _OUT.value + '.png')
   print(json.dumps({c: {col: round(statistics.mean(v), 1) for col, v in r.items()}
                     for c, r in results.items()}))
