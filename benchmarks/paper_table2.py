@@ -3,6 +3,7 @@ without and with experience replay, and under fixed policy lags.
 
   python benchmarks/paper_table2.py [--env=CartPole-v1] [--frames=250000] [--seeds=3]
       [--lags=0,4,16] [--out=benchmarks/results/paper_table2]
+      [--corrections=no_correction,epsilon_correction,one_step_is,vtrace]
 
 For each correction (no_correction, epsilon_correction, one_step_is,
 vtrace), trains `configs/cartpole.py` on --env:
@@ -14,7 +15,10 @@ vtrace), trains `configs/cartpole.py` on --env:
 Each setting over --seeds seeds; the score is the mean return of the last
 100 episodes at the end of the budget. Prints the table (mean ± standard
 deviation over seeds), writes <out>.json and <out>.png (return against
-policy lag, one line per correction), and ends with one JSON line.
+policy lag, one line per correction), and ends with one JSON line. With
+--corrections naming a subset, only those rows are trained and the others are
+read from the existing <out>.json of the same set-up (a row rerun after a
+change to one correction).
 """
 
 import json
@@ -32,6 +36,10 @@ _ENV = flags.DEFINE_string('env', 'CartPole-v1', 'Gymnasium id of the task.')
 _FRAMES = flags.DEFINE_integer('frames', 250_000, 'Frames per run.')
 _SEEDS = flags.DEFINE_integer('seeds', 3, 'Seeds per setting.')
 _LAGS = flags.DEFINE_list('lags', ['0', '4', '16'], 'Fixed policy lags to test.')
+_CORRECTIONS = flags.DEFINE_list(
+    'corrections', ['no_correction', 'epsilon_correction', 'one_step_is', 'vtrace'],
+    'Corrections to train. Rows of the others are kept from an existing <out>.json '
+    'of the same env, frames, seeds and lags, so that one row can be rerun.')
 _OUT = flags.DEFINE_string('out', os.path.join(_REPO, 'benchmarks', 'results', 'paper_table2'),
                            'Output path prefix (.json, .png).')
 
@@ -103,11 +111,41 @@ def save(results, complete):
                'results': results}, f)
 
 
+def kept_rows():
+  """Rows of corrections not trained now, from a complete <out>.json of this set-up."""
+  others = [c for c in CORRECTIONS if c not in _CORRECTIONS.value]
+  if not others:
+    return {}
+  path = _OUT.value + '.json'
+  try:
+    with open(path) as f:
+      old = json.load(f)
+  except FileNotFoundError:
+    raise app.UsageError(f'--corrections={",".join(_CORRECTIONS.value)} keeps the other rows '
+                         f'from {path}, which does not exist.') from None
+  setup = {'env': _ENV.value, 'frames': _FRAMES.value, 'seeds': _SEEDS.value,
+           'lags': [int(l) for l in _LAGS.value]}
+  differs = {k: (old.get(k), v) for k, v in setup.items() if old.get(k) != v}
+  columns = [c for c, _ in settings()]
+  missing = [c for c in others if sorted(old['results'].get(c, {})) != sorted(columns)]
+  if differs or missing:
+    raise app.UsageError(f'{path} cannot supply the rows of {", ".join(others)}: '
+                         + '; '.join(f'{k} is {a} there, {b} here' for k, (a, b) in differs.items())
+                         + (f' incomplete rows: {", ".join(missing)}' if missing else ''))
+  print(f'kept from {path}: {", ".join(others)}', flush=True)
+  return {c: old['results'][c] for c in others}
+
+
 def main(argv):
   del argv
+  unknown = [c for c in _CORRECTIONS.value if c not in CORRECTIONS]
+  if unknown:
+    raise app.UsageError(f'--corrections: unknown {", ".join(unknown)}; '
+                         f'choose from {", ".join(CORRECTIONS)}.')
   results = {c: {} for c in CORRECTIONS}
+  results.update(kept_rows())
   for column, overrides in settings():
-    for correction in CORRECTIONS:
+    for correction in _CORRECTIONS.value:
       scores = [train(correction, overrides, seed) for seed in range(_SEEDS.value)]
       results[correction][column] = scores
       print(f'{column:10s} {correction:20s} ' + ' '.join(f'{s:7.1f}' for s in scores),

@@ -130,7 +130,8 @@ class ImpalaConfig:
   # no_correction (paper Table 2).
   correction: str = 'vtrace'
   # V-trace truncation levels ρ̄, ρ̄_pg and c̄; `inf` turns one off. The paper
-  # uses ρ̄ = c̄ = 1 and requires ρ̄ ≥ c̄.
+  # uses ρ̄ = c̄ = 1 and requires ρ̄ ≥ c̄. ρ̄_pg also truncates one_step_is's
+  # importance weight (§5.2.2 clips it at 1 too).
   clip_rho_threshold: float = 1.0
   clip_pg_rho_threshold: float = 1.0
   clip_c_threshold: float = 1.0

@@ -142,7 +142,10 @@ def compute_targets(correction: str,
     correction: one of CORRECTIONS (paper Table 2):
       'vtrace': V-trace targets and advantages.
       'one_step_is': n-step targets with no correction; the advantage
-        r_s + γ_s v_{s+1} − V(x_s) is multiplied by the untruncated ratio ρ_s.
+        r_s + γ_s v_{s+1} − V(x_s) is multiplied by min(ρ̄_pg, ρ_s), truncated
+        at clip_pg_rho_threshold as the paper does (§5.2.2: "for V-trace and
+        1-step importance sampling we clip each importance weight at 1");
+        clip_pg_rho_threshold=None or inf leaves ρ_s untruncated.
       'epsilon_correction', 'no_correction': n-step targets and advantages
         with no correction (the data are treated as on-policy); the former
         differs only in the log π of the policy gradient, see `impala_loss`.
@@ -151,7 +154,8 @@ def compute_targets(correction: str,
     discounts, rewards, values: float [T, B].
     bootstrap_value: float [B].
     mask: float [T, B].
-    clip_*_threshold: truncation levels for 'vtrace' (None or inf: off).
+    clip_*_threshold: truncation levels for 'vtrace' (None or inf: off);
+      clip_pg_rho_threshold also truncates 'one_step_is'.
     lambda_: λ of the trace coefficients (all modes; 1 is the paper's).
 
   Returns:
@@ -182,8 +186,10 @@ def compute_targets(correction: str,
       lambda_=lambda_)
   pg_advantages = on_policy.pg_advantages
   if correction == 'one_step_is':
-    pg_advantages = tf.where(real, tf.exp(log_rhos) * pg_advantages,
-                             tf.zeros_like(pg_advantages))
+    rhos = tf.exp(log_rhos)
+    if clip_pg_rho_threshold is not None and not math.isinf(clip_pg_rho_threshold):
+      rhos = tf.minimum(tf.cast(clip_pg_rho_threshold, rhos.dtype), rhos)
+    pg_advantages = tf.where(real, rhos * pg_advantages, tf.zeros_like(pg_advantages))
   return on_policy.vs, tf.stop_gradient(pg_advantages), log_rhos
 
 

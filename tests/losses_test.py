@@ -56,7 +56,7 @@ class PolicyGradientTest(tf.test.TestCase, parameterized.TestCase):
     mu = _softmax(behaviour_logits[0])
     idx = np.arange(b), actions[0]
     rho = pi[idx] / mu[idx]
-    weight = {'vtrace': np.minimum(1.0, rho), 'one_step_is': rho,
+    weight = {'vtrace': np.minimum(1.0, rho), 'one_step_is': np.minimum(1.0, rho),
               'no_correction': np.ones_like(rho)}[correction]
     advantage = weight * (rewards[0] + 0.9 * bootstrap - values[0])
     onehot = np.eye(a)[actions[0]]
@@ -84,7 +84,7 @@ class PolicyGradientTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(-np.log(pi), plain.pg_loss, rtol=1e-3)
 
 
-class CorrectionModesTest(tf.test.TestCase):
+class CorrectionModesTest(tf.test.TestCase, parameterized.TestCase):
 
   def _inputs(self, rng, t=8, b=3, a=4):
     logits = rng.normal(size=(t, b, a)).astype(np.float32)
@@ -115,18 +115,23 @@ class CorrectionModesTest(tf.test.TestCase):
       self.assertAllClose(expected, out.vs, atol=1e-5, msg=c)
       self.assertAllClose(outs['vtrace'].pg_advantages, out.pg_advantages, atol=1e-5, msg=c)
 
-  def test_one_step_is_targets_ignore_rhos(self):
+  @parameterized.parameters((1.0,), (2.0,), (float('inf'),))
+  def test_one_step_is_targets_ignore_rhos(self, clip):
+    # The targets are the uncorrected n-step returns; only the advantage is
+    # weighted, by min(ρ̄_pg, ρ_s) (the paper truncates it at 1).
     rng = np.random.default_rng(2)
     inputs = self._inputs(rng)
     inputs['behaviour_policy_params'] = rng.normal(size=(8, 3, 4)).astype(np.float32) * 3
     dist = distributions.Categorical(4)
-    one_step = losses.impala_loss(dist, correction='one_step_is', **inputs)
+    one_step = losses.impala_loss(dist, correction='one_step_is', clip_pg_rho_threshold=clip,
+                                  **inputs)
     none = losses.impala_loss(dist, correction='no_correction', **inputs)
     rhos = np.exp(one_step.log_rhos.numpy())
-    self.assertGreater(rhos.max(), 1.5)
+    self.assertGreater(rhos.max(), 2.5)
+    self.assertLess(rhos.min(), 0.5)
     self.assertAllClose(none.vs, one_step.vs)
-    self.assertAllClose(rhos * none.pg_advantages.numpy(), one_step.pg_advantages, rtol=1e-5,
-                        atol=1e-5)
+    self.assertAllClose(np.minimum(clip, rhos) * none.pg_advantages.numpy(),
+                        one_step.pg_advantages, rtol=1e-5, atol=1e-5)
 
   def test_mask_cuts_trace_and_bootstraps_truncation(self):
     # Step 1 is the reset step after a truncation at x_1: v_1 = V(x_1) and
