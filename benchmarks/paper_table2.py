@@ -2,7 +2,7 @@ r"""The paper's Table 2 on tasks that learn in minutes: off-policy corrections
 without and with experience replay, and under fixed policy lags.
 
   python benchmarks/paper_table2.py [--env=CartPole-v1] [--frames=250000] [--seeds=3]
-      [--lags=0,4,16] [--out=benchmarks/results/paper_table2]
+      [--lags=0,4,16] [--out=benchmarks/results/paper_table2_<env name>]
       [--corrections=no_correction,epsilon_correction,one_step_is,vtrace]
 
 For each correction (no_correction, epsilon_correction, one_step_is,
@@ -40,8 +40,8 @@ _CORRECTIONS = flags.DEFINE_list(
     'corrections', ['no_correction', 'epsilon_correction', 'one_step_is', 'vtrace'],
     'Corrections to train. Rows of the others are kept from an existing <out>.json '
     'of the same env, frames, seeds and lags, so that one row can be rerun.')
-_OUT = flags.DEFINE_string('out', os.path.join(_REPO, 'benchmarks', 'results', 'paper_table2'),
-                           'Output path prefix (.json, .png).')
+_OUT = flags.DEFINE_string('out', None, 'Output path prefix (.json, .png); default '
+                           'benchmarks/results/paper_table2_<env name>, e.g. ..._cartpole.')
 
 CORRECTIONS = ('no_correction', 'epsilon_correction', 'one_step_is', 'vtrace')
 
@@ -138,6 +138,9 @@ def kept_rows():
 
 def main(argv):
   del argv
+  if _OUT.value is None:
+    name = _ENV.value.split('/')[-1].split('-')[0].lower()   # 'CartPole-v1' -> 'cartpole'
+    flags.FLAGS.out = os.path.join(_REPO, 'benchmarks', 'results', f'paper_table2_{name}')
   unknown = [c for c in _CORRECTIONS.value if c not in CORRECTIONS]
   if unknown:
     raise app.UsageError(f'--corrections: unknown {", ".join(unknown)}; '
