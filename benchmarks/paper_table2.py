@@ -4,6 +4,7 @@ without and with experience replay, and under fixed policy lags.
   python benchmarks/paper_table2.py [--env=CartPole-v1] [--frames=250000] [--seeds=3]
       [--lags=0,4,16] [--out=benchmarks/results/paper_table2_<env name>]
       [--corrections=no_correction,epsilon_correction,one_step_is,vtrace]
+      [--override=FIELD=VALUE ...]
 
 For each correction (no_correction, epsilon_correction, one_step_is,
 vtrace), trains `configs/cartpole.py` on --env:
@@ -18,7 +19,9 @@ deviation over seeds), writes <out>.json and <out>.png (return against
 policy lag, one line per correction), and ends with one JSON line. With
 --corrections naming a subset, only those rows are trained and the others are
 read from the existing <out>.json of the same set-up (a row rerun after a
-change to one correction).
+change to one correction), or left out where there is none. --override applies
+a config override to every run (a variant of the whole table, under its own
+--out).
 """
 
 import json
@@ -40,6 +43,9 @@ _CORRECTIONS = flags.DEFINE_list(
     'corrections', ['no_correction', 'epsilon_correction', 'one_step_is', 'vtrace'],
     'Corrections to train. Rows of the others are kept from an existing <out>.json '
     'of the same env, frames, seeds and lags, so that one row can be rerun.')
+_OVERRIDES = flags.DEFINE_multi_string(
+    'override', [], 'field=value: a config override for every run (e.g. vtrace_lambda=0.5); '
+    'recorded in the JSON, and rows are kept only from a file with the same overrides.')
 _OUT = flags.DEFINE_string('out', None, 'Output path prefix (.json, .png); default '
                            'benchmarks/results/paper_table2_<env name>, e.g. ..._cartpole.')
 
@@ -74,7 +80,8 @@ def _train_once(correction, overrides, seed):
          f'--config={os.path.join(_REPO, "configs", "cartpole.py")}', f'--logdir={logdir}',
          f'--config.env_id={_ENV.value}', f'--config.correction={correction}',
          f'--config.seed={seed}', f'--config.total_environment_frames={_FRAMES.value}',
-         f'--config.lr_decay_frames={_FRAMES.value}', *overrides],
+         f'--config.lr_decay_frames={_FRAMES.value}',
+         *[f'--config.{o}' for o in _OVERRIDES.value], *overrides],
         capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'),
         check=False)
   lines = [l for l in proc.stdout.splitlines() if l.startswith('{')]
@@ -89,7 +96,7 @@ def plot(results, path):
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   lags = [int(l) for l in _LAGS.value]
   fig, ax = plt.subplots(figsize=(7, 4.5))
-  for correction in CORRECTIONS:
+  for correction in results:
     means = [statistics.mean(results[correction][f'lag {l}']) for l in lags]
     spread = [statistics.pstdev(results[correction][f'lag {l}']) for l in lags]
     ax.errorbar(lags, means, yerr=spread, marker='o', capsize=3, label=correction)
@@ -103,12 +110,16 @@ def plot(results, path):
   plt.close(fig)
 
 
+def setup():
+  """What a results file must share with this run for its rows to be kept."""
+  return {'env': _ENV.value, 'frames': _FRAMES.value, 'seeds': _SEEDS.value,
+          'lags': [int(l) for l in _LAGS.value], 'overrides': list(_OVERRIDES.value)}
+
+
 def save(results, complete):
   os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
   with open(_OUT.value + '.json', 'w') as f:
-    json.dump({'env': _ENV.value, 'frames': _FRAMES.value, 'seeds': _SEEDS.value,
-               'lags': [int(l) for l in _LAGS.value], 'complete': complete,
-               'results': results}, f)
+    json.dump({**setup(), 'complete': complete, 'results': results}, f)
 
 
 def kept_rows():
@@ -121,11 +132,12 @@ def kept_rows():
     with open(path) as f:
       old = json.load(f)
   except FileNotFoundError:
-    raise app.UsageError(f'--corrections={",".join(_CORRECTIONS.value)} keeps the other rows '
-                         f'from {path}, which does not exist.') from None
-  setup = {'env': _ENV.value, 'frames': _FRAMES.value, 'seeds': _SEEDS.value,
-           'lags': [int(l) for l in _LAGS.value]}
-  differs = {k: (old.get(k), v) for k, v in setup.items() if old.get(k) != v}
+    print(f'{path} does not exist: the table has only the rows of '
+          f'{", ".join(_CORRECTIONS.value)}', flush=True)
+    return {}
+  # Files written before overrides were recorded had none.
+  differs = {k: (old.get(k, [] if k == 'overrides' else None), v) for k, v in setup().items()
+             if old.get(k, [] if k == 'overrides' else None) != v}
   columns = [c for c, _ in settings()]
   missing = [c for c in others if sorted(old['results'].get(c, {})) != sorted(columns)]
   if differs or missing:
@@ -145,8 +157,9 @@ def main(argv):
   if unknown:
     raise app.UsageError(f'--corrections: unknown {", ".join(unknown)}; '
                          f'choose from {", ".join(CORRECTIONS)}.')
-  results = {c: {} for c in CORRECTIONS}
-  results.update(kept_rows())
+  kept = kept_rows()
+  # Rows in the table's order, whichever were trained and kept.
+  results = {c: kept.get(c, {}) for c in CORRECTIONS if c in kept or c in _CORRECTIONS.value}
   for column, overrides in settings():
     for correction in _CORRECTIONS.value:
       scores = [train(correction, overrides, seed) for seed in range(_SEEDS.value)]
@@ -156,7 +169,7 @@ def main(argv):
       save(results, complete=False)  # a long run stopped part-way keeps what it measured
   columns = [c for c, _ in settings()]
   print(f'\n{"correction":20s} ' + ' '.join(f'{c:>16s}' for c in columns))
-  for correction in CORRECTIONS:
+  for correction in results:
     cells = [f'{statistics.mean(v):7.1f} ± {statistics.pstdev(v):5.1f}'
              for v in (results[correction][c] for c in columns)]
     print(f'{correction:20s} ' + ' '.join(f'{c:>16s}' for c in cells))
