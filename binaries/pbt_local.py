@@ -21,6 +21,7 @@ from ml_collections import config_flags
 from impala_tf import config as config_lib
 from impala_tf import launcher
 from impala_tf.pbt import local
+from impala_tf.pbt import validation as pbt_validation
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Preset file (configs/*.py).')
 _POPULATION = flags.DEFINE_integer('population', 4, 'Members in the population.')
@@ -42,6 +43,10 @@ def main(argv):
     config.validate()
   except config_lib.ConfigError as e:
     raise app.UsageError(f'Invalid config: {e}') from e
+  try:
+    pbt_validation.check_member(config)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from e
   if _POPULATION.value < 2:
     raise app.UsageError(f'--population must be at least 2, got {_POPULATION.value}.')
   member_overrides = {}
@@ -63,7 +68,7 @@ def main(argv):
   config_lib.write_config_file(config, preset)
   result = local.PopulationRun(
       preset, _POPULATION.value, _LOGDIR.value, os.path.join(_HERE, 'train_local.py'),
-      member_overrides=member_overrides).run()
+      member_overrides=member_overrides, seed=config.seed).run()
   print(json.dumps(result))
 
 

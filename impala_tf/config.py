@@ -14,6 +14,7 @@ from typing import Tuple
 
 from impala_tf import losses
 from impala_tf import optimizers
+from impala_tf.pbt import validation as pbt_validation
 
 TORSOS = ('mlp', 'shallow', 'nature', 'resnet')
 INITIALIZERS = ('glorot_uniform', 'orthogonal')
@@ -254,18 +255,32 @@ class ImpalaConfig:
   pbt_grad_clip_norm_range: Tuple[float, float] = (0.1, 100.0)
   # False: a new member starts from this config's values instead of a sample.
   pbt_sample_initial: bool = True
-  # No exploit before a member has trained this many frames.
+  # No decision before a member has trained this many frames.
   pbt_burn_in_frames: int = 20_000_000
-  # A member is ready after this many episodes since its last exploit
-  # (paper: 5,000, for Atari).
+  # A member is ready for a decision after this many episodes since its
+  # last one (paper: 5,000, for Atari). Its fitness is the mean return over
+  # the episodes since its last decision (capped human-normalised scores for
+  # Atari, each task in its environment's own units otherwise).
   pbt_ready_episodes: int = 5000
-  # Exploit when the other member is better by more than this fraction.
-  pbt_exploit_threshold: float = 0.05
-  # Explore: each hyperparameter × factor or ÷ factor with this probability.
+  # A member with fewer episodes since its last decision has no fitness of
+  # its own (it neither copies nor is copied); after a copy or a restart
+  # the weights are new, so the count starts again.
+  pbt_min_episodes: int = 100
+  # Exploit when the other member's fitness is higher by more than this,
+  # an absolute amount in fitness units: the paper's 5 % of the capped
+  # human-normalised score is 0.05; for raw returns, set it in return units.
+  pbt_exploit_margin: float = 0.05
+  # Explore, at every decision: each hyperparameter × factor or ÷ factor
+  # with this probability.
   pbt_perturb_factor: float = 1.2
   pbt_perturb_probability: float = 0.33
-  # Seconds between a member's publications (checkpoint + state) and checks.
-  pbt_interval_seconds: float = 60.0
+  # A member publishes (checkpoint + state) and, if ready, decides every
+  # this many of its frames: frames, not seconds, so a slow machine makes
+  # the same decisions as a fast one.
+  pbt_interval_frames: int = 500_000
+  # A member whose frame count has not advanced for this long (seconds) is
+  # presumed dead or stuck and is not a candidate to copy.
+  pbt_stale_seconds: float = 900.0
 
   seed: int = 0
 
@@ -276,22 +291,7 @@ class ImpalaConfig:
     """Raises ConfigError naming the first invalid field; returns self."""
     if isinstance(self.mlp_hidden_sizes, list):
       self.mlp_hidden_sizes = tuple(self.mlp_hidden_sizes)
-    for name in ('pbt_hyperparameters', 'pbt_learning_rate_range', 'pbt_entropy_cost_range',
-                 'pbt_optimizer_epsilon_range', 'pbt_grad_clip_norm_range'):
-      if isinstance(getattr(self, name), list):
-        setattr(self, name, tuple(getattr(self, name)))
-    searchable = ('learning_rate', 'entropy_cost', 'optimizer_epsilon', 'grad_clip_norm')
-    if (not isinstance(self.pbt_hyperparameters, tuple)
-        or not set(self.pbt_hyperparameters) <= set(searchable)):
-      raise ConfigError(f'pbt_hyperparameters must be a tuple of names from {searchable}, '
-                        f'got {self.pbt_hyperparameters!r}.')
-    for name in ('pbt_learning_rate_range', 'pbt_entropy_cost_range',
-                 'pbt_optimizer_epsilon_range', 'pbt_grad_clip_norm_range'):
-      value = getattr(self, name)
-      if (not isinstance(value, tuple) or len(value) != 2
-          or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
-          or not 0 < value[0] <= value[1]):
-        raise ConfigError(f'{name} must be (low, high) with 0 < low <= high, got {value!r}.')
+    pbt_validation.validate_fields(self, ConfigError)
 
     def positive(name, integer=True):
       value = getattr(self, name)
@@ -340,8 +340,7 @@ class ImpalaConfig:
                  'steps_per_call', 'replay_capacity'):
       positive(name)
     for name in ('noop_max', 'max_episode_steps', 'env_threads', 'learner_intra_op_threads',
-                 'actor_intra_op_threads', 'seed', 'lr_warmup_frames', 'prefetch_batches',
-                 'pbt_burn_in_frames', 'pbt_ready_episodes'):
+                 'actor_intra_op_threads', 'seed', 'lr_warmup_frames', 'prefetch_batches'):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f'{name} must be a non-negative integer, got {value!r}.')
@@ -353,10 +352,6 @@ class ImpalaConfig:
       in_range(name, 0.0, math.inf)
     in_range('vtrace_lambda', 0.0, 1.0)
     in_range('popart_step_size', 0.0, 1.0, low_open=True)
-    in_range('pbt_exploit_threshold', 0.0, math.inf)
-    in_range('pbt_perturb_factor', 1.0, math.inf)
-    in_range('pbt_perturb_probability', 0.0, 1.0)
-    positive('pbt_interval_seconds', integer=False)
     in_range('popart_sigma_min', 0.0, math.inf, low_open=True)
     in_range('popart_sigma_max', self.popart_sigma_min, math.inf)
     in_range('replay_fraction', 0.0, 1.0)
@@ -370,8 +365,7 @@ class ImpalaConfig:
     in_range('adam_epsilon', 0.0, math.inf, low_open=True)
     in_range('lr_end_factor', 0.0, 1.0)
     for name in ('rmsprop_epsilon_inside_sqrt', 'advantage_normalization', 'use_lstm',
-                 'synchronous', 'observation_normalization', 'popart', 'full_action_space',
-                 'pbt_sample_initial'):
+                 'synchronous', 'observation_normalization', 'popart', 'full_action_space'):
       if not isinstance(getattr(self, name), bool):
         raise ConfigError(f'{name} must be true or false, got {getattr(self, name)!r}.')
     in_range('grad_clip_norm', 0.0, math.inf, low_open=True)

@@ -94,10 +94,7 @@ class Learner:
         os.path.join(logdir, 'checkpoints'), config.checkpoints_to_keep,
         **step_fn.checkpointables)
     self._checkpoints.restore_latest()
-    # Python mirrors of the counters, kept in step with the variables.
-    self._skipped = int(self.skipped_updates.numpy())
-    self._step = int(step_fn.learner_steps.numpy())
-    self._frames = int(self.env_frames.numpy())
+    self._sync_counters()
 
     step_specs = trajectories.step_spec(
         spec, spec.distribution, config.envs_per_actor,
@@ -174,6 +171,19 @@ class Learner:
     """Mean return of the last 100 episodes, or None before any."""
     return float(np.mean(self._episode_returns)) if self._episode_returns else None
 
+  def _sync_counters(self):
+    """Python mirrors of the counters, kept in step with the variables."""
+    self._skipped = int(self.skipped_updates.numpy())
+    self._step = int(self.train_step_fn.learner_steps.numpy())
+    self._frames = int(self.env_frames.numpy())
+
+  def restore(self, path: str):
+    """Restores a checkpoint of this learner's state written elsewhere (a
+    PBT member's published one); raises checkpoints.CheckpointError."""
+    self._checkpoints.restore(path)
+    self._sync_counters()
+    self._publisher.publish(self._step)
+
   def attach_pbt(self, member):
     """Makes this learner a PBT population member (`pbt.member.Member`)."""
     self._pbt = member
@@ -226,6 +236,8 @@ class Learner:
           if 0 <= k < len(self._task_returns):
             self._task_returns[k].append(r)
         self._episodes += int(done.sum())
+        if self._pbt is not None:
+          self._pbt.add_episodes(ret[done].tolist(), task[done].astype(int).tolist())
     k = len(episodes)
     self._step += k
     self._frames += k * self._config.frames_per_learner_step

@@ -2,8 +2,8 @@
 
 Hessel et al. 2019, "Multi-task Deep Reinforcement Learning with PopArt"
 (arXiv:1809.04474), after van Hasselt et al. 2016 ("Learning values across
-many orders of magnitude"). For each task k the learner keeps running first
-and second moments μ_k, ν_k of the value targets and σ_k = sqrt(ν_k − μ_k²):
+many orders of magnitude"). For each task k the learner keeps a running
+mean μ_k and variance σ_k² of the value targets:
 
   * the value head outputs normalised values n_k(s); V_k(s) = σ_k n_k(s) + μ_k;
   * V-trace runs on unnormalised values and rewards; the baseline loss
@@ -14,6 +14,15 @@ and second moments μ_k, ν_k of the value targets and σ_k = sqrt(ν_k − μ_k
     rescaled so that V_k(s) is unchanged for every s ("preserving outputs
     precisely"): w' = (σ/σ') w and b' = (σ b + μ − μ') / σ'.
 
+The step size β is per target, as in the papers: each target moves the
+averages by β. A batch holding n targets of a task moves them as n such
+steps would, by β_n = 1 − (1 − β)^n towards the batch's moments, so the
+statistics' time constant is 1/β targets whatever the batch size (with
+β = 3e-4, about 3,300 targets; 5 batches of 32 × 20).
+
+The variance is tracked directly (mean and variance of a mixture), never as
+ν − μ²: in float32 that difference loses σ entirely once σ/|μ| ≲ 2e-4.
+
 The functions here are pure (tensors in, tensors out) and tested each on
 its own; `PopArt` holds the statistics as variables for the learner.
 """
@@ -21,9 +30,9 @@ its own; `PopArt` holds the statistics as variables for the learner.
 import tensorflow as tf
 
 
-def scale(mu, nu, sigma_min, sigma_max):
-  """σ = sqrt(ν − μ²), clipped to [sigma_min, sigma_max]; same shape as μ."""
-  return tf.clip_by_value(tf.sqrt(tf.maximum(nu - tf.square(mu), 0.0)), sigma_min, sigma_max)
+def scale(variance, sigma_min, sigma_max):
+  """σ = sqrt(variance), clipped to [sigma_min, sigma_max]."""
+  return tf.clip_by_value(tf.sqrt(tf.maximum(variance, 0.0)), sigma_min, sigma_max)
 
 
 def normalize(values, mu, sigma):
@@ -36,24 +45,46 @@ def unnormalize(normalized, mu, sigma):
   return sigma * normalized + mu
 
 
-def update_moments(mu, nu, count, total, total_squares, step_size):
-  """One step of the moments' exponential moving averages, per task.
+def combine_moments(a, b):
+  """The (count, mean, sum of squared deviations) of two sets of values
+  together, from each set's (Chan et al.'s parallel update, no cancellation).
 
   Args:
-    mu, nu: float [K], the current first and second moments.
+    a, b: tuples (count [K], mean [K], m2 [K]) of float tensors.
+  """
+  count_a, mean_a, m2_a = a
+  count_b, mean_b, m2_b = b
+  count = count_a + count_b
+  safe = tf.maximum(count, 1.0)
+  delta = mean_b - mean_a
+  mean = mean_a + delta * count_b / safe
+  m2 = m2_a + m2_b + tf.square(delta) * count_a * count_b / safe
+  return count, mean, m2
+
+
+def update_moments(mu, variance, count, batch_mean, batch_m2, step_size):
+  """The statistics after a batch's targets, per task.
+
+  Args:
+    mu, variance: float [K], the current mean and variance.
     count: float [K], number of targets of each task in the batch.
-    total, total_squares: float [K], their sums and sums of squares.
-    step_size: β in (0, 1]: μ ← (1 − β) μ + β · mean of the task's targets
-      (the batch mean, so the step does not depend on the batch size).
+    batch_mean, batch_m2: float [K], their mean and sum of squared
+      deviations from it.
+    step_size: β in (0, 1], per target: the batch moves the statistics
+      β_n = 1 − (1 − β)^n of the way to its own moments, as n targets one
+      at a time would.
 
   Returns:
-    (mu, nu) after the step; tasks absent from the batch keep theirs.
+    (mu, variance) after the step; tasks absent from the batch keep theirs.
   """
   present = count > 0
-  safe = tf.maximum(count, 1.0)
-  mu_new = (1.0 - step_size) * mu + step_size * total / safe
-  nu_new = (1.0 - step_size) * nu + step_size * total_squares / safe
-  return tf.where(present, mu_new, mu), tf.where(present, nu_new, nu)
+  beta = -tf.math.expm1(count * tf.math.log1p(-tf.cast(step_size, count.dtype)))
+  batch_variance = batch_m2 / tf.maximum(count, 1.0)
+  delta = batch_mean - mu
+  # The mixture (1 − β)·old + β·batch: its mean and its variance.
+  mu_new = mu + beta * delta
+  variance_new = (1.0 - beta) * (variance + beta * tf.square(delta)) + beta * batch_variance
+  return tf.where(present, mu_new, mu), tf.where(present, variance_new, variance)
 
 
 def preserve_outputs(kernel, bias, mu, sigma, new_mu, new_sigma):
@@ -80,27 +111,32 @@ class PopArt(tf.Module):
     self.step_size = float(step_size)
     self.sigma_min = float(sigma_min)
     self.sigma_max = float(sigma_max)
-    # μ = 0, ν = 1: σ = 1, the identity until targets arrive.
+    # μ = 0, σ² = 1: the identity until targets arrive.
     self.mu = tf.Variable(tf.zeros([num_tasks]), trainable=False, name='mu')
-    self.nu = tf.Variable(tf.ones([num_tasks]), trainable=False, name='nu')
+    self.variance = tf.Variable(tf.ones([num_tasks]), trainable=False, name='variance')
+    # Targets each task's statistics have taken in (diagnostic: each counts once).
+    self.targets = tf.Variable(tf.zeros([num_tasks], tf.int64), trainable=False, name='targets')
 
   @property
   def sigma(self):
-    return scale(self.mu, self.nu, self.sigma_min, self.sigma_max)
+    return scale(self.variance, self.sigma_min, self.sigma_max)
 
-  def update(self, count, total, total_squares, kernel, bias):
-    """Moves the statistics by one step and rescales the value head's last
-    layer (`kernel` [D, K], `bias` [K] variables) to preserve its outputs.
+  def update(self, count, batch_mean, batch_m2, kernel, bias):
+    """Moves the statistics by one batch's targets and rescales the value
+    head's last layer (`kernel` [D, K], `bias` [K] variables) to preserve
+    its outputs.
 
-    Call it in cross-replica context with the global batch's sums: every
-    replica then holds the same statistics and the same layer.
+    Call it in cross-replica context with the global batch's moments
+    (count, mean, sum of squared deviations per task): every replica then
+    holds the same statistics and the same layer.
     """
     mu, sigma = tf.identity(self.mu), self.sigma
-    new_mu, new_nu = update_moments(self.mu, self.nu, count, total, total_squares,
-                                    self.step_size)
-    new_sigma = scale(new_mu, new_nu, self.sigma_min, self.sigma_max)
+    new_mu, new_variance = update_moments(self.mu, self.variance, count, batch_mean, batch_m2,
+                                          self.step_size)
+    new_sigma = scale(new_variance, self.sigma_min, self.sigma_max)
     new_kernel, new_bias = preserve_outputs(kernel, bias, mu, sigma, new_mu, new_sigma)
     kernel.assign(new_kernel)
     bias.assign(new_bias)
     self.mu.assign(new_mu)
-    self.nu.assign(new_nu)
+    self.variance.assign(new_variance)
+    self.targets.assign_add(tf.cast(count, tf.int64))

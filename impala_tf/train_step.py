@@ -14,7 +14,8 @@ num_minibatches updates; each update
      leaving the graph.
 
 Before a batch's updates, the observation normaliser (if any) merges the
-moments of the batch's fresh observations. Episodes, the policy lag and the
+moments of the batch's fresh observations. After them, PopArt's statistics
+(if any) take in the targets of the batch's first pass, once. Episodes, the policy lag and the
 normaliser only see the fresh unrolls: replayed ones were counted once.
 
 Gradients never leave the graph. What comes back to Python per batch is one
@@ -181,27 +182,35 @@ class TrainStep:
     sums = tf.zeros([len(_SUMS)])
     norms = tf.zeros([1 + len(groups)])
     update_norms = tf.zeros([len(groups)])
+    # PopArt: the targets of the batch's first pass (its first epoch's
+    # minibatches) as (count, mean, m2) per task; later epochs revisit the
+    # same transitions, which must not count twice.
+    zeros_k = tf.zeros([config.num_tasks])
+    targets = (zeros_k, zeros_k, zeros_k)
     for update in tf.range(num_updates):
       grads, step_sums, step_norms, moments = strategy.run(self._replica_update,
                                                            args=(batch, update))
       step_sums = local(step_sums)
       finite = step_sums[_SUMS.index('nonfinite')] == 0.0
 
-      def apply(grads=grads, moments=moments):
-        squares = tf.stack(self.optimizer.apply(grads))
-        if self.popart is not None:
-          # After the gradient step, which used the statistics the outputs
-          # were trained under; the rescale keeps every V(s) unchanged.
-          head = self.network.baseline_head
-          self.popart.update(*tf.unstack(local(moments)), head.kernel, head.bias)
-        return squares
+      def apply(grads=grads):
+        return tf.stack(self.optimizer.apply(grads))
 
       squares = tf.cond(finite, apply, lambda: tf.zeros([num_vars]))
+      if self.popart is not None:
+        count, mean, m2 = tf.unstack(local(moments))
+        take = tf.cast(finite & (update < config.num_minibatches), tf.float32)
+        targets = popart_lib.combine_moments(targets, (count * take, mean, m2 * take))
       self.skipped_updates.assign_add(1 - tf.cast(finite, tf.int64))
       sums += step_sums
       norms += local(step_norms)
       update_norms += tf.stack([tf.sqrt(tf.reduce_sum(tf.gather(squares, idx)))
                                 for idx in groups])
+    if self.popart is not None:
+      # Once per batch, after its updates (each used the statistics the
+      # outputs were trained under); the rescale keeps every V(s) unchanged.
+      head = self.network.baseline_head
+      self.popart.update(*targets, head.kernel, head.bias)
     self.env_frames.assign_add(config.frames_per_learner_step)
     self.learner_steps.assign_add(1)
 
@@ -264,8 +273,9 @@ def loss_and_gradients(config, network, dist, batch, entropy_cost, baseline_cost
 
   Returns:
     (grads: list of unclipped gradients, grad_norm: their global norm,
-     sums: float32 [len(_SUMS)] statistics, moments: float32 [3, K], the
-     count, Σ v_s and Σ v_s² of each task's targets, for PopArt).
+     sums: float32 [len(_SUMS)] statistics, moments: float32 [3, K], each
+     task's targets' count, mean and sum of squared deviations from that
+     mean (over the global batch), for PopArt).
   """
   cross = cross_replica_sum or (lambda x: x)
   loss_in = trajectories.loss_inputs(batch, config.discount)
@@ -346,8 +356,13 @@ def loss_and_gradients(config, network, dist, batch, entropy_cost, baseline_cost
   # Summed over replicas, every replica holds the same `nonfinite`.
   sums = cross(tf.stack([tf.cast(sums[k], tf.float32) for k in _SUMS]))
   per_task = lambda x: tf.einsum('tb,bk->k', x * mask, task_onehot)
-  moments = cross(tf.stack(
-      [per_task(tf.ones_like(loss.vs)), per_task(loss.vs), per_task(tf.square(loss.vs))]))
+  # Two passes (the global mean first), so the spread is exact in float32
+  # however large the targets' mean.
+  counts, totals = tf.unstack(cross(tf.stack([per_task(tf.ones_like(loss.vs)),
+                                              per_task(loss.vs)])))
+  target_mean = totals / tf.maximum(counts, 1.0)
+  deviations = loss.vs - tf.linalg.matvec(task_onehot, target_mean)
+  moments = tf.stack([counts, target_mean, cross(per_task(tf.square(deviations)))])
   return grads, grad_norm, sums, moments
 
 

@@ -70,7 +70,7 @@ _SCRIPT = textwrap.dedent('''
                        'params': [v.numpy().tolist() for v in learner.network.variables]}
       if learner.train_step_fn.popart is not None:
         results[name]['popart'] = [learner.train_step_fn.popart.mu.numpy().tolist(),
-                                   learner.train_step_fn.popart.nu.numpy().tolist()]
+                                   learner.train_step_fn.popart.variance.numpy().tolist()]
     json.dump(results, open(sys.argv[1], 'w'))
 ''')
 

@@ -393,20 +393,43 @@ class LearnerTest(tf.test.TestCase):
       # Task 0's statistics moved towards its targets; task 1's did not.
       self.assertGreater(float(popart.mu[0]), 1.0)
       self.assertEqual(float(popart.mu[1]), 0.0)
-      self.assertEqual(float(popart.nu[1]), 1.0)
+      self.assertEqual(float(popart.variance[1]), 1.0)
     finally:
       learner.close()
+
+  def test_popart_takes_each_target_once_under_sample_reuse(self):
+    # 3 epochs × 2 minibatches: six updates see every target three times;
+    # the statistics must take each in once, from the first pass.
+    for epochs, minibatches in ((1, 1), (3, 2)):
+      config = _config(popart=True, popart_step_size=1e-3, num_epochs=epochs,
+                       num_minibatches=minibatches, optimizer='adam')
+      items = _random_items(config, config.items_per_batch, seed=7)
+      items['last'][:] = False
+      items['reward'] = np.abs(items['reward']) * 50.0
+      learner = learner_lib.Learner(config, self.get_temp_dir() + f'/reuse{epochs}',
+                                    dataset_fn=_in_memory(trajectories.to_time_major(items)))
+      try:
+        learner.train_step()
+        popart = learner.train_step_fn.popart
+        transitions = config.unroll_length * config.batch_size
+        self.assertEqual(transitions, int(popart.targets.numpy()[0]))
+        # One batch of 40 targets with β = 1e-3 per target moves μ by
+        # β_40 = 1 − 0.999^40 of the way to the targets' mean (about 100).
+        self.assertBetween(float(popart.mu[0]) / (1 - 0.999 ** 40), 20.0, 500.0)
+      finally:
+        learner.close()
 
   def test_popart_statistics_are_checkpointed_and_resumed(self):
     logdir = self.get_temp_dir()
     config = _config(popart=True, popart_step_size=0.1, reward_clipping='none')
     learner, status, _, _ = self._train(config, logdir, steps=4)
-    mu, nu = learner.train_step_fn.popart.mu.numpy(), learner.train_step_fn.popart.nu.numpy()
+    popart = learner.train_step_fn.popart
+    mu, var = popart.mu.numpy(), popart.variance.numpy()
     self.assertNotAllClose([0.0], mu)
     resumed = learner_lib.Learner(config, logdir)
     try:
       self.assertAllEqual(mu, resumed.train_step_fn.popart.mu.numpy())
-      self.assertAllEqual(nu, resumed.train_step_fn.popart.nu.numpy())
+      self.assertAllEqual(var, resumed.train_step_fn.popart.variance.numpy())
     finally:
       resumed.close()
 

@@ -10,6 +10,8 @@ import psutil
 import tensorflow as tf
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# What the best member's fitness (mean return over its last window) must reach.
+BEST_RETURN = 450.0
 
 
 class PopulationTest(tf.test.TestCase):
@@ -25,15 +27,17 @@ class PopulationTest(tf.test.TestCase):
     # Kill member 2's learner once it has published a state mid-run.
     state_path = os.path.join(logdir, 'population', 'member_2', 'state.json')
     killed = False
-    deadline = time.time() + 900
+    published_frames = 0
+    # A bound on a hung run only: the schedule itself runs on frames.
+    deadline = time.time() + 1800
     while not killed and time.time() < deadline and proc.poll() is None:
-      time.sleep(2)
+      time.sleep(1)
       try:
         with open(state_path) as f:
-          frames = json.load(f)['frames']
+          published_frames = json.load(f)['frames']
       except (OSError, ValueError):
         continue
-      if frames < 100_000:
+      if published_frames < 100_000:
         continue
       for p in psutil.process_iter(['cmdline']):
         cmd = ' '.join(p.info['cmdline'] or [])
@@ -41,28 +45,33 @@ class PopulationTest(tf.test.TestCase):
           p.kill()
           killed = True
     self.assertTrue(killed, 'member 2 never reached 100k frames')
-    output = proc.communicate(timeout=1200)[0]
+    output = proc.communicate(timeout=2400)[0]
     self.assertEqual(proc.returncode, 0, output[-4000:])
     result = json.loads([l for l in output.splitlines() if l.startswith('{')][-1])
     self.assertEqual(result['population'], 4)
-    # The population learns (a random policy scores ~20). The best member's
-    # last-100 mean ended between 433 and 478 over CI runs (PBT's perturbations
-    # keep moving it), so 450 failed now and then; 350 is learning beyond doubt.
-    self.assertGreaterEqual(result['best_episode_return_mean'], 350.0, result)
+    # The population learns (a random policy scores ~20; the cap is 500).
+    self.assertGreaterEqual(result['best_episode_return_mean'], BEST_RETURN, result)
     self.assertGreaterEqual(result['exploits'], 1, result)
-    self.assertGreaterEqual(result['explores'], 1, result)
+    # Every ready decision explores, copy or not.
+    self.assertGreater(result['explores'], result['exploits'], result)
     self.assertGreaterEqual(result['member_restarts'], 1, result)
     with open(os.path.join(logdir, 'lineage.jsonl')) as f:
       events = [json.loads(line) for line in f]
-    # The member started with a learning rate too small to learn was exploited.
+    # The member started with a learning rate too small to learn copied a
+    # member better by more than the preset's margin (25).
+    self.assertAllClose(1e-7, [e for e in events if e['member'] == 0][0]['after']['learning_rate'])
     copies = [e for e in events if e['member'] == 0 and e['event'] == 'exploit']
     self.assertNotEmpty(copies, events)
-    self.assertAllClose(1e-7, copies[0]['before']['learning_rate'])
-    self.assertGreater(copies[0]['after']['learning_rate'], 1e-5)
-    # The killed member came back and kept training.
-    self.assertIn((2, 'restart'), [(e['member'], e['event']) for e in events])
+    self.assertGreater(copies[0]['source_fitness'] - copies[0]['own_fitness'], 25.0, copies[0])
+    # The killed member came back from at least the state it had published
+    # before the kill (not from scratch, not from an older checkpoint), and
+    # trained to the budget.
+    restarts = [e for e in events if e['member'] == 2 and e['event'] == 'restart']
+    self.assertLen(restarts, 1, events)
+    self.assertGreaterEqual(restarts[0]['frames'], published_frames, restarts)
+    self.assertGreaterEqual(published_frames, 100_000)
     with open(os.path.join(logdir, 'population', 'member_2', 'state.json')) as f:
-      self.assertGreaterEqual(json.load(f)['frames'], 390_000)
+      self.assertGreaterEqual(json.load(f)['frames'], 400_000)
     # The population's plot: returns and hyperparameters per member.
     png = os.path.join(logdir, 'pbt.png')
     plot = subprocess.run([sys.executable, os.path.join(_REPO, 'binaries', 'plot.py'),

@@ -1,4 +1,8 @@
-"""A member exploits a better one through a real population directory."""
+"""Population members through a real population directory and real learners."""
+
+import glob
+import json
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -14,18 +18,20 @@ from impala_tf.pbt import population as population_lib
 def _config(**kwargs):
   base = dict(env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5,
               envs_per_actor=4, batch_size=8, num_actors=1, reward_clipping='none',
-              pbt_burn_in_frames=0, pbt_ready_episodes=0, pbt_interval_seconds=1e-6,
-              pbt_hyperparameters=('learning_rate', 'entropy_cost'))
+              optimizer='adam', observation_normalization=True, popart=True,
+              popart_step_size=0.01, pbt_burn_in_frames=0, pbt_ready_episodes=10,
+              pbt_min_episodes=5, pbt_exploit_margin=25.0, pbt_interval_frames=1,
+              pbt_sample_initial=False, pbt_hyperparameters=('learning_rate', 'entropy_cost'))
   base.update(kwargs)
   return config_lib.ImpalaConfig(**base)
 
 
-def _batch(config):
+def _batch(config, seed):
   spec = environments.env_spec(config)
   signature = trajectories.item_signature(
       trajectories.step_spec(spec, spec.distribution, config.envs_per_actor),
       config.unroll_length)
-  rng = np.random.default_rng(0)
+  rng = np.random.default_rng(seed)
 
   def sample(s):
     shape = (config.items_per_batch, *s.shape)
@@ -33,67 +39,163 @@ def _batch(config):
       return np.zeros(shape, bool)
     if s.dtype.is_integer:
       return np.zeros(shape, s.dtype.as_numpy_dtype)
-    return rng.normal(size=shape).astype(s.dtype.as_numpy_dtype)
+    return (rng.normal(size=shape) * 3 + seed).astype(s.dtype.as_numpy_dtype)
 
   return trajectories.to_time_major(tf.nest.map_structure(sample, signature))
 
 
+def _learner(config, logdir, seed):
+  batch = _batch(config, seed)
+  return learner_lib.Learner(config, logdir,
+                             dataset_fn=lambda _: tf.data.Dataset.from_tensors(batch).repeat())
+
+
+def _state(learner):
+  """Everything a copy or a resume must carry, as numpy arrays."""
+  step = learner.train_step_fn
+  out = {f'network/{i}': v.numpy() for i, v in enumerate(step.network.variables)}
+  out.update({f'optimizer/{i}': v.numpy() for i, v in enumerate(step.optimizer.variables)})
+  out.update({f'hp/{i}': v.numpy() for i, v in enumerate(step.hyperparameters.variables)})
+  out['popart/mu'] = step.popart.mu.numpy()
+  out['popart/variance'] = step.popart.variance.numpy()
+  return out
+
+
 class MemberTest(tf.test.TestCase):
 
-  def test_worse_member_copies_the_better_one_and_perturbs(self):
-    pop_dir = self.get_temp_dir() + '/population'
-    batch = _batch(_config())
-    learners, members = [], []
+  def assertStatesEqual(self, a, b, skip=()):
+    self.assertEqual(sorted(a), sorted(b))
+    for name in a:
+      if not any(name.startswith(s) for s in skip):
+        self.assertAllEqual(a[name], b[name], msg=name)
+
+  def test_exploit_explore_and_resume(self):
+    root = self.get_temp_dir()
+    pop_dir = os.path.join(root, 'population')
+    population_lib.Population(pop_dir).write_size(2)
+    learners = [_learner(_config(learning_rate=lr, seed=i), f'{root}/member_{i}', seed=i)
+                for i, lr in enumerate((1e-7, 3e-3))]
     try:
-      for i, lr in enumerate((1e-7, 3e-3)):
-        config = _config(learning_rate=lr, pbt_sample_initial=False, seed=i)
-        learner = learner_lib.Learner(
-            config, self.get_temp_dir() + f'/member_{i}',
-            dataset_fn=lambda _: tf.data.Dataset.from_tensors(batch).repeat())
-        learner.train_step()
-        learners.append(learner)
-        members.append(member_lib.Member(config, pop_dir, i, learner))
-      # Member 1 is much better; it publishes (checkpoint + state) first.
-      learners[0]._episode_returns.extend([20.0] * 10)   # pylint: disable=protected-access
-      learners[1]._episode_returns.extend([400.0] * 10)  # pylint: disable=protected-access
-      learners[0]._episodes = learners[1]._episodes = 10  # pylint: disable=protected-access
-      self.assertFalse(members[1].after_step())        # the best: nothing better to copy
-      self.assertTrue(members[0].after_step())         # exploits member 1
-      for a, b in zip(learners[0].network.variables, learners[1].network.variables):
-        self.assertAllEqual(a.numpy(), b.numpy())
-      # Copied, then perturbed by ×1.2, ÷1.2 or not at all.
+      members = []
+      for i, learner in enumerate(learners):
+        for _ in range(2 + i):
+          learner.train_step()
+        members.append(member_lib.Member(_config(seed=i), pop_dir, i, learner))
+      # Member 1 is much better. Ready, it finds nobody to copy, and still
+      # explores; it publishes its fitness.
+      members[1].add_episodes([400.0] * 10, [0] * 10)
+      learners[1].train_step()
+      self.assertFalse(members[1].after_step())
+      self.assertEqual((0, 1), (members[1].exploits, members[1].explores))
+      self.assertAllClose(400.0, population_lib.Population(pop_dir).read_state(1)['fitness'])
+      # Member 0 copies it: network (and observation normaliser), optimiser
+      # slots and step, hyperparameters, PopArt statistics; not its counters.
+      members[0].add_episodes([20.0] * 10, [0] * 10)
+      learners[0].train_step()
+      source = _state(learners[1])
+      frames0 = int(learners[0].env_frames.numpy())
+      lr_before = float(learners[0].hyperparameters.learning_rate.numpy())
+      self.assertTrue(members[0].after_step())
+      copied = _state(learners[0])
+      self.assertStatesEqual(source, copied, skip=('hp/',))
+      self.assertEqual(frames0, int(learners[0].env_frames.numpy()))
+      self.assertEqual(frames0, learners[0].frames)
       lr = float(learners[0].hyperparameters.learning_rate.numpy())
+      self.assertNotAllClose(lr_before, lr)
       self.assertTrue(any(np.isclose(lr, 3e-3 * f) for f in (1.0, 1.2, 1 / 1.2)), lr)
+      # The copied weights are not published with the pre-copy fitness.
+      self.assertIsNone(population_lib.Population(pop_dir).read_state(0)['fitness'])
       events = population_lib.Population(pop_dir).lineage()
       kinds = [(e['member'], e['event'], e['source']) for e in events]
       self.assertIn((0, 'exploit', 1), kinds)
       self.assertIn((0, 'explore', None), kinds)
-      exploit = next(e for e in events if e['event'] == 'exploit')
-      self.assertAllClose(1e-7, exploit['before']['learning_rate'])
-      self.assertAllClose(3e-3, exploit['after']['learning_rate'])
-      self.assertEqual(members[0].exploits, 1)
-      # Its frame counter stays its own.
-      self.assertEqual(learners[0].frames, config.frames_per_learner_step)
-      # The new hyperparameters are read by the compiled step: no retrace.
-      step_fn = learners[0].train_step_fn.__call__
-      traces = step_fn.experimental_get_tracing_count()
+      self.assertIn((1, 'explore', None), kinds)
+      self.assertNotIn((1, 'exploit', 0), kinds)
+      # Every member's events in order of its frames.
+      for m in (0, 1):
+        frames = [e['frames'] for e in events if e['member'] == m]
+        self.assertEqual(sorted(frames), frames)
+
+      # Member 0 trains on and publishes, then its process dies before its
+      # learner wrote any checkpoint of its own.
       learners[0].train_step()
-      self.assertEqual(traces, step_fn.experimental_get_tracing_count())
-      # A restarted member finds its state and lineage.
-      again = member_lib.Member(_config(learning_rate=1e-7, pbt_sample_initial=False), pop_dir,
-                                0, learners[0])
-      self.assertEqual(again.exploits, 1)
-      self.assertEqual('restart', population_lib.Population(pop_dir).lineage()[-1]['event'])
+      members[0].after_step()
+      published = _state(learners[0])
+      frames, steps = learners[0].frames, learners[0].step
+      numbers = {p for p in glob.glob(f'{pop_dir}/member_0/checkpoints/ckpt-*.index')}
+      learners[0].close()
+      learners[0] = _learner(_config(learning_rate=1e-7, seed=0), f'{root}/member_0', seed=0)
+      self.assertEqual(0, learners[0].frames)          # nothing of its own to restore
+      again = member_lib.Member(_config(seed=0), pop_dir, 0, learners[0])
+      # It resumed from its published checkpoint: counters read back from
+      # the variables, and every piece of state.
+      self.assertEqual(frames, int(learners[0].env_frames.numpy()))
+      self.assertEqual(steps, int(learners[0].train_step_fn.learner_steps.numpy()))
+      self.assertEqual((frames, steps), (learners[0].frames, learners[0].step))
+      self.assertStatesEqual(published, _state(learners[0]))
+      self.assertEqual(1, again.exploits)
+      restart = population_lib.Population(pop_dir).lineage()
+      restart = [e for e in restart if e['member'] == 0][-1]
+      self.assertEqual('restart', restart['event'])
+      self.assertIsNotNone(restart['resumed_from'])
+      # Its next publication takes a new checkpoint name.
+      learners[0].train_step()
+      again.after_step()
+      new = {p for p in glob.glob(f'{pop_dir}/member_0/checkpoints/ckpt-*.index')} - numbers
+      number = lambda p: int(p.rsplit('-', 1)[1].split('.')[0])
+      self.assertLen(new, 1)
+      self.assertGreater(number(new.pop()), max(number(p) for p in numbers))
+
+      # When the learner's own checkpoint is the newer one, it stays.
+      for _ in range(3):
+        learners[0].train_step()
+      learners[0]._checkpoints.save(learners[0].step)   # pylint: disable=protected-access
+      own = _state(learners[0])
+      frames = learners[0].frames
+      learners[0].close()
+      learners[0] = _learner(_config(learning_rate=1e-7, seed=0), f'{root}/member_0', seed=0)
+      member_lib.Member(_config(seed=0), pop_dir, 0, learners[0])
+      self.assertEqual(frames, learners[0].frames)
+      self.assertStatesEqual(own, _state(learners[0]))
     finally:
       for learner in learners:
         learner.close()
 
+  def test_a_failed_copy_leaves_the_member_as_it_was(self):
+    root = self.get_temp_dir()
+    pop_dir = os.path.join(root, 'population')
+    # Member 1 publishes a checkpoint of another network shape (a broken
+    # population: the restore fails part-way, after some variables).
+    other = _learner(_config(mlp_hidden_sizes=(16,), seed=1), f'{root}/other', seed=1)
+    mine = _learner(_config(seed=0), f'{root}/mine', seed=0)
+    try:
+      other.train_step()
+      member1 = member_lib.Member(_config(mlp_hidden_sizes=(16,), seed=1), pop_dir, 1, other)
+      member1.add_episodes([400.0] * 10, [0] * 10)
+      other.train_step()
+      member1.after_step()
+      mine.train_step()
+      member0 = member_lib.Member(_config(seed=0), pop_dir, 0, mine)
+      member0.add_episodes([20.0] * 10, [0] * 10)
+      mine.train_step()
+      before = _state(mine)
+      self.assertFalse(member0.after_step())
+      self.assertStatesEqual(before, _state(mine), skip=('hp/',))   # explore still ran
+      self.assertEqual(0, member0.exploits)
+      events = population_lib.Population(pop_dir).lineage()
+      self.assertIn((0, 'exploit_failed', 1), [(e['member'], e['event'], e['source'])
+                                               for e in events])
+      # Its fitness was kept: nothing was copied.
+      self.assertAllClose(20.0, population_lib.Population(pop_dir).read_state(0)['fitness'])
+    finally:
+      other.close()
+      mine.close()
+
   def test_new_member_samples_its_hyperparameters_in_range(self):
-    config = _config(pbt_hyperparameters=('learning_rate', 'entropy_cost',
+    config = _config(pbt_sample_initial=True,
+                     pbt_hyperparameters=('learning_rate', 'entropy_cost',
                                           'optimizer_epsilon', 'grad_clip_norm'))
-    learner = learner_lib.Learner(config, self.get_temp_dir() + '/m',
-                                  dataset_fn=lambda _: tf.data.Dataset.from_tensors(
-                                      _batch(config)).repeat())
+    learner = _learner(config, self.get_temp_dir() + '/m', seed=0)
     try:
       member = member_lib.Member(config, self.get_temp_dir() + '/pop', 3, learner)
       hp = member.hyperparameters()
@@ -103,6 +205,11 @@ class MemberTest(tf.test.TestCase):
       self.assertAllClose(hp['optimizer_epsilon'], float(learner.optimizer.epsilon.numpy()))
     finally:
       learner.close()
+
+  def test_a3c_cannot_search_the_entropy_cost(self):
+    config = _config(architecture='a3c', popart=False, observation_normalization=False)
+    with self.assertRaisesRegex(ValueError, 'entropy_cost'):
+      member_lib.Member(config, self.get_temp_dir() + '/pop', 0, learner=None)
 
 
 if __name__ == '__main__':

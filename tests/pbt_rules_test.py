@@ -11,22 +11,38 @@ from impala_tf.pbt import rules
 class RulesTest(tf.test.TestCase):
 
   def test_readiness(self):
-    self.assertFalse(rules.is_ready(frames=999, episodes_since_change=10**6,
+    self.assertFalse(rules.is_ready(frames=999, episodes_since_decision=10**6,
                                     burn_in_frames=1000, ready_episodes=5000))
     self.assertFalse(rules.is_ready(10**9, 4999, 1000, 5000))
     self.assertTrue(rules.is_ready(1000, 5000, 1000, 5000))
 
-  def test_five_percent_rule(self):
-    self.assertTrue(rules.should_exploit(100.0, 105.1, 0.05))
-    self.assertFalse(rules.should_exploit(100.0, 104.9, 0.05))
-    self.assertFalse(rules.should_exploit(100.0, 90.0, 0.05))
-    # Negative fitnesses compare by margin over |own|: -20 → -18.9 is 5.5 %.
-    self.assertTrue(rules.should_exploit(-20.0, -18.9, 0.05))
-    self.assertFalse(rules.should_exploit(-20.0, -19.1, 0.05))
-    # No fitness of our own yet: any measured one is better; none is not.
-    self.assertTrue(rules.should_exploit(None, -20.0, 0.05))
+  def test_absolute_margin(self):
+    # The paper's rule on capped human-normalised scores: better by > 0.05.
+    self.assertTrue(rules.should_exploit(0.50, 0.551, 0.05))
+    self.assertFalse(rules.should_exploit(0.50, 0.549, 0.05))
+    # Near 0 a relative rule would copy on noise (0.001 → 0.002 is +100 %).
+    self.assertFalse(rules.should_exploit(0.001, 0.002, 0.05))
+    self.assertFalse(rules.should_exploit(-0.001, 0.0, 0.05))
+    # Negative fitnesses: the same absolute margin.
+    self.assertTrue(rules.should_exploit(-0.30, -0.20, 0.05))
+    # Raw returns with a margin in return units.
+    self.assertTrue(rules.should_exploit(100.0, 126.0, 25.0))
+    self.assertFalse(rules.should_exploit(100.0, 124.0, 25.0))
+    # Without a measured fitness on either side, no copy.
+    self.assertFalse(rules.should_exploit(None, 400.0, 25.0))
     self.assertFalse(rules.should_exploit(1.0, None, 0.05))
     self.assertFalse(rules.should_exploit(1.0, float('nan'), 0.05))
+
+  def test_candidates_are_live_measured_members_of_this_population(self):
+    now = 10_000.0
+    state = lambda fitness, frames_time=now - 5: dict(fitness=fitness, frames_time=frames_time)
+    states = {0: state(10.0), 1: state(None), 2: state(50.0, frames_time=now - 1000),
+              3: state(20.0), 4: None, 5: state(90.0), 6: state(float('nan'))}
+    # 0 is the decider; 1 has no fitness; 2 is stale; 4 never published;
+    # 5 belongs to an older population of 6 (this one has 5 members).
+    self.assertEqual([3], rules.candidates(states, 0, 5, now, stale_seconds=600))
+    self.assertEqual([3, 5], rules.candidates(states, 0, None, now, stale_seconds=600))
+    self.assertEqual([2, 3, 5], rules.candidates(states, 0, None, now, stale_seconds=2000))
 
   def test_perturbation_factors_probability_and_ranges(self):
     rng = np.random.default_rng(0)
@@ -72,3 +88,41 @@ class RulesTest(tf.test.TestCase):
 
 if __name__ == '__main__':
   tf.test.main()
+
+
+class FitnessWindowTest(tf.test.TestCase):
+
+  def test_mean_since_the_last_decision_with_a_minimum(self):
+    window = rules.FitnessWindow(num_tasks=1, min_episodes=3)
+    window.add([10.0, 20.0], [0, 0])
+    self.assertIsNone(window.value())          # 2 < 3 episodes
+    window.add([30.0], [0])
+    self.assertAllClose(20.0, window.value())
+    # A decision that kept the weights: the old value stands in until the
+    # new window has 3 episodes, which then replace it entirely.
+    window.reset(keep=True)
+    self.assertEqual(0, window.episodes)
+    window.add([100.0], [0])
+    self.assertAllClose(20.0, window.value())
+    window.add([100.0, 100.0], [0, 0])
+    self.assertAllClose(100.0, window.value())
+    # A copy (new weights): nothing stands in for them.
+    window.reset(keep=False)
+    window.add([5.0], [0])
+    self.assertIsNone(window.value())
+
+  def test_tasks_count_in_their_own_units(self):
+    # Task 1's rewards are ×1000: its returns are divided back.
+    window = rules.FitnessWindow(2, min_episodes=2, reward_scales=(1.0, 1000.0))
+    window.add([400.0, 100_000.0], [0, 1])
+    self.assertAllClose((400.0 + 100.0) / 2, window.value())
+    # Every task needs an episode.
+    window = rules.FitnessWindow(2, min_episodes=1)
+    window.add([1.0, 2.0], [0, 0])
+    self.assertIsNone(window.value())
+
+  def test_human_normalised(self):
+    window = rules.FitnessWindow(2, 1, human_normalizers=[lambda m: min(m / 10, 1.0),
+                                                          lambda m: m / 100])
+    window.add([50.0, 20.0, 40.0], [0, 1, 1])
+    self.assertAllClose((1.0 + 0.3) / 2, window.value())

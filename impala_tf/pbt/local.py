@@ -27,7 +27,8 @@ class PopulationRun:
   """Runs `size` members of `preset` (with overrides) under `logdir`."""
 
   def __init__(self, preset: str, size: int, logdir: str, train_local: str, overrides=(),
-               member_overrides=None, log_every_seconds: float = 10.0, print_fn=print):
+               member_overrides=None, log_every_seconds: float = 10.0, print_fn=print,
+               seed: int = 0):
     """
     Args:
       preset: the config file every member starts from.
@@ -38,6 +39,8 @@ class PopulationRun:
       member_overrides: {member: [--config.FIELD=VALUE, ...]} for one member.
       log_every_seconds: interval of the progress lines.
       print_fn: where lines go.
+      seed: the preset's seed; member i runs with seed + i (unless an
+        override sets its seed).
     """
     self.size = size
     self.logdir = os.path.abspath(logdir)
@@ -51,6 +54,7 @@ class PopulationRun:
     self._procs = {}
     self._restarts = {}
     self._stop = None
+    self._seed = seed
 
   def _start(self, member):
     run_dir = os.path.join(self.logdir, f'member_{member}')
@@ -60,7 +64,7 @@ class PopulationRun:
             f'--pbt_dir={self.population_dir}', f'--pbt_member={member}',
             *self._overrides, *self._member_overrides.get(member, [])]
     if not any(a.startswith('--config.seed=') for a in argv):
-      argv.append(f'--config.seed={member}')
+      argv.append(f'--config.seed={self._seed + member}')
     log = open(os.path.join(self.logdir, f'member_{member}.log'), 'ab')
     self._procs[member] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     log.close()
@@ -72,6 +76,8 @@ class PopulationRun:
     """Runs the population to the end; returns the summary dict."""
     os.makedirs(self.logdir, exist_ok=True)
     population = population_lib.Population(self.population_dir)
+    # Members of an older, larger population in this directory are not candidates.
+    population.write_size(self.size)
     previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT,
                                                                       signal.SIGTERM)}
     start = time.time()

@@ -1,22 +1,34 @@
 """One population member's controller, running inside its learner.
 
-Every `pbt_interval_seconds` the member writes a checkpoint of what another
-member would copy (network, optimiser, hyperparameters, PopArt statistics)
-into the population directory, then its state (fitness, frames, episodes,
-hyperparameters). When it is ready (past the burn-in, `pbt_ready_episodes`
-episodes since its last exploit) it draws another member at random; if that
-one is better by more than `pbt_exploit_threshold`, it restores that
-member's newest complete checkpoint (not its counters: frames and steps stay
-its own), perturbs the copied hyperparameters, and the learner publishes
-the new weights to its actors at once. Each decision is appended to the
-member's lineage log.
+Every `pbt_interval_frames` of its own frames the member checks whether it
+is ready (past the burn-in, `pbt_ready_episodes` episodes since its last
+decision). A ready member decides (IMPALA Appendix F; Jaderberg et al.
+2017):
 
-No process coordinates the population: a member that crashes restarts from
-its own learner checkpoint, finds its state and lineage in the directory,
-and carries on; the others read whatever it last published.
+  exploit: it draws another live member of the population at random; if
+    that one's fitness is higher by more than `pbt_exploit_margin`, it
+    restores that member's newest checkpoint: network (with the observation
+    normaliser), optimiser (slots and step), hyperparameters and PopArt
+    statistics, not its counters (frames and steps stay its own);
+  explore: whether or not it copied, each searched hyperparameter is
+    perturbed (×1.2 or ÷1.2 with probability 0.33);
+
+and its fitness window starts again. Then it publishes: a checkpoint of its
+whole learner state (monotonically numbered, so no name is ever reused
+while another member may be reading it) and its state file, whose fitness
+is never the pre-copy one for copied weights. Each decision is appended to
+the member's lineage log.
+
+No process coordinates the population. A member that restarts resumes from
+the newer of its learner checkpoint and its own published one (published
+more often), rejoins with an empty fitness window, and carries on; the
+others read whatever it last published, and stop considering it if its
+frames stop advancing.
 """
 
 import math
+import os
+import re
 import time
 
 from absl import logging
@@ -24,8 +36,15 @@ import numpy as np
 import tensorflow as tf
 
 from impala_tf import atari_scores
+from impala_tf import checkpoints
 from impala_tf.pbt import population as population_lib
 from impala_tf.pbt import rules
+from impala_tf.pbt import validation
+
+# Published checkpoints a member keeps: another member may be restoring the
+# previous ones while a new one is written.
+MIN_CHECKPOINTS_KEPT = 3
+_FRAMES_KEY = 'env_frames/.ATTRIBUTES/VARIABLE_VALUE'
 
 
 def hyperparameter_ranges(config):
@@ -37,10 +56,38 @@ def hyperparameter_ranges(config):
   }
 
 
+def fitness_window(config) -> rules.FitnessWindow:
+  """The fitness of a member of `config`'s kind (see rules.FitnessWindow)."""
+  normalizers = None
+  if config.is_atari:
+    cap = config.num_tasks > 1
+
+    def normalizer(env_id):
+      def f(mean):
+        score = atari_scores.human_normalized(env_id, mean)
+        return None if score is None else (min(score, 1.0) if cap else score)
+      return f
+
+    normalizers = [normalizer(env_id) for env_id in config.task_ids]
+    if any(atari_scores.human_normalized(env_id, 0.0) is None for env_id in config.task_ids):
+      normalizers = None  # a game without references: raw returns for all
+  return rules.FitnessWindow(config.num_tasks, config.pbt_min_episodes,
+                             config.task_reward_scales, normalizers)
+
+
+def checkpoint_frames(path: str):
+  """The frame counter stored in a learner or member checkpoint (None if unreadable)."""
+  try:
+    return int(tf.train.load_checkpoint(path).get_tensor(_FRAMES_KEY))
+  except (tf.errors.OpError, ValueError, KeyError):
+    return None
+
+
 class Member:
   """PBT for one learner (see the module docstring)."""
 
   def __init__(self, config, population_dir: str, member: int, learner):
+    validation.check_member(config)
     self._config = config
     self.member = member
     self.population = population_lib.Population(population_dir)
@@ -59,11 +106,24 @@ class Member:
                   hyperparameters=step.hyperparameters)
     if step.popart is not None:
       copied['popart'] = step.popart
-    self._copied = tf.train.Checkpoint(**copied)
+    # What an exploit reads from another member's checkpoint, and what it
+    # puts back if that read fails half-way.
+    self._copy_view = tf.train.Checkpoint(**copied)
+    self._copied_variables = [v for obj in copied.values() for v in obj.variables]
+    # What this member publishes: its learner's whole state, so that it can
+    # also resume from it.
+    directory = self.population.checkpoint_dir(member)
     self._manager = tf.train.CheckpointManager(
-        self._copied, self.population.checkpoint_dir(member), max_to_keep=2)
+        tf.train.Checkpoint(**step.checkpointables), directory,
+        max_to_keep=max(MIN_CHECKPOINTS_KEPT, config.checkpoints_to_keep))
+    self._save_number = 1 + max(
+        [int(m.group(1)) for m in (re.search(r'ckpt-(\d+)\.index$', p) for p in
+                                   tf.io.gfile.glob(os.path.join(directory, 'ckpt-*.index')))
+         if m] or [0])
     self._rng = np.random.default_rng([config.seed, member, int(time.time())])
-    self._last_publish = 0.0
+    self.window = fitness_window(config)
+    self._next_check = learner.frames + config.pbt_interval_frames
+    self._frames_seen, self._frames_time = learner.frames, time.time()
     self.exploits = 0
     self.explores = 0
     state = self.population.read_state(member)
@@ -73,17 +133,13 @@ class Member:
         initial = rules.sample_initial(np.random.default_rng([config.seed, member]),
                                        self._ranges, log_uniform=tuple(self._ranges))
         self._assign(initial)
-      self._episodes_at_change = learner.episodes
       self._log('start', None, {}, self.hyperparameters())
     else:
-      # Restarted: its learner restored the hyperparameters; the counters of
-      # the population carry on from its last published state (episode
-      # counts restart with the process, progress towards readiness does not).
-      since_change = state.get('episodes', 0) - state.get('episodes_at_change', 0)
-      self._episodes_at_change = learner.episodes - since_change
       self.exploits = state.get('exploits', 0)
       self.explores = state.get('explores', 0)
-      self._log('restart', None, {}, self.hyperparameters())
+      resumed = self._resume_newest()
+      self._log('restart', None, {}, self.hyperparameters(), resumed_from=resumed,
+                published_frames=state.get('frames'))
 
   # --- Hyperparameters -----------------------------------------------------------
   def hyperparameters(self):
@@ -94,84 +150,118 @@ class Member:
       self._variables[name].assign(value)
 
   # --- Fitness ---------------------------------------------------------------------
+  def add_episodes(self, returns, tasks):
+    """Called by the learner with the episodes that ended in a batch."""
+    self.window.add(returns, tasks)
+
   def fitness(self):
-    """Mean return of the recent episodes; for several Atari games, the
-    mean capped human-normalised score (paper Appendix F), when every game
-    has finished episodes. None before any episode."""
-    learner = self._learner
-    per_task = learner.task_returns()
-    if self._config.num_tasks > 1 and self._config.is_atari:
-      if any(v is None for v in per_task.values()):
-        return None
-      scores = [atari_scores.human_normalized(env_id, per_task[name]) for name, env_id in
-                zip(self._config.task_names, self._config.task_ids)]
-      if all(s is not None for s in scores):
-        return float(np.mean([min(s, 1.0) for s in scores]))
-    return learner.episode_return_mean()
+    """The fitness this member publishes (None: not measured on these weights)."""
+    value = self.window.value()
+    return value if value is None or math.isfinite(value) else None
 
   # --- The loop ----------------------------------------------------------------------
   def after_step(self):
-    """Called by the learner after each step; acts every pbt_interval_seconds.
+    """Called by the learner after each step; acts every pbt_interval_frames.
     Returns True when the weights changed (the learner publishes them)."""
-    now = time.time()
-    if now - self._last_publish < self._config.pbt_interval_seconds:
-      return False
-    self._last_publish = now
-    self._publish()
     learner = self._learner
-    if not rules.is_ready(learner.frames, learner.episodes - self._episodes_at_change,
-                          self._config.pbt_burn_in_frames, self._config.pbt_ready_episodes):
+    if learner.frames < self._next_check:
       return False
-    return self._exploit_and_explore()
+    interval = self._config.pbt_interval_frames
+    self._next_check = (learner.frames // interval + 1) * interval
+    changed = False
+    if rules.is_ready(learner.frames, self.window.episodes, self._config.pbt_burn_in_frames,
+                      self._config.pbt_ready_episodes):
+      changed = self._decide()
+    self._publish()
+    return changed
 
   def finish(self):
     """Publishes the final state (the learner calls it when it stops)."""
     self._publish()
 
   def _publish(self):
-    self._manager.save(checkpoint_number=self._learner.step)
-    fitness = self.fitness()
+    learner = self._learner
+    if learner.frames != self._frames_seen:
+      self._frames_seen, self._frames_time = learner.frames, time.time()
+    self._manager.save(checkpoint_number=self._save_number)
+    self._save_number += 1
     self.population.write_state(self.member, {
         'member': self.member,
-        'fitness': fitness if fitness is None or math.isfinite(fitness) else None,
-        'frames': self._learner.frames,
-        'episodes': self._learner.episodes,
-        'episodes_at_change': self._episodes_at_change,
+        'fitness': self.fitness(),
+        'window_episodes': self.window.episodes,
+        'frames': learner.frames,
+        'frames_time': self._frames_time,
+        'step': learner.step,
+        'episodes': learner.episodes,
         'hyperparameters': self.hyperparameters(),
         'exploits': self.exploits,
         'explores': self.explores,
         'time': time.time(),
     })
 
-  def _exploit_and_explore(self):
-    # Ready: the clock for the next decision starts now, whatever it is.
-    self._episodes_at_change = self._learner.episodes
-    other = rules.pick_other(self._rng, self.member, self.population.members())
-    if other is None:
-      return False
-    theirs = self.population.read_state(other)
-    path = self.population.latest_checkpoint(other)
+  def _decide(self):
+    """Exploit (maybe), then explore; returns True if the weights were copied."""
     mine = self.fitness()
-    if (theirs is None or path is None
-        or not rules.should_exploit(mine, theirs.get('fitness'),
-                                    self._config.pbt_exploit_threshold)):
-      return False
+    states = {m: self.population.read_state(m) for m in self.population.members()}
+    others = rules.candidates(states, self.member, self.population.size(), time.time(),
+                              self._config.pbt_stale_seconds)
+    other = rules.pick_other(self._rng, self.member, others)
+    copied = False
+    if other is not None and rules.should_exploit(mine, states[other]['fitness'],
+                                                  self._config.pbt_exploit_margin):
+      path = self.population.latest_checkpoint(other)
+      before = self.hyperparameters()
+      if path is not None and self._restore_other(path, other):
+        copied = True
+        self.exploits += 1
+        self._log('exploit', other, before, self.hyperparameters(), own_fitness=mine,
+                  source_fitness=states[other]['fitness'], checkpoint=path)
+        logging.info('pbt member %d: copied member %d (fitness %s > %s).', self.member,
+                     other, states[other]['fitness'], mine)
+    # The window starts again: after a copy it measures the new weights.
+    self.window.reset(keep=not copied)
     before = self.hyperparameters()
-    self._copied.restore(path).expect_partial()
-    copied = self.hyperparameters()
-    self.exploits += 1
-    self._log('exploit', other, before, copied, own_fitness=mine,
-              source_fitness=theirs.get('fitness'), checkpoint=path)
-    explored = rules.explore(self._rng, copied, self._ranges,
-                             self._config.pbt_perturb_factor,
+    explored = rules.explore(self._rng, before, self._ranges, self._config.pbt_perturb_factor,
                              self._config.pbt_perturb_probability)
     self._assign(explored)
     self.explores += 1
-    self._log('explore', None, copied, explored)
-    logging.info('pbt member %d: copied member %d (fitness %s > %s), hyperparameters %s',
-                 self.member, other, theirs.get('fitness'), mine, explored)
-    self._publish()
-    return True
+    self._log('explore', None, before, explored, own_fitness=mine)
+    return copied
+
+  def _restore_other(self, path, other):
+    """Restores another member's checkpoint; on failure puts every variable
+    back as it was, logs it, and returns False."""
+    saved = [v.numpy() for v in self._copied_variables]
+    try:
+      self._copy_view.restore(path).expect_partial().assert_existing_objects_matched()
+      return True
+    except checkpoints.RESTORE_ERRORS as e:
+      for variable, value in zip(self._copied_variables, saved):
+        variable.assign(value)
+      reason = f'{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ""}'
+      logging.warning('pbt member %d: could not restore %s (%s); exploit skipped.',
+                      self.member, path, reason)
+      self._log('exploit_failed', other, {}, {}, checkpoint=path, reason=reason)
+      return False
+
+  def _resume_newest(self):
+    """After a restart: the member's own published checkpoint if it is newer
+    than what its learner restored. Returns the path resumed from (None:
+    the learner's own)."""
+    path = self.population.latest_checkpoint(self.member)
+    frames = checkpoint_frames(path) if path else None
+    if frames is None or frames <= self._learner.frames:
+      return None
+    try:
+      self._learner.restore(path)
+    except checkpoints.CheckpointError as e:
+      logging.warning('pbt member %d: %s Resuming from the learner checkpoint.', self.member, e)
+      return None
+    self._next_check = self._learner.frames + self._config.pbt_interval_frames
+    self._frames_seen = self._learner.frames
+    logging.info('pbt member %d: resumed from its published checkpoint %s (%d frames).',
+                 self.member, path, self._learner.frames)
+    return path
 
   def _log(self, event, source, before, after, **extra):
     self.population.append_lineage(self.member, dict(

@@ -8,6 +8,10 @@
                                           hyperparameters): written by the
                                           member, index replaced last
   <population>/member_<i>/lineage.jsonl   the member's events, one JSON per line
+  <population>/population.json            the current population's size, written
+                                          by whoever starts it (pbt_local): members
+                                          of an older, larger population in the same
+                                          directory are not candidates
 
 Every file has one writer, its member, and is replaced whole (written to a
 temporary name, then renamed), so a reader never sees half of one; a
@@ -25,6 +29,7 @@ import tensorflow as tf
 STATE_FILE = 'state.json'
 LINEAGE_FILE = 'lineage.jsonl'
 CHECKPOINTS = 'checkpoints'
+POPULATION_FILE = 'population.json'
 
 
 def _write_atomically(path: str, text: str):
@@ -74,6 +79,19 @@ class Population:
     """The member's newest complete checkpoint, or None."""
     return tf.train.latest_checkpoint(self.checkpoint_dir(member))
 
+  def write_size(self, size: int):
+    """Records the current population's size (members 0..size-1)."""
+    _write_atomically(os.path.join(self.directory, POPULATION_FILE),
+                      json.dumps({'size': int(size)}))
+
+  def size(self) -> Optional[int]:
+    """The current population's size, or None if nobody recorded it."""
+    try:
+      with tf.io.gfile.GFile(os.path.join(self.directory, POPULATION_FILE)) as f:
+        return int(json.load(f)['size'])
+    except (tf.errors.NotFoundError, ValueError, KeyError, TypeError):
+      return None
+
   def append_lineage(self, member: int, event: Dict):
     tf.io.gfile.makedirs(self.member_dir(member))
     path = os.path.join(self.member_dir(member), LINEAGE_FILE)
@@ -84,11 +102,13 @@ class Population:
     _write_atomically(path, old + json.dumps(event, sort_keys=True) + '\n')
 
   def lineage(self) -> List[Dict]:
-    """Every member's events, in time order."""
+    """Every member's events: member by member, each member's in order of
+    its frames (its own clock; members on other machines have other wall
+    clocks), events at the same frame count in the order they were logged."""
     events = []
     for member in self.members():
       path = os.path.join(self.member_dir(member), LINEAGE_FILE)
       if tf.io.gfile.exists(path):
         with tf.io.gfile.GFile(path) as f:
           events.extend(json.loads(line) for line in f if line.strip())
-    return sorted(events, key=lambda e: (e['time'], e['member']))
+    return sorted(events, key=lambda e: (e['member'], e['frames']))  # stable

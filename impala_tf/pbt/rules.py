@@ -1,15 +1,16 @@
 """PBT's decisions as pure functions of numbers and a seeded generator.
 
 The defaults in `ImpalaConfig` are the IMPALA paper's (Appendix F): a member
-is ready after 5,000 episodes since its last exploit; it then compares
-itself with another member drawn at random and, if that one is better by
-more than 5 %, copies its weights, optimiser state and hyperparameters;
-each hyperparameter is then multiplied by 1.2 or 1/1.2 with probability
-0.33, kept within its range.
+is ready after 5,000 episodes since its last decision; it then compares
+itself with another member drawn at random and, if that one's fitness is
+higher by more than an absolute 5 % of the capped human-normalised score
+(0.05), copies its weights, optimiser state and hyperparameters. Whether or
+not it copied, each hyperparameter is then multiplied by 1.2 or 1/1.2 with
+probability 0.33, kept within its range (the explore step).
 """
 
 import math
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -30,26 +31,62 @@ def sample_initial(rng: np.random.Generator, ranges: Dict[str, Tuple[float, floa
   return out
 
 
-def is_ready(frames: int, episodes_since_change: int, burn_in_frames: int,
+def is_ready(frames: int, episodes_since_decision: int, burn_in_frames: int,
              ready_episodes: int) -> bool:
-  """Past the burn-in, and enough episodes since the last exploit (or start)."""
-  return frames >= burn_in_frames and episodes_since_change >= ready_episodes
+  """Past the burn-in, and enough episodes since the last decision (or start)."""
+  return frames >= burn_in_frames and episodes_since_decision >= ready_episodes
 
 
-def should_exploit(own_fitness: float, other_fitness: float, threshold: float) -> bool:
-  """True when the other member is better by more than `threshold` (0.05:
-  5 %), relative to the magnitude of our own fitness so that negative
-  fitnesses (returns below zero) compare the same way."""
-  if other_fitness is None or not math.isfinite(other_fitness):
+def should_exploit(own_fitness: Optional[float], other_fitness: Optional[float],
+                   margin: float) -> bool:
+  """True when the other member's fitness exceeds ours by more than the
+  absolute `margin` (in fitness units: 0.05 of a capped human-normalised
+  score, or a return). An absolute margin, not a relative one: near a
+  fitness of 0 a relative margin lets any noise trigger a copy. A member
+  without a measured fitness neither copies nor is copied (see
+  `FitnessWindow`'s minimum number of episodes)."""
+  if own_fitness is None or other_fitness is None:
     return False
-  if own_fitness is None or not math.isfinite(own_fitness):
-    return True
-  return other_fitness - own_fitness > threshold * max(abs(own_fitness), 1e-8)
+  if not (math.isfinite(own_fitness) and math.isfinite(other_fitness)):
+    return False
+  return other_fitness - own_fitness > margin
 
 
-def pick_other(rng: np.random.Generator, own: int, candidates: Sequence[int]):
+def candidates(states: Mapping[int, Optional[Dict]], own: int, population_size: Optional[int],
+               now: float, stale_seconds: float) -> list:
+  """Members another member may be compared with.
+
+  Args:
+    states: {member: its published state dict, or None}.
+    own: the deciding member (never a candidate).
+    population_size: members of the current population are 0..size-1;
+      states of higher members are from an older, larger population in the
+      same directory. None: no limit.
+    now: the current time (seconds since the epoch).
+    stale_seconds: a member whose frame count has not advanced for longer
+      than this (by its own `frames_time`) is dead or stuck.
+
+  Returns:
+    Sorted member indices with a measured fitness.
+  """
+  out = []
+  for member, state in states.items():
+    if member == own or state is None:
+      continue
+    if population_size is not None and member >= population_size:
+      continue
+    fitness = state.get('fitness')
+    if fitness is None or not math.isfinite(fitness):
+      continue
+    if now - state.get('frames_time', state.get('time', 0.0)) > stale_seconds:
+      continue
+    out.append(member)
+  return sorted(out)
+
+
+def pick_other(rng: np.random.Generator, own: int, candidate_members: Sequence[int]):
   """Another member drawn uniformly at random (None if there is none)."""
-  others = [m for m in candidates if m != own]
+  others = [m for m in candidate_members if m != own]
   return int(rng.choice(others)) if others else None
 
 
@@ -65,3 +102,70 @@ def explore(rng: np.random.Generator, hyperparameters: Dict[str, float],
     low, high = ranges.get(name, (-math.inf, math.inf))
     out[name] = float(min(max(value, low), high))
   return out
+
+
+class FitnessWindow:
+  """A member's fitness: the mean over the episodes since its last decision.
+
+  Per task, returns are divided by the task's reward scale (so a task whose
+  rewards were multiplied by 1000 counts in its environment's own units);
+  with `human_normalizers` (Atari), each task's mean is mapped to its
+  human-normalised score (capped at 1 for several games, IMPALA Appendix F). The fitness is the mean over tasks,
+  defined once every task has an episode and at least `min_episodes` have
+  ended in all; before that, the previous window's value stands in, unless
+  the weights changed under it (a copy or a restart: `reset(keep=False)`).
+  """
+
+  def __init__(self, num_tasks: int, min_episodes: int, reward_scales: Sequence[float] = (),
+               human_normalizers=None):
+    """
+    Args:
+      num_tasks: K.
+      min_episodes: episodes the window needs before it has a fitness.
+      reward_scales: K factors the tasks' rewards were multiplied by (empty: 1).
+      human_normalizers: None, or K functions mapping a mean return to a
+        human-normalised score (None where the game has no reference).
+    """
+    self._num_tasks = num_tasks
+    self._min_episodes = max(1, int(min_episodes))
+    self._scales = list(reward_scales) or [1.0] * num_tasks
+    self._normalizers = human_normalizers
+    self._sums = [0.0] * num_tasks
+    self._counts = [0] * num_tasks
+    self._previous = None
+
+  @property
+  def episodes(self) -> int:
+    """Episodes in the current window."""
+    return sum(self._counts)
+
+  def add(self, returns: Sequence[float], tasks: Sequence[int]):
+    """Records finished episodes (their returns and task indices)."""
+    for ret, task in zip(returns, tasks):
+      if 0 <= task < self._num_tasks and math.isfinite(ret):
+        self._sums[task] += ret / self._scales[task]
+        self._counts[task] += 1
+
+  def _current(self) -> Optional[float]:
+    if self.episodes < self._min_episodes or not all(self._counts):
+      return None
+    means = [s / c for s, c in zip(self._sums, self._counts)]
+    if self._normalizers is not None:
+      scores = [f(m) for f, m in zip(self._normalizers, means)]
+      if all(s is not None for s in scores):
+        return float(np.mean(scores))
+    return float(np.mean(means))
+
+  def value(self) -> Optional[float]:
+    """The window's fitness, else the previous window's, else None."""
+    current = self._current()
+    return current if current is not None else self._previous
+
+  def reset(self, keep: bool):
+    """Starts a new window. keep=True (a decision that kept the weights):
+    this window's fitness stands in until the new one has enough episodes.
+    keep=False (the weights were replaced): no fitness until it has."""
+    current = self._current()
+    self._previous = (current if current is not None else self._previous) if keep else None
+    self._sums = [0.0] * self._num_tasks
+    self._counts = [0] * self._num_tasks
