@@ -48,6 +48,7 @@ class PopulationTest(tf.test.TestCase):
     output = proc.communicate(timeout=2400)[0]
     self.assertEqual(proc.returncode, 0, output[-4000:])
     result = json.loads([l for l in output.splitlines() if l.startswith('{')][-1])
+    print(json.dumps(result))   # shown with pytest -rP: the run's figures
     self.assertEqual(result['population'], 4)
     # The population learns (a random policy scores ~20; the cap is 500).
     self.assertGreaterEqual(result['best_episode_return_mean'], BEST_RETURN, result)
