@@ -25,14 +25,13 @@ import json
 import math
 import os
 import statistics
-import subprocess
-import sys
 import time
 
 from absl import app
 from absl import flags
 
 from impala_tf import curves
+import train_runs  # benchmarks/train_runs.py, beside this script
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -64,38 +63,12 @@ def _run_dir(preset, game, seed):
   return os.path.join(_WORKDIR.value, name)
 
 
-def _finished(logdir):
-  try:
-    with open(os.path.join(logdir, 'result.json')) as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    return None
-
-
 def train(preset, game, seed, logdir):
   """Runs one training to the frame budget; returns its result dict."""
-  done = _finished(logdir)
-  if done:
-    print(f'--- {logdir}: already done, reading it', flush=True)
-    return done
-  argv = [sys.executable, os.path.join(_REPO, 'binaries', 'train_local.py'),
-          f'--config={preset}', f'--logdir={logdir}', f'--config.env_id=ALE/{game}-v5',
-          f'--config.seed={seed}', f'--config.total_environment_frames={_FRAMES.value}']
-  argv += [f'--config.{o}' for o in _OVERRIDES.value]
-  print('---', ' '.join(argv[1:]), flush=True)
-  start = time.time()
-  proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'), check=False)
-  lines = [l for l in proc.stdout.splitlines() if l.startswith('{')]
-  if proc.returncode != 0 or not lines:
-    raise RuntimeError(f'training {logdir} failed (status {proc.returncode}):\n'
-                       + proc.stdout[-3000:])
-  result = json.loads(lines[-1])
-  result['launch_time'] = start
-  if result.get('outcome') == 'completed':
-    with open(os.path.join(logdir, 'result.json'), 'w') as f:
-      json.dump(result, f)
-  return result
+  return train_runs.train(logdir, [
+      f'--config={preset}', f'--config.env_id=ALE/{game}-v5', f'--config.seed={seed}',
+      f'--config.total_environment_frames={_FRAMES.value}',
+      *[f'--config.{o}' for o in _OVERRIDES.value]])
 
 
 def curve(logdir, launch_time):
