@@ -148,9 +148,12 @@ class ImpalaConfig:
   # values and the advantages divided by the task's σ. With it, rewards of
   # any scale can be used unclipped (reward_clipping='none').
   popart: bool = False
-  # β of the statistics' moving averages, per update (the paper: 3e-4).
+  # β of the statistics' moving averages, per value target (the papers'
+  # 3e-4): a batch with n targets of a task moves its μ and σ² as n such
+  # steps would, by 1 − (1 − β)^n; the time constant is 1/β targets
+  # whatever the batch size. Updated once per batch, from its first pass.
   popart_step_size: float = 3e-4
-  # Bounds on σ = sqrt(ν − μ²).
+  # Bounds on σ, the square root of the running variance of the targets.
   popart_sigma_min: float = 1e-4
   popart_sigma_max: float = 1e6
   # 'sum' over time and batch (the paper's implementation; Table G.1's

@@ -73,13 +73,21 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       ('popart_sigma', dict(popart_sigma_min=2.0, popart_sigma_max=1.0), 'popart_sigma_max'),
       ('replay_share', dict(replay_fraction=0.3), 'whole number of unrolls'),
       ('replay_all', dict(replay_fraction=1.0), 'at least one fresh unroll'),
+      ('pbt_interval', dict(pbt_interval_frames=0), 'pbt_interval_frames'),
+      ('pbt_min_episodes', dict(pbt_min_episodes=200, pbt_ready_episodes=100),
+       'pbt_min_episodes'),
+      ('pbt_margin', dict(pbt_exploit_margin=-1.0), 'pbt_exploit_margin'),
+      ('pbt_stale', dict(pbt_stale_seconds=0), 'pbt_stale_seconds'),
+      ('pbt_names', dict(pbt_hyperparameters=('momentum',)), 'pbt_hyperparameters'),
+      ('pbt_range', dict(pbt_learning_rate_range=(1e-2, 1e-3)), 'pbt_learning_rate_range'),
   )
   def test_invalid_values_name_the_field(self, kwargs, message):
     with self.assertRaisesRegex(config_lib.ConfigError, message):
       config_lib.ImpalaConfig(**kwargs)
 
   @parameterized.parameters('cartpole.py', 'pong.py', 'atari.py', 'atari_paper.py',
-                            'atari_previous.py', 'cartpole_scales.py', 'atari_multitask.py')
+                            'atari_previous.py', 'cartpole_scales.py', 'atari_multitask.py',
+                            'cartpole_pbt.py')
   def test_presets_load(self, preset):
     c = _load(preset)
     self.assertIsInstance(c, config_lib.ImpalaConfig)
