@@ -77,12 +77,6 @@ def curve(logdir, launch_time):
   return frames.tolist(), (wall - launch_time).tolist(), values.tolist()
 
 
-def at_budget(frames, values, budget):
-  """The last reported return at or before `budget` frames (None if none)."""
-  picked = [v for f, v in zip(frames, values) if f <= budget]
-  return picked[-1] if picked else None
-
-
 def first_reaching(frames, seconds, values, target):
   for f, s, v in zip(frames, seconds, values):
     if v >= target:
@@ -141,7 +135,7 @@ def main(argv):
                'frames': frames, 'seconds': seconds, 'returns': values,
                'final_return': values[-1], 'wall_seconds': result['wall_seconds'],
                'frames_per_second': result['frames_per_second'],
-               'return_at': {str(b): at_budget(frames, values, b) for b in budgets}}
+               'return_at': {str(b): curves.value_at(frames, values, b) for b in budgets}}
         run['max_return'] = max(values)
         run['frames_to'], run['seconds_to'] = {}, {}
         for target in targets.get(game, []):

@@ -54,11 +54,6 @@ GOAL_MEDIAN = 0.35
 GOAL_RATIO = 0.7
 
 
-def _last_at(frames, values, budget):
-  picked = [v for f, v in zip(frames, values) if f <= budget]
-  return picked[-1] if picked else None
-
-
 def main(argv):
   del argv
   config = config_lib.load_config_file(_PRESET.value)
@@ -80,8 +75,8 @@ def main(argv):
     single = next((r for r in single_runs if r['game'] == game), None)
     rows = []
     for budget in budgets:
-      multi = _last_at(frames, values.tolist(), budget)
-      one = _last_at(single['frames'], single['returns'], budget) if single else None
+      multi = curves.value_at(frames, values.tolist(), budget)
+      one = curves.value_at(single['frames'], single['returns'], budget) if single else None
       hn = lambda x: None if x is None else atari_scores.human_normalized(env_id, x)
       ratio = (hn(multi) / hn(one) if multi is not None and one is not None and hn(one) > 0
                else None)

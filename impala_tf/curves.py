@@ -31,6 +31,12 @@ def read_scalar(logdir: str, tag: str = 'episode_return', absolute_time: bool = 
   return frames, (wall if absolute_time else wall - wall.min()), values
 
 
+def value_at(frames, values, budget):
+  """The last value reported at or before `budget` frames (None if none)."""
+  picked = [v for f, v in zip(frames, values) if f <= budget]
+  return picked[-1] if picked else None
+
+
 def plot_runs(logdirs, out_path: str, tag: str = 'episode_return', labels=None):
   """Draws `tag` against frames and against wall-clock time, one line per run."""
   import matplotlib  # pylint: disable=g-import-not-at-top

@@ -59,18 +59,18 @@ def hyperparameter_ranges(config):
 def fitness_window(config) -> rules.FitnessWindow:
   """The fitness of a member of `config`'s kind (see rules.FitnessWindow)."""
   normalizers = None
-  if config.is_atari:
+  # Human-normalised only when every game has reference scores.
+  if config.is_atari and all(atari_scores.human_normalized(env_id, 0.0) is not None
+                             for env_id in config.task_ids):
     cap = config.num_tasks > 1
 
     def normalizer(env_id):
       def f(mean):
         score = atari_scores.human_normalized(env_id, mean)
-        return None if score is None else (min(score, 1.0) if cap else score)
+        return min(score, 1.0) if cap else score
       return f
 
     normalizers = [normalizer(env_id) for env_id in config.task_ids]
-    if any(atari_scores.human_normalized(env_id, 0.0) is None for env_id in config.task_ids):
-      normalizers = None  # a game without references: raw returns for all
   return rules.FitnessWindow(config.num_tasks, config.pbt_min_episodes,
                              config.task_reward_scales, normalizers)
 
