@@ -12,7 +12,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from impala_tf import actor
-from impala_tf import config as config_lib
+from impala_tf import command_line
 from impala_tf import run_config
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Preset file (configs/*.py).')
@@ -28,10 +28,7 @@ flags.mark_flags_as_required(['config', 'learner_address'])
 def main(argv):
   del argv
   config = _CONFIG.value
-  try:
-    config.validate()
-  except config_lib.ConfigError as e:
-    raise app.UsageError(f'Invalid config: {e}') from e
+  command_line.validated(config)
   if _TASK_ID.value is not None and not 0 <= _TASK_ID.value < config.num_tasks:
     raise app.UsageError(f'--task_id must be in [0, {config.num_tasks}) for the config\'s '
                          f'tasks {list(config.task_names)}, got {_TASK_ID.value}.')
@@ -45,7 +42,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  command_line.run(main)
 
 
 if __name__ == '__main__':

@@ -8,7 +8,7 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from impala_tf import config as config_lib
+from impala_tf import command_line
 from impala_tf import learner
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Preset file (configs/*.py).')
@@ -27,15 +27,12 @@ def main(argv):
   del argv
   if (_PBT_DIR.value is None) != (_PBT_MEMBER.value is None):
     raise app.UsageError('--pbt_dir and --pbt_member go together.')
-  try:
-    learner.run_learner(_CONFIG.value, _LOGDIR.value, _PORT.value, _MAX_STEPS.value,
-                        pbt_dir=_PBT_DIR.value, pbt_member=_PBT_MEMBER.value)
-  except config_lib.ConfigError as e:
-    raise app.UsageError(f'Invalid config: {e}') from e
+  learner.run_learner(command_line.validated(_CONFIG.value), _LOGDIR.value, _PORT.value,
+                      _MAX_STEPS.value, pbt_dir=_PBT_DIR.value, pbt_member=_PBT_MEMBER.value)
 
 
 def run():
-  app.run(main)
+  command_line.run(main)
 
 
 if __name__ == '__main__':

@@ -18,6 +18,7 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+from impala_tf import command_line
 from impala_tf import config as config_lib
 from impala_tf import launcher
 from impala_tf.pbt import local
@@ -39,10 +40,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 def main(argv):
   del argv
   config = _CONFIG.value
-  try:
-    config.validate()
-  except config_lib.ConfigError as e:
-    raise app.UsageError(f'Invalid config: {e}') from e
+  command_line.validated(config)
   try:
     pbt_validation.check_member(config)
   except ValueError as e:
@@ -73,7 +71,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  command_line.run(main)
 
 
 if __name__ == '__main__':

@@ -14,7 +14,7 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from impala_tf import config as config_lib
+from impala_tf import command_line
 from impala_tf import launcher
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Preset file (configs/*.py).')
@@ -35,10 +35,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 def main(argv):
   del argv
   config = _CONFIG.value
-  try:
-    config.validate()
-  except config_lib.ConfigError as e:
-    raise app.UsageError(f'Invalid config: {e}') from e
+  command_line.validated(config)
   if _ISOLATE.value:
     try:
       launcher.reexec_in_private_network_namespace(sys.argv)  # returns once inside
@@ -56,7 +53,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  command_line.run(main)
 
 
 if __name__ == '__main__':

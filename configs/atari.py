@@ -3,7 +3,7 @@
 IMPALA's actor-learner system and V-trace, with the optimisation set-up of
 the sample-efficient actor-critic recipes (PPO, APPO) instead of paper
 Table G.1's: every choice below was measured on Pong on a two-core machine
-(README, "Results"); `configs/atari_paper.py` keeps Table G.1 exactly.
+(docs/results.md); `configs/atari_paper.py` keeps Table G.1 exactly.
 Atari preprocessing is the paper's (Mnih et al. 2015): frame skip 4 with
 max-pooling, 4 stacked 84×84 grayscale frames, up to 30 no-ops, rewards
 clipped to [−1, 1] in the loss only.
@@ -27,7 +27,7 @@ def get_config() -> ImpalaConfig:
       initializer='orthogonal',
       # Per-pixel running mean/variance normalisation of the frames. The
       # lever that mattered most: Pong at 4M frames went from -20.6 to +13
-      # with it (README, ablations).
+      # with it (docs/results.md, "What mattered on Pong").
       observation_normalization=True,
       # Actors and batches: 2 actors × 16 envs on two cores; batches of
       # 32 trajectories of 20 steps (Table G.1). A short queue keeps the
@@ -56,7 +56,7 @@ def get_config() -> ImpalaConfig:
       # Optimiser: Adam, the gradient clip of the PPO recipes (the loss is
       # a mean, so 0.5 is their scale), and a cosine decay of the learning
       # rate to 0 over the run's 10M frames. A constant rate learnt as fast
-      # but hovered below +20 on Pong; the decay took it above (README).
+      # but hovered below +20 on Pong; the decay took it above (docs/results.md).
       # Its horizon is its own: a longer run needs
       # --config.lr_decay_frames=<frames> too.
       optimizer='adam',

@@ -5,7 +5,7 @@ Pong, Breakout and Space Invaders with one shared policy over the full
 the games' own rewards, unclipped (Hessel et al. 2019: PopArt instead of
 reward clipping). Actor i plays game i % 3. Everything else is the fast
 Atari preset (configs/atari.py). The budget, 12M frames, is 4M per game;
-the README reports a 6M-frame run of it (about 2M per game) against
+docs/multitask_popart.md reports a 6M-frame run of it (about 2M per game) against
 single-task runs of the same frames per game.
 """
 

@@ -7,7 +7,7 @@ over time and batch. The learning rate decays linearly to 0 over the
 paper's 200M-frame training run, whatever --config.total_environment_frames
 says, so a shorter run sees the start of the paper's schedule.
 
-This preset learns slowly on a two-core machine (see the README's results);
+This preset learns slowly on a two-core machine (see docs/paper.md);
 `configs/atari.py` is the fast default. Any game:
 --config.env_id=ALE/<Game>-v5.
 """
@@ -21,6 +21,7 @@ def get_config() -> ImpalaConfig:
       action_repeat=4,               # frame skip 4 with max-pooling (Mnih 2015)
       frame_stack=4,                 # 4 stacked 84×84 grayscale frames
       noop_max=30,                   # up to 30 no-ops at episode start
+      episodic_life=True,            # Table G.1: a lost life ends the episode for learning
       sticky_action_probability=0.0,  # as the paper
       torso='shallow',               # paper Fig. 3, left (Table 1's Atari runs)
       use_lstm=False,

@@ -1,6 +1,6 @@
 """The Atari preset as it was before the learning-efficiency work (issue 9).
 
-Kept so that the README's comparison of the old and the new default can be
+Kept so that docs/results.md's comparison of the old and the new default can be
 rerun: the paper's shallow network and Table G.1's batch, unroll, entropy and
 learning rate, with RMSProp ε = 1e-5 (inside the root, mean square starting
 at 1), the loss summed, one update per batch, and the learning rate decayed

@@ -27,6 +27,10 @@ def get_config():
   config.num_actors = 1                 # members share two cores
   config.batch_size = 8
   config.envs_per_actor = 8
+  # Each actor waits for the update that consumes its unroll (zero policy
+  # lag), so what a member learns per frame does not depend on how fast its
+  # actor runs next to the learner, and a busy core does not change it.
+  config.synchronous = True
   config.total_environment_frames = 400_000
   config.lr_decay_frames = 400_000
   config.checkpoint_every_seconds = 30.0

@@ -4,7 +4,7 @@ The multi-task PopArt demonstration (Hessel et al. 2019 in miniature): one
 shared policy, one baseline output per task, rewards unclipped. With PopArt
 each task's value targets are normalised by its own statistics, so the
 ×1000 task's returns (up to ~10^5) do not drown the ×1 task's (~100).
---config.popart=false shows what happens without it (README, "Results").
+--config.popart=false shows what happens without it (docs/multitask_popart.md).
 Actor i plays task i % 2.
 """
 

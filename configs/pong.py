@@ -2,7 +2,7 @@
 
 README command 1 trains this preset. The learning rate's cosine decay
 spans the 8M frames. Its figures (return at 1M, 2M, 4M and 8M frames over
-3 seeds, time to +18) are in the README's results.
+3 seeds, time to +18) are in docs/results.md.
 """
 
 from impala_tf_configs import atari

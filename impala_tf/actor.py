@@ -148,7 +148,9 @@ class Actor:
     self._obs = obs
     self._first = reset.copy()
     self._reward = np.where(live, reward, 0.0).astype(np.float32)
-    self._terminal = live & terminated
+    # A lost life (episodic_life) is terminal for learning; the episode,
+    # its return and the environment go on.
+    self._terminal = live & (terminated | self._env.life_lost)
     self._last = live & (terminated | truncated)
     self._prev_action = np.where(
         live.reshape((-1,) + (1,) * (action.ndim - 1)), action,

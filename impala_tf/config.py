@@ -12,14 +12,10 @@ import math
 import os
 from typing import Tuple
 
-from impala_tf import losses
-from impala_tf import optimizers
+from impala_tf import architecture_checks
+from impala_tf import choices
 from impala_tf.pbt import validation as pbt_validation
 
-TORSOS = ('mlp', 'shallow', 'nature', 'resnet')
-INITIALIZERS = ('glorot_uniform', 'orthogonal')
-LOSS_REDUCTIONS = ('sum', 'mean')
-STRATEGIES = ('default', 'mirrored', 'tpu')
 
 
 class ConfigError(ValueError):
@@ -53,6 +49,9 @@ class ImpalaConfig:
   # Atari: the full 18-action set for every game (needed when one policy
   # serves several games) instead of each game's minimal set.
   full_action_space: bool = False
+  # Atari: a lost life is terminal for learning (no bootstrapping across it,
+  # paper Table G.1) while the game goes on; reported returns stay whole games.
+  episodic_life: bool = False
 
   # --- Tasks (multi-task training, Hessel et al. 2019) ----------------------
   # Empty: one task, env_id. Otherwise the gymnasium ids of the tasks; all
@@ -326,6 +325,8 @@ class ImpalaConfig:
       raise ConfigError(f'tasks must be a tuple of gymnasium ids, got {self.tasks!r}.')
     if len({t.startswith('ALE/') for t in self.task_ids}) > 1:
       raise ConfigError(f'tasks must be all Atari or all non-Atari, got {self.tasks!r}.')
+    if self.episodic_life is True and not self.is_atari:
+      raise ConfigError(f'episodic_life needs Atari tasks (lives), got {self.task_ids!r}.')
     if self.is_atari and len(set(self.task_ids)) > 1 and not self.full_action_space:
       raise ConfigError('several Atari games need full_action_space=true, so that one policy '
                         f'head serves them all (tasks {self.tasks!r}).')
@@ -368,20 +369,21 @@ class ImpalaConfig:
     in_range('adam_epsilon', 0.0, math.inf, low_open=True)
     in_range('lr_end_factor', 0.0, 1.0)
     for name in ('rmsprop_epsilon_inside_sqrt', 'advantage_normalization', 'use_lstm',
-                 'synchronous', 'observation_normalization', 'popart', 'full_action_space'):
+                 'synchronous', 'observation_normalization', 'popart', 'full_action_space',
+                 'episodic_life'):
       if not isinstance(getattr(self, name), bool):
         raise ConfigError(f'{name} must be true or false, got {getattr(self, name)!r}.')
     in_range('grad_clip_norm', 0.0, math.inf, low_open=True)
     for name in ('checkpoint_every_seconds', 'export_every_seconds', 'log_every_seconds'):
       positive(name, integer=False)
-    one_of('correction', losses.CORRECTIONS)
-    one_of('reward_clipping', losses.REWARD_CLIPPINGS)
-    one_of('torso', TORSOS)
-    one_of('strategy', STRATEGIES)
-    one_of('initializer', INITIALIZERS)
-    one_of('loss_reduction', LOSS_REDUCTIONS)
-    one_of('optimizer', optimizers.OPTIMIZERS)
-    one_of('lr_schedule', optimizers.SCHEDULES)
+    one_of('correction', choices.CORRECTIONS)
+    one_of('reward_clipping', choices.REWARD_CLIPPINGS)
+    one_of('torso', choices.TORSOS)
+    one_of('strategy', choices.STRATEGIES)
+    one_of('initializer', choices.INITIALIZERS)
+    one_of('loss_reduction', choices.LOSS_REDUCTIONS)
+    one_of('optimizer', choices.OPTIMIZERS)
+    one_of('lr_schedule', choices.SCHEDULES)
     if self.ppo_clip > 0 and self.correction != 'vtrace':
       raise ConfigError(f"ppo_clip > 0 needs correction='vtrace', got {self.correction!r}.")
     if (not isinstance(self.mlp_hidden_sizes, tuple) or not self.mlp_hidden_sizes
@@ -403,41 +405,7 @@ class ImpalaConfig:
       raise ConfigError(
           f'batch_size ({self.batch_size}) must be a multiple of num_minibatches '
           f'({self.num_minibatches}): a minibatch is a set of whole trajectories.')
-    if isinstance(self.policy_lag, bool) or not isinstance(self.policy_lag, int) or (
-        self.policy_lag < -1):
-      raise ConfigError(f'policy_lag must be -1 (uncontrolled) or >= 0, got {self.policy_lag!r}.')
-    one_of('architecture', ('impala', 'a3c', 'a2c_sync_step'))
-    if self.architecture == 'a2c_sync_step':
-      clashes = [name for name, bad in (
-          ('synchronous', self.synchronous), ('replay_fraction', self.replay_fraction > 0),
-          ('strategy', self.strategy != 'default'), ('policy_lag', self.policy_lag >= 0),
-          ('batch_size', self.batch_size != self.num_actors * self.envs_per_actor),
-          ('tasks', self.num_tasks > 1)) if bad]
-      if clashes:
-        raise ConfigError("architecture='a2c_sync_step' steps num_actors × envs_per_actor "
-                          'environments as one batch (batch_size equal to that) on one device; '
-                          f'check {", ".join(clashes)}.')
-    if self.architecture == 'a3c':
-      clashes = [name for name, bad in (
-          ('synchronous', self.synchronous), ('popart', self.popart),
-          ('replay_fraction', self.replay_fraction > 0), ('num_epochs', self.num_epochs != 1),
-          ('num_minibatches', self.num_minibatches != 1),
-          ('observation_normalization', self.observation_normalization),
-          ('strategy', self.strategy != 'default'), ('policy_lag', self.policy_lag >= 0))
-          if bad]
-      if clashes:
-        raise ConfigError(f"architecture='a3c' applies each actor's gradient as it comes: it "
-                          f'does not combine with {", ".join(clashes)} (leave them at their '
-                          'defaults).')
-    if self.policy_lag >= 0 and not self.synchronous:
-      raise ConfigError('policy_lag >= 0 needs synchronous=true: otherwise the queue adds its '
-                        'own, varying lag.')
-    fresh = self.fresh_items_per_batch * self.envs_per_actor
-    if self.synchronous and self.num_actors * self.envs_per_actor != fresh:
-      raise ConfigError(
-          'synchronous=True needs num_actors * envs_per_actor == the fresh trajectories of a '
-          f'batch (batch_size without the replayed share), got {self.num_actors} * '
-          f'{self.envs_per_actor} != {fresh}.')
+    architecture_checks.validate(self, ConfigError)
     return self
 
   # --- Derived quantities ---------------------------------------------------------

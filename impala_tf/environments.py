@@ -4,7 +4,10 @@ Both adapters share one interface and the gymnasium 'next step' autoreset
 convention: after a step that ends an episode (terminated or truncated), the
 next `step` call ignores its action, resets that environment and returns its
 first observation with reward 0. The actor masks that reset step out of the
-loss (see `impala_tf.losses`).
+loss (see `impala_tf.losses`). After each step `life_lost` [E] says which
+environments lost a life without the game ending (Atari with
+`episodic_life`; always false otherwise): the actor makes that step terminal
+for learning only.
 
 Atari runs on `ale_py.AtariVectorEnv` (C++ threads) with the paper's
 preprocessing built in: 84×84 grayscale, frame skip with max-pooling, a
@@ -84,9 +87,12 @@ class AtariEnv:
         img_width=84,
         grayscale=True,
         maxpool=True,
-        episodic_life=False,
+        episodic_life=False,    # ends the game for ALE; we end the life for learning only
         reward_clipping=False,
         autoreset_mode='NextStep')
+    self._episodic_life = config.episodic_life
+    self._lives = np.zeros(num_envs, np.int64)
+    self.life_lost = np.zeros(num_envs, bool)
     self.spec = EnvSpec(
         observation_shape=tuple(self._env.single_observation_space.shape),
         observation_dtype=np.dtype(self._env.single_observation_space.dtype),
@@ -94,13 +100,20 @@ class AtariEnv:
         channels_first=True)
 
   def reset(self):
-    obs, _ = self._env.reset(seed=self._seed)
+    obs, info = self._env.reset(seed=self._seed)
     self._obs = obs
+    self._lives = np.asarray(info['lives'], np.int64)
+    self.life_lost = np.zeros(self.num_envs, bool)
     return obs
 
   def step(self, actions):
-    obs, reward, terminated, truncated, _ = self._env.step(np.asarray(actions))
+    obs, reward, terminated, truncated, info = self._env.step(np.asarray(actions))
     self._obs = obs
+    lives = np.asarray(info['lives'], np.int64)
+    # A reset step brings the lives back up: only a decrease is a loss.
+    self.life_lost = (self._episodic_life & (lives < self._lives)
+                      & ~np.asarray(terminated, bool) & ~np.asarray(truncated, bool))
+    self._lives = lives
     return (obs, np.asarray(reward, np.float32) * self._reward_scale,
             np.asarray(terminated, bool), np.asarray(truncated, bool))
 
@@ -138,6 +151,7 @@ class GymEnv:
     # Float observations travel as float32; images stay uint8.
     dtype = np.dtype(np.uint8) if space.dtype == np.uint8 else np.dtype(np.float32)
     self._dtype = dtype
+    self.life_lost = np.zeros(num_envs, bool)
     self.spec = EnvSpec(
         observation_shape=tuple(space.shape),
         observation_dtype=dtype,

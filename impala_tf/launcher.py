@@ -21,7 +21,7 @@ import time
 import portpicker
 
 from impala_tf import config as config_lib
-from impala_tf.learner import STATUS_FILE
+from impala_tf.choices import STATUS_FILE
 
 # Restarts of one actor slot before the launcher gives up on the run.
 MAX_ACTOR_RESTARTS = 5

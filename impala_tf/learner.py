@@ -30,8 +30,7 @@ from impala_tf import train_step as train_step_lib
 from impala_tf import trajectories
 from impala_tf import trajectory_queue
 from impala_tf import weights as weights_lib
-
-STATUS_FILE = 'status.json'
+from impala_tf.choices import STATUS_FILE
 
 # While the queue holds less than a batch, the learner checks it this often
 # (seconds), staying responsive to stop requests.
@@ -123,7 +122,13 @@ class Learner:
     self._source = None
     if config.architecture == 'a2c_sync_step':
       from impala_tf import sync_step  # pylint: disable=g-import-not-at-top
-      self._source = sync_step.SyncStepSource(config, self._publisher.read)
+      # The source acts inside the train call, when the batch is asked for:
+      # the weights are the previous call's (this call's update needs the
+      # batch first) and so is the Python step count (steps_per_call is 1
+      # here). The step variable is not: nothing orders its increment after
+      # the batch is read.
+      self._source = sync_step.SyncStepSource(
+          config, lambda: (self._publisher.read(), self._step))
       dataset_fn = dataset_fn or (lambda _: self._source.dataset())
     self._reads_queue = dataset_fn is None
     self._items_per_call = (1 if config.architecture == 'a3c'
@@ -224,8 +229,9 @@ class Learner:
       skipped = int(stats[k, skipped_index])
       if skipped:
         self._skipped += skipped
-        logging.warning('learner: skipped %d update(s) of step %d: non-finite loss, gradient, '
-                        'reward or observation (%d skipped so far).', skipped,
+        logging.warning('learner: skipped %d update(s) or normaliser merge of step %d: '
+                        'non-finite loss, gradient, reward or observation (%d skipped so '
+                        'far).', skipped,
                         step_before + k, self._skipped)
       for replica_episodes in local(batch_episodes):
         done, ret, length, task = replica_episodes.numpy()

@@ -22,9 +22,8 @@ import math
 import tensorflow as tf
 
 from impala_tf import vtrace
-
-CORRECTIONS = ('vtrace', 'one_step_is', 'epsilon_correction', 'no_correction')
-REWARD_CLIPPINGS = ('abs_one', 'soft_asymmetric', 'none')
+from impala_tf.choices import CORRECTIONS
+from impala_tf.choices import REWARD_CLIPPINGS
 
 # Paper Table 2: "ε-correction" adds a small ε = 1e-6 to π inside log π.
 EPSILON_CORRECTION = 1e-6

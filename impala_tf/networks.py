@@ -65,7 +65,8 @@ class ObservationNormalizer(tf.keras.layers.Layer):
 
   The statistics are non-trainable variables: checkpointed and published to
   actors with the weights. The learner merges each batch's moments into
-  them (`update`) before training on it. Before the first update the layer
+  them (`update`) after training on it (so the batch is trained under the
+statistics its actors acted with). Before the first update the layer
   is the identity on scaled observations (mean 0, variance 1).
 
   For Atari this subtracts the static background pixel by pixel and scales
@@ -94,16 +95,23 @@ class ObservationNormalizer(tf.keras.layers.Layer):
     return _moments(observation, observation_scale(observation.dtype))
 
   def update(self, count, total, total_squares):
-    """Merges a batch's moments (Chan et al.'s parallel variance update)."""
+    """Merges a batch's moments (Chan et al.'s parallel variance update),
+    unless the result is not finite (a NaN or Inf observation, or squares
+    that overflow): then the statistics stay as they were. Returns whether
+    it merged (a bool tensor)."""
     batch_mean = total / count
     batch_var = tf.maximum(total_squares / count - tf.square(batch_mean), 0.0)
     new_count = self.count + count
     delta = batch_mean - self.mean
     mean = self.mean + delta * count / new_count
     m2 = self.var * self.count + batch_var * count + tf.square(delta) * self.count * count / new_count
-    self.mean.assign(mean)
-    self.var.assign(m2 / new_count)
-    self.count.assign(new_count)
+    var = m2 / new_count
+    ok = (tf.reduce_all(tf.math.is_finite(mean)) & tf.reduce_all(tf.math.is_finite(var))
+          & tf.math.is_finite(new_count) & (count > 0))
+    self.mean.assign(tf.where(ok, mean, self.mean))
+    self.var.assign(tf.where(ok, var, self.var))
+    self.count.assign(tf.where(ok, new_count, self.count))
+    return ok
 
 
 class MLPTorso(tf.keras.layers.Layer):

@@ -11,8 +11,10 @@ steps without retracing the train step):
            mom ← momentum · mom + Δ;  θ ← θ − mom
            ms starts at `initial_mean_square`: 1 in TF1's RMSPropOptimizer
            (the paper), 0 in Keras and PyTorch.
-  Adam     Keras' update (Kingma & Ba 2015 with ε outside the root, not
-           bias-corrected): m ← β1 m + (1 − β1) g;  v ← β2 v + (1 − β2) g²;
+  Adam     Keras' update (Kingma & Ba 2015's "efficient" form): the moments
+           are bias-corrected through the step size, ε is not (it is added
+           to the uncorrected sqrt(v)):
+           m ← β1 m + (1 − β1) g;  v ← β2 v + (1 − β2) g²;
            θ ← θ − lr sqrt(1 − β2^t) / (1 − β1^t) · m / (sqrt(v) + ε).
 
 Why not tf.keras' optimisers: their `apply_gradients` synchronises replicas
@@ -30,8 +32,8 @@ import math
 
 import tensorflow as tf
 
-OPTIMIZERS = ('rmsprop', 'adam')
-SCHEDULES = ('constant', 'linear', 'cosine')
+from impala_tf.choices import OPTIMIZERS
+from impala_tf.choices import SCHEDULES
 
 
 def _hyperparameter(value, name):

@@ -29,7 +29,9 @@ class SyncStepSource:
     """
     Args:
       config: the run's config; all its environments are stepped here.
-      read_weights: fn() -> list of weight arrays in network.variables order.
+      read_weights: fn() -> (weight arrays in network.variables order, the
+        learner step that made them). Each batch is labelled with that step,
+        so its policy lag is what the weights say, also after a resume.
     """
     self._config = config
     num_envs = config.num_actors * config.envs_per_actor
@@ -51,8 +53,9 @@ class SyncStepSource:
     actor._reset_envs()   # pylint: disable=protected-access
     part = tf.nest.map_structure(np.array, actor._observation_part())   # pylint: disable=protected-access
     while True:
-      actor.policy.set_weights(self._read_weights())
-      actor.weights_version += 1
+      weights, step = self._read_weights()
+      actor.policy.set_weights(weights)
+      actor.weights_version = step
       batch, part = actor.collect_unroll(part)
       yield batch
 

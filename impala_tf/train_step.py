@@ -13,9 +13,10 @@ num_minibatches updates; each update
      `tf.cond`, so a non-finite update is skipped (and counted) without
      leaving the graph.
 
-Before a batch's updates, the observation normaliser (if any) merges the
-moments of the batch's fresh observations. After them, PopArt's statistics
-(if any) take in the targets of the batch's first pass, once. Episodes, the policy lag and the
+After a batch's updates, PopArt's statistics (if any) take in the targets
+of the batch's first pass, once, and the observation normaliser (if any)
+merges the moments of the batch's fresh observations, unless one is
+non-finite (then the merge is skipped and counted with the skipped updates). Episodes, the policy lag and the
 normaliser only see the fresh unrolls: replayed ones were counted once.
 
 Gradients never leave the graph. What comes back to Python per batch is one
@@ -168,11 +169,7 @@ class TrainStep:
     strategy = self._strategy
     local = lambda x: strategy.experimental_local_results(x)[0]
     batch = next(iterator)
-    episodes, info, moments = strategy.run(self._replica_batch_info, args=(batch,))
-    if self.network.normalizer is not None:
-      # Before training on the batch, so its first update sees its data
-      # normalised; the same statistics on every replica.
-      self.network.normalizer.update(*[local(m) for m in moments])
+    episodes, info, obs_moments = strategy.run(self._replica_batch_info, args=(batch,))
     learning_rate = self.hyperparameters.learning_rate * optimizers.learning_rate_factor(
         config, self.env_frames)
     self.optimizer.learning_rate.assign(learning_rate)
@@ -211,6 +208,16 @@ class TrainStep:
       # outputs were trained under); the rescale keeps every V(s) unchanged.
       head = self.network.baseline_head
       self.popart.update(*targets, head.kernel, head.bias)
+    if self.network.normalizer is not None:
+      # After the batch's updates, which therefore saw its observations
+      # normalised exactly as the actors that collected it did (at zero lag
+      # π = μ); before the weights are published. A batch with a
+      # non-finite moment is not merged (it would make the statistics NaN
+      # for good) and counts as one skip.
+      merged = self.network.normalizer.update(*[local(m) for m in obs_moments])
+      skipped = 1.0 - tf.cast(merged, tf.float32)
+      self.skipped_updates.assign_add(tf.cast(skipped, tf.int64))
+      sums = tf.tensor_scatter_nd_add(sums, [[_SUMS.index('nonfinite')]], [skipped])
     self.env_frames.assign_add(config.frames_per_learner_step)
     self.learner_steps.assign_add(1)
 
@@ -390,6 +397,9 @@ def metrics(names, stats, step_before):
       'policy/kl_behaviour': s['kl'] / transitions,
       'policy/rho_mean': s['rho'] / transitions,
       'policy/rho_truncated_fraction': s['rho_truncated'] / transitions,
+      # Share of real transitions whose ratio π/μ is outside [1 − ε, 1 + ε],
+      # the ratio taken against the behaviour policy μ that acted (APPO's
+      # choice; PPO takes it against the policy before this batch's updates).
       'policy/ppo_clipped_fraction': s['ppo_clipped'] / transitions,
       'policy/lag': step_before - s['weights_version'] / max(s['trajectories'], 1.0),
       # 1 − Var[v_s − V(x_s)] / Var[v_s]: 1 is a perfect baseline, ≤ 0 useless.

@@ -7,7 +7,9 @@ first what it knows before acting (the observation part), then its decision
   observation     [E, *OBS]   x_t
   first           bool [E]    x_t starts an episode
   reward          f32 [E]     reward received on arriving at x_t (0 if first)
-  terminal        bool [E]    the episode terminated on arriving at x_t
+  terminal        bool [E]    the episode terminated on arriving at x_t (or,
+                              with episodic_life, a life was lost: terminal
+                              for learning, while the game goes on)
   last            bool [E]    x_t ends the episode (terminated or truncated):
                               the next step is the environment's reset step
   prev_action     [E, *ACT]   action taken at x_{t−1} (0 if first)

@@ -15,7 +15,11 @@ version changed.
 Every publication also carries the learner step it was made at. They are
 the same number unless the publisher holds the weights back by a fixed
 `lag` (controlled policy lag, for the paper's comparisons): at step s it
-then publishes the weights of step s − lag, kept in a ring buffer.
+then publishes the weights of step s − lag, kept by step. A second
+publication at the same step (a PBT copy) replaces that step's weights
+rather than counting as a step; after a restart, until `lag` steps have
+passed, it publishes the oldest weights it holds, labelled with their own
+step, so the lag reported is the lag that acted.
 """
 
 import collections
@@ -61,7 +65,8 @@ class WeightPublisher:
     """`lag` > 0: publish, at learner step s, the weights of step s − lag
     (those of the oldest step held until s ≥ lag)."""
     variables = list(variables)
-    self._held = collections.deque(maxlen=lag + 1)
+    self._lag = lag
+    self._held = collections.OrderedDict()   # step -> flat weights, oldest first
     self._shapes = [tuple(v.shape) for v in variables]
     self._split_at = np.cumsum([int(np.prod(s)) for s in self._shapes])[:-1]
     if len({v.dtype for v in variables}) != 1:
@@ -80,8 +85,15 @@ class WeightPublisher:
   def publish(self, step: int):
     """Publishes the weights of learner step `step` (or, with a lag, of the
     step `lag` before it) together with `step`."""
-    self._held.append((step, self._read().numpy()))
-    version, flat = self._held[0]
+    self._held[step] = self._read().numpy()   # the same step again: replaced
+    self._held.move_to_end(step)
+    # The newest weights at least `lag` steps old, else the oldest held;
+    # nothing older than that is needed again.
+    old_enough = [s for s in self._held if s <= step - self._lag]
+    version = old_enough[-1] if old_enough else next(iter(self._held))
+    for s in [s for s in self._held if s < version]:
+      del self._held[s]
+    flat = self._held[version]
     values = [x.reshape(s) for x, s in zip(np.split(flat, self._split_at), self._shapes)]
     self._writer.append({'version': np.int64(version), 'step': np.int64(step),
                          'weights': values})

@@ -128,6 +128,34 @@ class ActorTest(tf.test.TestCase):
     self.assertEqual(items[0]['policy_params'].shape, (3, 2, 6))
     self.assertEqual(actor.env_frames, 2 * 3 * 2 * 4)  # unrolls × T × envs × repeat
 
+  def test_episodic_life_is_terminal_for_learning_only(self):
+    def steps(episodic_life):
+      config = config_lib.ImpalaConfig(
+          env_id='ALE/Breakout-v5', unroll_length=50, envs_per_actor=2, batch_size=2,
+          episodic_life=episodic_life, seed=3)
+      items, _, _, _ = self._run(config, unrolls=8)
+      # Consecutive steps of the actor: each item after the first repeats
+      # the previous item's last observation part.
+      return {k: np.concatenate([items[0][k]] + [i[k][1:] for i in items[1:]])
+              for k in ('terminal', 'last', 'first', 'episode_return', 'episode_length')}
+
+    s = steps(True)
+    life_lost = s['terminal'] & ~s['last']
+    self.assertGreaterEqual(life_lost.sum(), 2, 'no life was lost in 400 steps of 2 envs')
+    for t, e in zip(*np.nonzero(life_lost[:-1])):
+      # The game goes on: no reset, the reported return and length continue.
+      self.assertFalse(s['first'][t + 1, e])
+      self.assertEqual(s['episode_length'][t + 1, e], s['episode_length'][t, e] + 1)
+      self.assertGreaterEqual(s['episode_return'][t + 1, e], s['episode_return'][t, e])
+    # Games still end (terminal and last together) only with the last life.
+    self.assertTrue(np.all(s['terminal'][s['last']] | ~s['last'][s['last']]))
+    plain = steps(False)
+    self.assertFalse(np.any(plain['terminal'] & ~plain['last']))
+
+  def test_episodic_life_needs_atari(self):
+    with self.assertRaisesRegex(config_lib.ConfigError, 'episodic_life'):
+      config_lib.ImpalaConfig(env_id='CartPole-v1', episodic_life=True)
+
 
 class EnvironmentsTest(tf.test.TestCase):
 

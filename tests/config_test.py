@@ -52,6 +52,20 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       ('rho', dict(clip_rho_threshold=0.0), 'clip_rho_threshold'),
       ('batch_multiple', dict(batch_size=30, envs_per_actor=16), 'multiple of envs_per_actor'),
       ('sync', dict(synchronous=True, num_actors=3), 'synchronous'),
+      # Synchronous actors wait for each step's update: these would deadlock.
+      ('sync_steps_per_call', dict(synchronous=True, num_actors=2, envs_per_actor=16,
+                                   batch_size=32, steps_per_call=2), 'steps_per_call'),
+      ('sync_lag_steps_per_call', dict(synchronous=True, num_actors=2, envs_per_actor=16,
+                                       batch_size=32, policy_lag=2, steps_per_call=2),
+       'steps_per_call'),
+      ('sync_publish', dict(synchronous=True, num_actors=2, envs_per_actor=16, batch_size=32,
+                            publish_every_steps=2), 'publish_every_steps'),
+      ('sync_lag_publish', dict(synchronous=True, num_actors=2, envs_per_actor=16,
+                                batch_size=32, policy_lag=1, publish_every_steps=3),
+       'publish_every_steps'),
+      ('sync_step_steps_per_call', dict(architecture='a2c_sync_step', num_actors=2,
+                                        envs_per_actor=16, batch_size=32, steps_per_call=2),
+       'steps_per_call'),
       ('hidden', dict(mlp_hidden_sizes=(64, -1)), 'mlp_hidden_sizes'),
       ('sticky', dict(sticky_action_probability=1.2), 'sticky_action_probability'),
       ('nan', dict(entropy_cost=float('nan')), 'entropy_cost'),
@@ -100,9 +114,9 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
          c.rmsprop_initial_mean_square, c.rmsprop_decay, c.rmsprop_momentum, c.lr_schedule,
          c.lr_decay_frames, c.loss_reduction, c.grad_clip_norm, c.entropy_cost,
          c.baseline_cost, c.unroll_length, c.batch_size, c.num_epochs, c.ppo_clip,
-         c.vtrace_lambda, c.observation_normalization),
+         c.vtrace_lambda, c.observation_normalization, c.episodic_life),
         ('rmsprop', 0.0006, 0.01, True, 1.0, 0.99, 0.0, 'linear', 200_000_000, 'sum', 40.0,
-         0.01, 0.5, 20, 32, 1, 0.0, 1.0, False))
+         0.01, 0.5, 20, 32, 1, 0.0, 1.0, False, True))
 
   def test_tasks(self):
     c = _load('cartpole_scales.py')

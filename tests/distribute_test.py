@@ -96,6 +96,15 @@ class MirroredStrategyTest(tf.test.TestCase):
     for a, b in zip(result['default']['params'], result['mirrored']['params']):
       self.assertAllClose(a, b, rtol=1e-4, atol=1e-5)
 
+  def test_ppo_with_normalised_advantages_identical_to_one_device(self):
+    # The default preset's loss: advantages normalised with moments summed
+    # over replicas, PPO's clipped surrogate, the loss averaged.
+    result = self._run(advantage_normalization=True, ppo_clip=0.2, loss_reduction='mean',
+                       num_minibatches=1, num_epochs=2)
+    self.assertAllClose(result['default']['losses'], result['mirrored']['losses'], rtol=1e-5)
+    for a, b in zip(result['default']['params'], result['mirrored']['params']):
+      self.assertAllClose(a, b, rtol=1e-4, atol=1e-6)
+
   def test_mirrored_equals_default_on_the_same_global_batch(self):
     result = self._run()
     # Reported losses: replica sums added up equal the one-device sum.

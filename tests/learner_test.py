@@ -149,6 +149,82 @@ class LearnerTest(tf.test.TestCase):
     self.assertEqual(lags[:4], [0.0, 1.0, 2.0, 3.0])
     self.assertEqual(lags[3:], [3.0] * (len(lags) - 3))
 
+  def test_controlled_lag_acts_with_the_weights_of_step_s_minus_k(self):
+    # Through the learner's own loop (run): every publication at step s
+    # carries the weights the learner had at step s − 3, and the actor loads
+    # exactly those, each once, in order.
+    config = _config(synchronous=True, envs_per_actor=8, batch_size=8, policy_lag=3)
+    learner = learner_lib.Learner(config, self.get_temp_dir() + '/lag_weights')
+    publisher = learner._publisher   # pylint: disable=protected-access
+    snapshots = {0: publisher.read()}
+    published = []
+    client = reverb.Client(f'127.0.0.1:{learner.port}')
+    original_publish = publisher.publish
+
+    def recording_publish(step):
+      snapshots[step] = publisher.read()
+      original_publish(step)
+      data = next(client.sample(weights_lib.WEIGHTS_TABLE, emit_timesteps=False,
+                                unpack_as_table_signature=True)).data
+      published.append((step, int(data['version']), data['weights']))
+
+    publisher.publish = recording_publish
+    actor = actor_lib.Actor(config, f'127.0.0.1:{learner.port}', task=0)
+    loaded = []
+    original_set = actor.policy.set_weights
+
+    def recording_set(values):
+      loaded.append([np.array(v) for v in values])
+      original_set(values)
+
+    actor.policy.set_weights = recording_set
+    stop = threading.Event()
+    thread = threading.Thread(target=actor.run, kwargs={'stop': stop}, daemon=True)
+    thread.start()
+    try:
+      learner.run(max_steps=12)
+    finally:
+      stop.set()
+      learner.close()
+      thread.join(timeout=30)
+    same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(a, b))
+    for step, version, weights in published:
+      self.assertEqual(max(step - 3, 0), version, (step, version))
+      self.assertTrue(same(snapshots[version], weights), step)
+    # The weights of consecutive steps differ, so each load names one step.
+    self.assertFalse(same(snapshots[4], snapshots[5]))
+    loaded_steps = [[s for s in sorted(snapshots) if same(snapshots[s], w)][0] for w in loaded]
+    self.assertEqual(list(range(len(loaded_steps))), loaded_steps)
+    self.assertGreaterEqual(len(loaded_steps), 9)
+
+  def test_sync_step_labels_batches_with_the_step_whose_weights_acted(self):
+    config = _config(architecture='a2c_sync_step', num_actors=1, envs_per_actor=8,
+                     batch_size=8)
+    logdir = self.get_temp_dir() + '/sync_step_labels'
+
+    def steps(learner, count):
+      for _ in range(count):
+        before = learner._publisher.read()   # pylint: disable=protected-access
+        metrics = learner.train_step()
+        # The batch was acted with the weights of the step before it ...
+        acted = learner._source._actor.policy.get_weights()   # pylint: disable=protected-access
+        self.assertTrue(all(np.array_equal(a, b) for a, b in zip(before, acted)))
+        # ... and says so: lag 0.
+        self.assertEqual(0.0, metrics['policy/lag'])
+
+    learner = learner_lib.Learner(config, logdir)
+    try:
+      learner.run(max_steps=3)
+    finally:
+      learner.close()
+    resumed = learner_lib.Learner(config, logdir)
+    try:
+      self.assertEqual(3, resumed.step)
+      steps(resumed, 2)   # after a resume too: labelled 3 and 4, not 1 and 2
+      self.assertEqual(5, resumed.step)
+    finally:
+      resumed.close()
+
   def test_stop_while_waiting_for_data_leaves_checkpoint(self):
     logdir = self.get_temp_dir()
     learner = learner_lib.Learner(_config(), logdir)
@@ -188,6 +264,63 @@ class LearnerTest(tf.test.TestCase):
                           for a, b in zip(before, learner.network.variables)))
     finally:
       learner.close()
+
+  def test_non_finite_observation_leaves_the_normaliser_as_it_was(self):
+    config = _config(observation_normalization=True)
+    good = trajectories.to_time_major(_random_items(config, config.items_per_batch))
+    bad = dict(good)
+    observation = good['observation'].numpy()
+    observation[2, 1, 0] = np.inf
+    bad['observation'] = tf.constant(observation)
+    learner = learner_lib.Learner(
+        config, self.get_temp_dir() + '/obs_inf',
+        dataset_fn=lambda _: tf.data.Dataset.from_tensors(bad).concatenate(
+            tf.data.Dataset.from_tensors(good)).repeat())
+    normalizer = learner.network.normalizer
+    try:
+      metrics = learner.train_step()  # the Inf batch: no update, no merge
+      self.assertEqual(metrics['optimizer/skipped_in_batch'], 2.0)   # the update and the merge
+      self.assertEqual(int(learner.skipped_updates.numpy()), 2)
+      self.assertAllEqual(np.zeros(4), normalizer.mean.numpy())
+      self.assertAllEqual(np.ones(4), normalizer.var.numpy())
+      self.assertEqual(0.0, float(normalizer.count.numpy()))
+      learner.train_step()  # a good batch merges, and the statistics are its own
+      flat = good['observation'].numpy().reshape(-1, 4)
+      self.assertEqual(len(flat), float(normalizer.count.numpy()))
+      self.assertAllClose(flat.mean(0), normalizer.mean.numpy(), rtol=1e-5, atol=1e-6)
+      self.assertAllClose(flat.var(0), normalizer.var.numpy(), rtol=1e-4, atol=1e-6)
+      self.assertEqual(int(learner.skipped_updates.numpy()), 2)
+    finally:
+      learner.close()
+
+  def test_synchronous_run_is_on_policy_with_observation_normalisation(self):
+    # The normaliser merges a batch after training on it, so the learner's
+    # first (here only) update evaluates the batch under the statistics the
+    # actor acted with: ρ = 1 and KL(μ‖π) = 0 on every batch.
+    config = _config(synchronous=True, envs_per_actor=8, batch_size=8,
+                     observation_normalization=True)
+    learner = learner_lib.Learner(config, self.get_temp_dir() + '/sync_norm')
+    stop = threading.Event()
+    actor = actor_lib.Actor(config, f'127.0.0.1:{learner.port}', task=0)
+    thread = threading.Thread(target=actor.run, kwargs={'stop': stop}, daemon=True)
+    thread.start()
+    metrics = []
+    try:
+      while learner.step < 8:
+        m = learner.train_step()
+        if m is not None:
+          metrics.append(m)
+          learner._publisher.publish(learner.step)   # pylint: disable=protected-access
+    finally:
+      stop.set()
+      learner.close()
+      thread.join(timeout=30)
+    self.assertGreater(float(learner.network.normalizer.count.numpy()), 0.0)
+    self.assertEqual([m['policy/lag'] for m in metrics], [0.0] * len(metrics))
+    self.assertAllClose([1.0] * len(metrics), [m['policy/rho_mean'] for m in metrics],
+                        atol=1e-5)
+    self.assertAllClose([0.0] * len(metrics), [m['policy/kl_behaviour'] for m in metrics],
+                        atol=1e-6)
 
   def test_unreadable_checkpoint_is_a_clear_error(self):
     logdir = self.get_temp_dir()

@@ -213,5 +213,81 @@ class LossTermsTest(tf.test.TestCase):
                              np.zeros((1,), np.float32), np.ones((1, 1), np.float32))
 
 
+
+class ClippedSurrogateTest(tf.test.TestCase):
+  """PPO's clipped surrogate against hand-computed values, ε = 0.2."""
+
+  def _loss_and_grad(self, ratios, advantages, mask):
+    log_ratios = tf.Variable(np.log(np.asarray(ratios, np.float64))[None])
+    with tf.GradientTape() as tape:
+      loss, fraction = losses.clipped_surrogate_loss(
+          log_ratios, tf.constant(np.asarray(advantages, np.float64)[None]),
+          tf.constant(np.asarray(mask, np.float64)[None]), 0.2)
+    return loss.numpy(), fraction.numpy(), tape.gradient(loss, log_ratios).numpy()[0]
+
+  def test_each_branch_for_either_sign(self):
+    # (r, A): the min picks ...
+    cases = [
+        (1.5, 2.0),    # A > 0, r > 1 + ε: the clipped 1.2·2 = 2.4; no gradient
+        (0.5, 2.0),    # A > 0, r < 1 − ε: the unclipped 0.5·2 = 1.0; gradient −r·A = −1
+        (1.1, 2.0),    # A > 0, inside: r·A = 2.2; gradient −2.2
+        (1.5, -2.0),   # A < 0, r > 1 + ε: the unclipped 1.5·−2 = −3; gradient 3
+        (0.5, -2.0),   # A < 0, r < 1 − ε: the clipped 0.8·−2 = −1.6; no gradient
+        (0.9, -2.0),   # A < 0, inside: −1.8; gradient 1.8
+    ]
+    ratios, advantages = zip(*cases)
+    loss, _, grad = self._loss_and_grad(ratios, advantages, [1.0] * 6)
+    surrogates = [2.4, 1.0, 2.2, -3.0, -1.6, -1.8]
+    self.assertAllClose(-sum(surrogates), loss)
+    # d(−r·A)/d log r = −r·A where the unclipped term is the min, else 0.
+    self.assertAllClose([0.0, -1.0, -2.2, 3.0, 0.0, 1.8], grad)
+
+  def test_clipped_fraction_counts_real_transitions_outside_the_range(self):
+    # |r − 1| > ε for 1.5, 0.5 and 0.7 (masked out); not for 1.1 or 0.81.
+    _, fraction, _ = self._loss_and_grad([1.5, 0.5, 1.1, 0.81, 0.7], [1.0, -1.0, 1.0, 1.0, 1.0],
+                                         [1.0, 1.0, 1.0, 1.0, 0.0])
+    self.assertAllClose(2.0 / 4.0, fraction)
+
+  def test_masked_steps_contribute_nothing(self):
+    loss, _, grad = self._loss_and_grad([1.1, 30.0], [1.0, 1e6], [1.0, 0.0])
+    self.assertAllClose(-1.1, loss)
+    self.assertAllClose([-1.1, 0.0], grad)
+
+
+class NormalizeAdvantagesTest(tf.test.TestCase):
+
+  def test_moments_over_real_transitions(self):
+    advantages = np.array([[1.0, 2.0, 100.0], [3.0, 4.0, -50.0]])
+    mask = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
+    out = losses.normalize_advantages(tf.constant(advantages), tf.constant(mask)).numpy()
+    real = np.array([1.0, 2.0, 3.0, 4.0])
+    expected = (real - real.mean()) / (real.std() + 1e-8)
+    self.assertAllClose([[expected[0], expected[1]], [expected[2], expected[3]]], out[:, :2])
+    self.assertAllEqual([0.0, 0.0], out[:, 2])   # masked steps are 0
+
+  def test_cross_replica_moments_equal_one_device(self):
+    # Two replicas, each half of the batch: summing the moments over them
+    # normalises each half exactly as the whole batch on one device.
+    rng = np.random.default_rng(0)
+    advantages = rng.normal(3.0, 2.0, size=(4, 6))
+    mask = (rng.uniform(size=(4, 6)) > 0.2).astype(np.float64)
+    whole = losses.normalize_advantages(tf.constant(advantages), tf.constant(mask)).numpy()
+
+    def moments(a, m):
+      return np.array([m.sum(), (m * a).sum(), (m * a * a).sum()])
+
+    halves = [(advantages[:, :3], mask[:, :3]), (advantages[:, 3:], mask[:, 3:])]
+    total = sum(moments(a, m) for a, m in halves)
+    parts = []
+    for a, m in halves:
+      parts.append(losses.normalize_advantages(
+          tf.constant(a), tf.constant(m),
+          cross_replica_sum=lambda local, a=a, m=m: local + tf.constant(
+              total - moments(a, m))).numpy())
+    self.assertAllClose(whole, np.concatenate(parts, axis=1))
+    # Without the sum each half would use its own moments: different.
+    alone = losses.normalize_advantages(tf.constant(halves[0][0]), tf.constant(halves[0][1]))
+    self.assertNotAllClose(whole[:, :3], alone.numpy())
+
 if __name__ == '__main__':
   tf.test.main()

@@ -38,6 +38,38 @@ class WeightsTest(tf.test.TestCase):
       publisher.close()
       server.stop()
 
+  def test_lag_is_counted_in_steps_not_publications(self):
+    variable = tf.Variable(np.zeros(2, np.float32))
+    server = reverb.Server(weights_lib.weights_tables([variable]), port=None)
+    client = reverb.Client(f'127.0.0.1:{server.port}')
+    loads = []
+    subscriber = weights_lib.WeightSubscriber(client, loads.append)
+
+    def publish(publisher, step):
+      variable.assign(np.full(2, float(step), np.float32))   # the weights "of step"
+      publisher.publish(step)
+      version = subscriber.fetch()
+      # The weights that arrive are the weights of the version they carry.
+      self.assertAllEqual(np.full(2, float(version)), loads[-1][0])
+      return version
+
+    publisher = weights_lib.WeightPublisher(client, [variable], lag=2)
+    try:
+      self.assertEqual([0, 0, 0, 1], [publish(publisher, s) for s in range(4)])
+      # A second publication at step 3 (a PBT copy) is not a step: still 1.
+      self.assertEqual(1, publish(publisher, 3))
+      self.assertEqual(2, publish(publisher, 4))
+    finally:
+      publisher.close()
+    # A restarted learner holds nothing older than its resume step: it
+    # publishes the oldest it has, labelled truthfully, until the lag is full.
+    restarted = weights_lib.WeightPublisher(client, [variable], lag=2)
+    try:
+      self.assertEqual([10, 10, 10, 11], [publish(restarted, s) for s in range(10, 14)])
+    finally:
+      restarted.close()
+      server.stop()
+
   def test_mixed_dtypes_rejected(self):
     server = reverb.Server(weights_lib.weights_tables([tf.Variable(np.zeros(2, np.float32))]),
                            port=None)

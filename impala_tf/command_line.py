@@ -1,0 +1,85 @@
+"""What every binary checks before it starts anything, and how it says no.
+
+`run(main)` replaces `absl.app.run(main)`. Before absl parses the flags it
+refuses a `--config.FIELD=VALUE` whose field `ImpalaConfig` does not have,
+naming the nearest fields (ml_collections would end in a `KeyError`
+traceback). A `ConfigError` raised by `main` ends the process with one line
+on stderr and exit status 2: no traceback, no usage text, nothing started.
+
+`validated(config)` validates a config and checks that every environment
+id it names is registered, so a typo in a game's name fails at once rather
+than in the actors ten seconds into the run.
+"""
+
+import dataclasses
+import difflib
+import sys
+
+from absl import app
+
+from impala_tf import config as config_lib
+
+EXIT_STATUS = 2
+LIST_ENVS = ('python -c "import gymnasium as gym, ale_py; gym.register_envs(ale_py); '
+             'print(*gym.registry, sep=chr(10))"')
+
+
+def fail(message: str):
+  """Ends the process with `message` as one line on stderr."""
+  print(f'error: {message}', file=sys.stderr, flush=True)
+  sys.exit(EXIT_STATUS)
+
+
+def unknown_override(argv):
+  """The message for the first `--config.FIELD` in `argv` that names no
+  field of `ImpalaConfig`, or None."""
+  fields = [f.name for f in dataclasses.fields(config_lib.ImpalaConfig)]
+  for arg in argv[1:]:
+    if arg == '--':
+      break
+    if not arg.startswith('--config.'):
+      continue
+    name = arg[len('--config.'):].split('=', 1)[0].split('.', 1)[0]
+    if name not in fields:
+      nearest = difflib.get_close_matches(name, fields, n=3, cutoff=0.6)
+      hint = f'did you mean {" or ".join(nearest)}?' if nearest else (
+          'the fields are listed in impala_tf/config.py.')
+      return f'unknown config field {name!r} in {arg!r}: {hint}'
+  return None
+
+
+def check_env_ids(task_ids):
+  """Raises ConfigError naming the first id gymnasium does not know."""
+  import gymnasium as gym  # pylint: disable=g-import-not-at-top
+  if any(i.startswith('ALE/') for i in task_ids):
+    import ale_py  # pylint: disable=g-import-not-at-top
+    gym.register_envs(ale_py)
+  for env_id in task_ids:
+    if env_id not in gym.registry:
+      nearest = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
+      hint = f'did you mean {" or ".join(nearest)}? ' if nearest else ''
+      raise config_lib.ConfigError(
+          f'unknown environment id {env_id!r}; {hint}list the valid ids with: {LIST_ENVS}')
+
+
+def validated(config):
+  """`config.validate()`, then its environment ids checked; returns it."""
+  config.validate()
+  check_env_ids(config.task_ids)
+  return config
+
+
+def run(main, argv=None):
+  """`app.run(main)` with the config checks above."""
+  argv = sys.argv if argv is None else argv
+  problem = unknown_override(argv)
+  if problem:
+    fail(problem)
+
+  def guarded(args):
+    try:
+      return main(args)
+    except config_lib.ConfigError as e:
+      fail(f'invalid config: {e}')
+
+  app.run(guarded, argv=argv)

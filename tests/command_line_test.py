@@ -1,0 +1,64 @@
+"""The binaries refuse bad input at once, with one line naming the problem."""
+
+import os
+import subprocess
+import sys
+
+from absl.testing import parameterized
+import tensorflow as tf
+
+from impala_tf import command_line
+from impala_tf import config as config_lib
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class OverridesTest(tf.test.TestCase):
+
+  def test_a_typo_names_the_nearest_field(self):
+    message = command_line.unknown_override(['x', '--config=c.py', '--config.batch_sise=8'])
+    self.assertIn("'batch_sise'", message)
+    self.assertIn('batch_size', message)
+
+  def test_known_fields_and_other_flags_pass(self):
+    self.assertIsNone(command_line.unknown_override(
+        ['x', '--config=c.py', '--config.batch_size=8', '--logdir=r',
+         '--config.pbt_learning_rate_range=(1e-3,1e-2)']))
+
+  def test_unknown_env_id_names_the_nearest(self):
+    with self.assertRaisesRegex(config_lib.ConfigError, r"'ALE/Pongg-v5'.*ALE/Pong-v5"):
+      command_line.check_env_ids(('ALE/Pongg-v5',))
+    with self.assertRaisesRegex(config_lib.ConfigError, 'CartPole-v1'):
+      command_line.check_env_ids(('CartPole-v9',))
+    command_line.check_env_ids(('CartPole-v1', 'ALE/Breakout-v5'))
+
+
+class BinariesTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.named_parameters(
+      ('field_typo', 'cartpole.py', ['--config.batch_sise=8'], 'batch_size'),
+      ('env_typo', 'pong.py', ['--config.env_id=ALE/Pongg-v5'], 'ALE/Pong-v5'),
+      ('sync_steps_per_call', 'cartpole.py',
+       ['--config.synchronous=true', '--config.steps_per_call=2'], 'steps_per_call'),
+      ('sync_publish', 'cartpole.py',
+       ['--config.synchronous=true', '--config.publish_every_steps=2'], 'publish_every_steps'),
+  )
+  def test_train_local_ends_at_once_with_one_line(self, preset, flags, expected):
+    logdir = os.path.join(self.get_temp_dir(), self.id().rsplit('.', 1)[-1])
+    proc = subprocess.run(
+        [sys.executable, os.path.join(_REPO, 'binaries', 'train_local.py'),
+         f'--config={os.path.join(_REPO, "configs", preset)}', f'--logdir={logdir}',
+         '--isolate_network=false', *flags],
+        capture_output=True, text=True, timeout=120, check=False,
+        # No TF_CPP_MIN_LOG_LEVEL: nothing that logs (TensorFlow) is loaded.
+        env={k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'})
+    self.assertEqual(proc.returncode, command_line.EXIT_STATUS, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    self.assertLen(lines, 1, proc.stderr)
+    self.assertIn(expected, lines[0])
+    self.assertNotIn('Traceback', proc.stderr)
+    self.assertFalse(os.path.exists(logdir))   # nothing was started
+
+
+if __name__ == '__main__':
+  tf.test.main()
