@@ -27,7 +27,6 @@ from impala_tf import networks
 from impala_tf import run_config
 from impala_tf import trajectories
 from impala_tf import weights as weights_lib
-from impala_tf.trajectory_queue import REPLAY_TABLE
 from impala_tf.trajectory_queue import TRAJECTORY_TABLE
 
 # Errors that mean "the learner's server is not (or no longer) there".
@@ -230,8 +229,6 @@ class Actor:
           self.timers['reverb'] += time.perf_counter() - t0
         t0 = time.perf_counter()
         columns = trajectories.item_columns(writer.history, t_len)
-        if config.replay_fraction > 0:
-          writer.create_item(REPLAY_TABLE, priority=1.0, trajectory=columns)
         writer.create_item(TRAJECTORY_TABLE, priority=1.0, trajectory=columns)
         self.unrolls += 1
         # Backpressure: the next unroll starts only once this one is in the

@@ -210,9 +210,13 @@ class ImpalaConfig:
   # unrolls is sampled uniformly from a buffer of the replay_capacity most
   # recent unrolls, the rest comes fresh from the queue. 0: off. The
   # replayed share times batch_size / envs_per_actor must be a whole number
-  # of unrolls, and at least one unroll per batch must be fresh.
+  # of unrolls, and at least one unroll per batch must be fresh. Only
+  # unrolls the learner has taken to train on enter the buffer; until it
+  # holds replay_min_size of them (0: a tenth of replay_capacity) the
+  # replayed share of a batch is left out of the loss.
   replay_fraction: float = 0.0
   replay_capacity: int = 1000
+  replay_min_size: int = 0
 
   # --- Learner system ------------------------------------------------------------
   # tf.distribute strategy: default (one device) | mirrored | tpu.
@@ -343,6 +347,10 @@ class ImpalaConfig:
                  'summary_every_steps', 'lr_decay_frames', 'num_epochs', 'num_minibatches',
                  'steps_per_call', 'replay_capacity'):
       positive(name)
+    if isinstance(self.replay_min_size, bool) or not isinstance(self.replay_min_size, int) or (
+        not 0 <= self.replay_min_size <= self.replay_capacity):
+      raise ConfigError(f'replay_min_size must be in [0, replay_capacity = '
+                        f'{self.replay_capacity}], got {self.replay_min_size!r}.')
     for name in ('noop_max', 'max_episode_steps', 'env_threads', 'learner_intra_op_threads',
                  'actor_intra_op_threads', 'seed', 'lr_warmup_frames', 'prefetch_batches'):
       value = getattr(self, name)
@@ -446,6 +454,11 @@ class ImpalaConfig:
   def replayed_items_per_batch(self) -> int:
     """Unrolls of a batch sampled from the replay buffer."""
     return round(self.replay_fraction * self.items_per_batch)
+
+  @property
+  def replay_warmup_items(self) -> int:
+    """Unrolls the replay buffer must hold before batches replay from it."""
+    return self.replay_min_size or max(1, self.replay_capacity // 10)
 
   @property
   def fresh_items_per_batch(self) -> int:

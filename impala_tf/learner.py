@@ -141,7 +141,8 @@ class Learner:
       def dataset_fn(context):
         if config.architecture == 'a3c':
           return a3c.make_dataset(address)
-        return trajectory_queue.make_dataset(address, config, context.num_replicas_in_sync)
+        return trajectory_queue.make_dataset(address, config, context.num_replicas_in_sync,
+                                             signature=self._queue_signature)
 
     # Each replica reads its own share of the batch: batches are time-major,
     # so splitting a global batch along its first dimension would split time.

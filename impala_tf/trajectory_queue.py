@@ -6,12 +6,21 @@ limiter that blocks writers while the queue is full. Memory is bounded by
 `queue_capacity` items, and a full queue slows actors down rather than
 letting the data go stale.
 
-With experience replay on (`replay_fraction` > 0) actors also write every
-unroll into a replay table (the same data: Reverb stores it once): uniform
-sampling with replacement, the oldest evicted beyond `replay_capacity`, and
-inserts never blocked. A batch is then its fresh unrolls from the queue
-followed by its replayed ones.
+With experience replay on (`replay_fraction` > 0) a batch is its fresh
+unrolls from the queue followed by its replayed ones, sampled uniformly with
+replacement from a replay table of the `replay_capacity` most recent unrolls
+the *learner* has taken: the input pipeline inserts a batch's fresh unrolls
+when the train step takes the batch (after the prefetch buffer), so a
+replayed unroll has always been trained on as fresh data before, and never
+is one of its own batch's fresh unrolls or one still waiting in the queue
+or the prefetch buffer. Until the table holds `replay_warmup_items`, each
+batch's replayed share is a placeholder whose steps are all marked `last`:
+the loss masks them out, so those batches train on their fresh unrolls
+only, and no early unroll is replayed over and over.
 """
+
+import math
+
 
 import reverb
 import tensorflow as tf
@@ -27,6 +36,12 @@ def queue_table(config, signature) -> reverb.Table:
       name=TRAJECTORY_TABLE, max_size=config.queue_capacity, signature=signature)
 
 
+def _one_step(signature):
+  """An item signature as the learner inserts it: one step holding a whole
+  unroll (a leading dimension of 1)."""
+  return tf.nest.map_structure(lambda s: tf.TensorSpec([1, *s.shape], s.dtype), signature)
+
+
 def replay_table(config, signature) -> reverb.Table:
   return reverb.Table(
       name=REPLAY_TABLE,
@@ -34,7 +49,7 @@ def replay_table(config, signature) -> reverb.Table:
       remover=reverb.selectors.Fifo(),
       max_size=config.replay_capacity,
       rate_limiter=reverb.rate_limiters.MinSize(1),
-      signature=signature)
+      signature=_one_step(signature))
 
 
 def tables(config, signature):
@@ -48,7 +63,8 @@ def tables(config, signature):
 STREAM_TIMEOUT_MS = 2000
 
 
-def make_dataset(server_address: str, config, num_replicas: int = 1) -> tf.data.Dataset:
+def make_dataset(server_address: str, config, num_replicas: int = 1,
+                 signature=None) -> tf.data.Dataset:
   """Time-major batches [T(+1), batch_size / num_replicas, ...] from the queue.
 
   Each batch is `items_per_batch / num_replicas` actor unrolls of
@@ -64,6 +80,9 @@ def make_dataset(server_address: str, config, num_replicas: int = 1) -> tf.data.
   from the queue is never dropped with a half-filled batch while actors
   stall. A `next()` on this dataset therefore blocks until a whole batch
   exists; the learner asks only when the queue holds enough (`available`).
+
+  `signature` (the queue's item signature) is needed with replay on: it
+  shapes the placeholder of the warm-up batches.
   """
   fresh, replayed = config.fresh_items_per_batch, config.replayed_items_per_batch
   if fresh % num_replicas or replayed % num_replicas:
@@ -86,12 +105,12 @@ def make_dataset(server_address: str, config, num_replicas: int = 1) -> tf.data.
 
   dataset = stream(TRAJECTORY_TABLE).batch(fresh // num_replicas, drop_remainder=True)
   if replayed:
-    old = stream(REPLAY_TABLE).batch(replayed // num_replicas, drop_remainder=True)
-    dataset = tf.data.Dataset.zip((dataset, old)).map(
-        lambda new, old: tf.nest.map_structure(lambda a, b: tf.concat([a, b], 0), new, old))
-  dataset = dataset.map(trajectories.to_time_major)
-  if config.prefetch_batches:
-    dataset = dataset.prefetch(config.prefetch_batches)
+    dataset = _with_replay(dataset, stream(REPLAY_TABLE), server_address, config,
+                           num_replicas, signature)
+  else:
+    dataset = dataset.map(trajectories.to_time_major)
+    if config.prefetch_batches:
+      dataset = dataset.prefetch(config.prefetch_batches)
   # tf.data's default rewrites turn maps parallel and add prefetch buffers:
   # batches taken from the queue ahead of need, each one more step of
   # policy lag. Buffering here is exactly `prefetch_batches`.
@@ -101,6 +120,42 @@ def make_dataset(server_address: str, config, num_replicas: int = 1) -> tf.data.
   options.autotune.enabled = False
   options.experimental_optimization.apply_default_optimizations = False
   return dataset.with_options(options)
+
+
+def _with_replay(new, replay_stream, server_address, config, num_replicas, signature):
+  """Fresh batches `new` ([k, ...] items) → time-major batches with their
+  replayed share, the fresh unrolls inserted into the replay table as the
+  train step takes them."""
+  if signature is None:
+    raise ValueError('make_dataset needs the item signature when replay is on.')
+  replayed = config.replayed_items_per_batch // num_replicas
+  # Batches (of this pipeline) before the table holds the warm-up unrolls:
+  # each replica's pipeline inserts its share, the table gets them all.
+  warmup = math.ceil(config.replay_warmup_items / config.fresh_items_per_batch)
+  placeholder = tf.nest.map_structure(lambda s: tf.zeros([replayed, *s.shape], s.dtype),
+                                      signature)
+  old = tf.data.Dataset.from_tensors((True, placeholder)).repeat(warmup).concatenate(
+      replay_stream.map(lambda item: tf.nest.map_structure(lambda x: x[0], item))
+      .batch(replayed, drop_remainder=True).map(lambda items: (False, items)))
+  dataset = tf.data.Dataset.zip((new, old))
+  if config.prefetch_batches:
+    dataset = dataset.prefetch(config.prefetch_batches)
+
+  def take(new_items, old):
+    is_placeholder, old_items = old
+    client = reverb.TFClient(server_address)
+    inserts = [client.insert(
+        tf.nest.flatten(tf.nest.map_structure(lambda x, i=i: x[i], new_items)),
+        tf.constant([REPLAY_TABLE]), tf.constant([1.0], tf.float64))
+               for i in range(config.fresh_items_per_batch // num_replicas)]
+    # A placeholder's steps are all `last`: masked out of the loss, no
+    # episode ends counted (replayed unrolls never are).
+    old_items = dict(old_items, last=old_items['last'] | is_placeholder)
+    with tf.control_dependencies(inserts):
+      items = tf.nest.map_structure(lambda a, b: tf.concat([a, b], 0), new_items, old_items)
+      return trajectories.to_time_major(items)
+
+  return dataset.map(take)
 
 
 def queue_size(client: reverb.Client, table: str = TRAJECTORY_TABLE) -> int:

@@ -87,6 +87,7 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       ('popart_sigma', dict(popart_sigma_min=2.0, popart_sigma_max=1.0), 'popart_sigma_max'),
       ('replay_share', dict(replay_fraction=0.3), 'whole number of unrolls'),
       ('replay_all', dict(replay_fraction=1.0), 'at least one fresh unroll'),
+      ('replay_min_size', dict(replay_capacity=50, replay_min_size=60), 'replay_min_size'),
       ('pbt_interval', dict(pbt_interval_frames=0), 'pbt_interval_frames'),
       ('pbt_min_episodes', dict(pbt_min_episodes=200, pbt_ready_episodes=100),
        'pbt_min_episodes'),
