@@ -39,6 +39,10 @@ def main(argv):
     # One line, no traceback: the fix is in how the process was started.
     logging.error('actor %d: %s', _TASK.value, e)
     sys.exit(2)
+  except actor.LearnerGone as e:
+    # The learner never came back: end, so the machine is not held forever.
+    logging.error('actor %d: %s', _TASK.value, e)
+    sys.exit(3)
 
 
 def run():

@@ -34,6 +34,10 @@ CONNECTION_ERRORS = (RuntimeError, ConnectionError, tf.errors.OpError,
                      reverb.errors.ReverbError)
 
 
+class LearnerGone(RuntimeError):
+  """No learner answered for `actor_learner_timeout_seconds`."""
+
+
 def _copy(part):
   """A copy of a step's numpy columns: the environments reuse their buffers."""
   return tf.nest.map_structure(np.array, part)
@@ -73,6 +77,7 @@ class Actor:
         threads=config.actor_intra_op_threads, gradients=config.architecture == 'a3c')
     self.env_frames = 0
     self.unrolls = 0
+    self.finished = False   # the learner finished the run: this actor is done
     # Recent finished episodes only: a long run must not grow without bound.
     self.episode_returns = collections.deque(maxlen=1000)
     self.weights_version = -1
@@ -162,9 +167,15 @@ class Actor:
 
   # --- Main loop ------------------------------------------------------------------
   def _connect(self, stop: threading.Event):
-    """Returns a client once the learner answers, retrying with backoff."""
+    """Returns a client once the learner answers, retrying with backoff;
+    raises LearnerGone after `actor_learner_timeout_seconds` without one."""
     delay, waited = 0.5, 0.0
     while not stop.is_set():
+      if waited >= self._config.actor_learner_timeout_seconds:
+        raise LearnerGone(
+            f'no learner at {self._address} for {waited:.0f}s '
+            f'(actor_learner_timeout_seconds={self._config.actor_learner_timeout_seconds:g}); '
+            'giving up.')
       client = reverb.Client(self._address)
       try:
         client.server_info(timeout=5)
@@ -187,6 +198,9 @@ class Actor:
     stop = stop or threading.Event()
     self._reset_envs()
     while not stop.is_set() and (max_unrolls is None or self.unrolls < max_unrolls):
+      if self.finished:
+        logging.info('actor %d: the learner has finished the run; exiting.', self._task)
+        break
       client = self._connect(stop)
       if client is None:
         break
@@ -222,6 +236,9 @@ class Actor:
         self.weights_version = subscriber.fetch()
         step_at_start = subscriber.step
         self.timers['weights'] += time.perf_counter() - t0
+        if subscriber.finished:
+          self.finished = True
+          break
         for _ in range(t_len):
           self._act_and_step(writer.append)
           t0 = time.perf_counter()
@@ -249,6 +266,9 @@ class Actor:
           # learner's step, not the weights version: with a controlled
           # policy lag the published weights trail the step).
           self._wait_for_step(subscriber, step_at_start + 1, stop)
+          if subscriber.finished:
+            self.finished = True
+            break
         now = time.time()
         if now - last_log >= config.log_every_seconds:
           recent = list(self.episode_returns)[-100:]
@@ -279,6 +299,9 @@ class Actor:
         t0 = time.perf_counter()
         self.weights_version = subscriber.fetch()
         self.timers['weights'] += time.perf_counter() - t0
+        if subscriber.finished:
+          self.finished = True
+          break
         unroll, part = self.collect_unroll(part)
         t0 = time.perf_counter()
         gradient, sums = self.policy.gradients(unroll)
@@ -343,7 +366,7 @@ class Actor:
   def _wait_for_step(self, subscriber, step, stop):
     while not stop.is_set():
       subscriber.fetch()
-      if subscriber.step >= step:
+      if subscriber.step >= step or subscriber.finished:
         return
       time.sleep(0.001)
 

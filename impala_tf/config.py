@@ -240,6 +240,11 @@ class ImpalaConfig:
   summary_every_steps: int = 10
   # Seconds between progress lines and status-file updates.
   log_every_seconds: float = 5.0
+  # An actor that cannot reach its learner for this long (a learner that
+  # never comes back) exits with status 3 and a one-line reason; until then
+  # it retries with backoff. Actors exit 0 by themselves once the learner
+  # has finished the run (its frame budget reached).
+  actor_learner_timeout_seconds: float = 900.0
   # Intra-/inter-op thread pools for TensorFlow in each process (0: TF picks).
   learner_intra_op_threads: int = 0
   actor_intra_op_threads: int = 1
@@ -382,7 +387,8 @@ class ImpalaConfig:
       if not isinstance(getattr(self, name), bool):
         raise ConfigError(f'{name} must be true or false, got {getattr(self, name)!r}.')
     in_range('grad_clip_norm', 0.0, math.inf, low_open=True)
-    for name in ('checkpoint_every_seconds', 'export_every_seconds', 'log_every_seconds'):
+    for name in ('checkpoint_every_seconds', 'export_every_seconds', 'log_every_seconds',
+                 'actor_learner_timeout_seconds'):
       positive(name, integer=False)
     one_of('correction', choices.CORRECTIONS)
     one_of('reward_clipping', choices.REWARD_CLIPPINGS)

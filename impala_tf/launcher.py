@@ -194,6 +194,10 @@ class LocalLauncher:
       code = proc.poll()
       if code is None:
         continue
+      if code == 0:
+        # The learner finished the run and told it so: done, not dead.
+        del self._actors[task]
+        continue
       restarts = self._restarts.get(task, 0)
       self._print(f'launcher: actor {task} (pid {proc.pid}) exited with status {code}; '
                   f'last lines of {proc.log_path}:\n{_tail(proc.log_path, 8)}')

@@ -35,6 +35,9 @@ from impala_tf.choices import STATUS_FILE
 # While the queue holds less than a batch, the learner checks it this often
 # (seconds), staying responsive to stop requests.
 _DATA_POLL_SECONDS = 0.005
+# Once the run is finished, how long the learner keeps serving so that its
+# actors learn it and exit by themselves.
+RUN_END_GRACE_SECONDS = 30.0
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -325,11 +328,31 @@ class Learner:
       self._pbt.finish()
     if steps_run:
       self.export()
-      self._publisher.publish(self.step)
+    finished = self._frames >= config.total_environment_frames
+    if steps_run or finished:
+      self._publisher.publish(self.step, finished=finished)
+    if finished:
+      self._let_actors_see_the_end()
     status = self._status(start, frames_at_start, status['frames_per_second'],
                           status['learner_steps_per_second'], metrics, done=True)
     _write_json_atomically(os.path.join(self._logdir, STATUS_FILE), status)
     return status
+
+  def _let_actors_see_the_end(self):
+    """After publishing that the run is finished: keeps serving until every
+    actor has read it (each reads the version table once more, then exits
+    0), or RUN_END_GRACE_SECONDS. The data table is emptied meanwhile, so an
+    actor blocked on a full queue gets through to read it."""
+    actors = 0 if self._config.architecture == 'a2c_sync_step' else self._config.num_actors
+    table = weights_lib.VERSION_TABLE
+    reads = lambda: self._client.server_info()[table].rate_limiter_info.sample_stats.completed
+    start_reads = reads()
+    deadline = time.time() + RUN_END_GRACE_SECONDS
+    while actors and reads() - start_reads < actors and time.time() < deadline:
+      self._client.reset(self._data_table)
+      time.sleep(0.05)
+    logging.info('learner: run finished; %d of %d actors told.',
+                 min(reads() - start_reads, actors), actors)
 
   def export(self):
     """Writes greedy and sampling SavedModels to <logdir>/saved_model."""

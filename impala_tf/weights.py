@@ -8,9 +8,10 @@ This plays the part of tf-agents' ReverbVariableContainer, with a version
 number so actors can skip unchanged weights and measure policy lag.
 
 A second one-item table, 'weights_version', holds the version alone (an
-item of the same writer step, so it costs no extra data): an actor asks it
-before every unroll and fetches the weights (megabytes) only when the
-version changed.
+item of the same writer step, so it costs no extra data) and whether the
+learner has finished the run: an actor asks it before every unroll, fetches
+the weights (megabytes) only when the version changed, and stops when the
+run is over.
 
 Every publication also carries the learner step it was made at. They are
 the same number unless the publisher holds the weights back by a fixed
@@ -55,7 +56,8 @@ def weights_tables(variables):
   version alone."""
   return [_latest_only_table(WEIGHTS_TABLE, weights_signature(variables)),
           _latest_only_table(VERSION_TABLE, {'version': tf.TensorSpec([], tf.int64),
-                                             'step': tf.TensorSpec([], tf.int64)})]
+                                             'step': tf.TensorSpec([], tf.int64),
+                                             'finished': tf.TensorSpec([], tf.bool)})]
 
 
 class WeightPublisher:
@@ -82,9 +84,10 @@ class WeightPublisher:
     flat = self._read().numpy()
     return [x.reshape(s) for x, s in zip(np.split(flat, self._split_at), self._shapes)]
 
-  def publish(self, step: int):
+  def publish(self, step: int, finished: bool = False):
     """Publishes the weights of learner step `step` (or, with a lag, of the
-    step `lag` before it) together with `step`."""
+    step `lag` before it) together with `step`; `finished`: the run is over
+    (actors stop)."""
     self._held[step] = self._read().numpy()   # the same step again: replaced
     self._held.move_to_end(step)
     # The newest weights at least `lag` steps old, else the oldest held;
@@ -96,7 +99,7 @@ class WeightPublisher:
     flat = self._held[version]
     values = [x.reshape(s) for x, s in zip(np.split(flat, self._split_at), self._shapes)]
     self._writer.append({'version': np.int64(version), 'step': np.int64(step),
-                         'weights': values})
+                         'finished': np.bool_(finished), 'weights': values})
     history = self._writer.history
     self._writer.create_item(
         WEIGHTS_TABLE, priority=1.0,
@@ -108,7 +111,8 @@ class WeightPublisher:
     # After the weights: an actor that sees this version finds its weights.
     self._writer.create_item(VERSION_TABLE, priority=1.0,
                              trajectory={'version': history['version'][-1],
-                                         'step': history['step'][-1]})
+                                         'step': history['step'][-1],
+                                         'finished': history['finished'][-1]})
     # Wait until the server has it: a synchronous actor is waiting for it.
     self._writer.flush()
 
@@ -128,6 +132,7 @@ class WeightSubscriber:
     self._load = load
     self.version = -1
     self.step = -1      # the learner step of the newest publication seen
+    self.finished = False   # the learner has finished the run
 
   def _sample(self, table):
     return next(self._client.sample(table, num_samples=1, emit_timesteps=False,
@@ -141,6 +146,7 @@ class WeightSubscriber:
     """
     newest = self._sample(VERSION_TABLE)
     self.step = int(newest['step'])
+    self.finished = bool(newest['finished'])
     if int(newest['version']) != self.version:
       data = self._sample(WEIGHTS_TABLE)
       self._load(data['weights'])
