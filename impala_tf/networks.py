@@ -66,8 +66,8 @@ class ObservationNormalizer(tf.keras.layers.Layer):
   The statistics are non-trainable variables: checkpointed and published to
   actors with the weights. The learner merges each batch's moments into
   them (`update`) after training on it (so the batch is trained under the
-statistics its actors acted with). Before the first update the layer
-  is the identity on scaled observations (mean 0, variance 1).
+  statistics its actors acted with). Before the first update the layer is
+  the identity on scaled observations (mean 0, variance 1).
 
   For Atari this subtracts the static background pixel by pixel and scales
   each pixel by how much it varies, so the moving ball and paddles dominate

@@ -16,8 +16,9 @@ num_minibatches updates; each update
 After a batch's updates, PopArt's statistics (if any) take in the targets
 of the batch's first pass, once, and the observation normaliser (if any)
 merges the moments of the batch's fresh observations, unless one is
-non-finite (then the merge is skipped and counted with the skipped updates). Episodes, the policy lag and the
-normaliser only see the fresh unrolls: replayed ones were counted once.
+non-finite (then the merge is skipped and counted with the skipped
+updates). Episodes, the policy lag and the normaliser only see the fresh
+unrolls: replayed ones were counted once.
 
 Gradients never leave the graph. What comes back to Python per batch is one
 float32 vector of statistics (`stat_names`) and, per replica, one array of

@@ -126,25 +126,32 @@ class LearnerTest(tf.test.TestCase):
     self.assertEqual(status['policy_lag'], 0.0)
     self.assertGreaterEqual(weights_seen, 4)
 
-  def test_controlled_policy_lag_is_exact(self):
-    # Every batch is acted with the weights of exactly 3 updates before.
-    config = _config(synchronous=True, envs_per_actor=8, batch_size=8, policy_lag=3)
-    learner = learner_lib.Learner(config, self.get_temp_dir())
+  def _step_by_step(self, config, logdir, steps):
+    """Trains `steps` steps with an actor thread, publishing after each as
+    the learner's loop does; returns each batch's metrics and the learner."""
+    learner = learner_lib.Learner(config, logdir)
     stop = threading.Event()
     actor = actor_lib.Actor(config, f'127.0.0.1:{learner.port}', task=0)
     thread = threading.Thread(target=actor.run, kwargs={'stop': stop}, daemon=True)
     thread.start()
-    lags = []
+    metrics = []
     try:
-      while learner.step < 10:
-        metrics = learner.train_step()
-        if metrics is not None:
-          lags.append(metrics['policy/lag'])
+      while learner.step < steps:
+        m = learner.train_step()
+        if m is not None:
+          metrics.append(m)
           learner._publisher.publish(learner.step)   # pylint: disable=protected-access
     finally:
       stop.set()
       learner.close()
       thread.join(timeout=30)
+    return metrics, learner
+
+  def test_controlled_policy_lag_is_exact(self):
+    # Every batch is acted with the weights of exactly 3 updates before.
+    config = _config(synchronous=True, envs_per_actor=8, batch_size=8, policy_lag=3)
+    metrics, _ = self._step_by_step(config, self.get_temp_dir(), 10)
+    lags = [m['policy/lag'] for m in metrics]
     # Warm-up: the first 3 batches act with the initial weights (version 0).
     self.assertEqual(lags[:4], [0.0, 1.0, 2.0, 3.0])
     self.assertEqual(lags[3:], [3.0] * (len(lags) - 3))
@@ -161,9 +168,9 @@ class LearnerTest(tf.test.TestCase):
     client = reverb.Client(f'127.0.0.1:{learner.port}')
     original_publish = publisher.publish
 
-    def recording_publish(step):
+    def recording_publish(step, finished=False):
       snapshots[step] = publisher.read()
-      original_publish(step)
+      original_publish(step, finished=finished)
       data = next(client.sample(weights_lib.WEIGHTS_TABLE, emit_timesteps=False,
                                 unpack_as_table_signature=True)).data
       published.append((step, int(data['version']), data['weights']))
@@ -299,22 +306,7 @@ class LearnerTest(tf.test.TestCase):
     # actor acted with: ρ = 1 and KL(μ‖π) = 0 on every batch.
     config = _config(synchronous=True, envs_per_actor=8, batch_size=8,
                      observation_normalization=True)
-    learner = learner_lib.Learner(config, self.get_temp_dir() + '/sync_norm')
-    stop = threading.Event()
-    actor = actor_lib.Actor(config, f'127.0.0.1:{learner.port}', task=0)
-    thread = threading.Thread(target=actor.run, kwargs={'stop': stop}, daemon=True)
-    thread.start()
-    metrics = []
-    try:
-      while learner.step < 8:
-        m = learner.train_step()
-        if m is not None:
-          metrics.append(m)
-          learner._publisher.publish(learner.step)   # pylint: disable=protected-access
-    finally:
-      stop.set()
-      learner.close()
-      thread.join(timeout=30)
+    metrics, learner = self._step_by_step(config, self.get_temp_dir() + '/sync_norm', 8)
     self.assertGreater(float(learner.network.normalizer.count.numpy()), 0.0)
     self.assertEqual([m['policy/lag'] for m in metrics], [0.0] * len(metrics))
     self.assertAllClose([1.0] * len(metrics), [m['policy/rho_mean'] for m in metrics],
