@@ -9,7 +9,8 @@ setuptools.setup(
     python_requires='>=3.11,<3.12',
     # The binaries and presets keep their places in the repository tree
     # (binaries/, configs/) and install under namespaced package names.
-    packages=['impala_tf', 'impala_tf_binaries', 'impala_tf_configs'],
+    packages=['impala_tf', 'impala_tf.cloud', 'impala_tf.pbt', 'impala_tf_binaries',
+              'impala_tf_configs'],
     package_dir={
         'impala_tf': 'impala_tf',
         'impala_tf_binaries': 'binaries',
@@ -25,6 +26,7 @@ setuptools.setup(
         'ml_collections==1.1.0',
         'numpy==1.26.4',
         'psutil==7.2.2',
+        'PyYAML==6.0.3',
         'tensorflow==2.15.1',
         'tensorflow-probability==0.23.0',
         'tf-agents==0.19.0',
@@ -37,6 +39,8 @@ setuptools.setup(
             'impala-export=impala_tf_binaries.export:run',
             'impala-evaluate=impala_tf_binaries.evaluate:run',
             'impala-plot=impala_tf_binaries.plot:run',
+            'impala-launch-cloud=impala_tf_binaries.launch_cloud:run',
+            'impala-cloud-entrypoint=impala_tf_binaries.cloud_entrypoint:run',
         ],
     },
 )

@@ -21,6 +21,10 @@ def validate(config, error):
     _check_a2c_sync_step(config, error)
   if config.architecture == 'a3c':
     _check_a3c(config, error)
+  if config.jit_compile and (config.strategy != 'default' or config.architecture == 'a3c'):
+    raise error("jit_compile=true compiles the IMPALA learner step on one device: it needs "
+                f"strategy='default' (got {config.strategy!r}; the TPU strategy compiles its "
+                "replica functions itself) and not architecture='a3c'.")
   if lag >= 0 and not config.synchronous:
     raise error('policy_lag >= 0 needs synchronous=true: otherwise the queue adds its '
                 'own, varying lag.')

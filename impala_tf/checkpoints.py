@@ -6,8 +6,6 @@ file, then rename). A crash mid-write therefore leaves the index pointing at
 the previous complete checkpoint; the half-written files are ignored.
 """
 
-import os
-
 from absl import logging
 import tensorflow as tf
 
@@ -38,7 +36,7 @@ class Checkpointer:
     """Restores the newest checkpoint, if any; returns its path or None."""
     path = self._manager.latest_checkpoint
     if path is None:
-      if os.path.isdir(self.directory) and os.listdir(self.directory):
+      if tf.io.gfile.isdir(self.directory) and tf.io.gfile.listdir(self.directory):
         logging.warning('No checkpoint index in %s; starting from scratch.', self.directory)
       return None
     self.restore(path)

@@ -221,6 +221,11 @@ class ImpalaConfig:
   # --- Learner system ------------------------------------------------------------
   # tf.distribute strategy: default (one device) | mirrored | tpu.
   strategy: str = 'default'
+  # Compile the device part of the learner step (everything after the batch
+  # is read) with XLA, as a TPU compiles every op. One device only
+  # (strategy default); the TPU strategy compiles its replica functions
+  # itself.
+  jit_compile: bool = False
   # Batches the input pipeline keeps ready ahead of the train step (0: none).
   # Each prefetched batch adds about one step of policy lag.
   prefetch_batches: int = 1
@@ -383,7 +388,7 @@ class ImpalaConfig:
     in_range('lr_end_factor', 0.0, 1.0)
     for name in ('rmsprop_epsilon_inside_sqrt', 'advantage_normalization', 'use_lstm',
                  'synchronous', 'observation_normalization', 'popart', 'full_action_space',
-                 'episodic_life'):
+                 'episodic_life', 'jit_compile'):
       if not isinstance(getattr(self, name), bool):
         raise ConfigError(f'{name} must be true or false, got {getattr(self, name)!r}.')
     in_range('grad_clip_norm', 0.0, math.inf, low_open=True)
@@ -496,6 +501,16 @@ def _literal(value) -> str:
   return repr(value)
 
 
+def config_file_text(config: ImpalaConfig) -> str:
+  """`config` as the text of a preset file (a module with `get_config()`)."""
+  fields = ',\n'.join(f'      {f.name}={_literal(getattr(config, f.name))}'
+                      for f in dataclasses.fields(config))
+  return ('"""Resolved configuration of this run (written by impala_tf)."""\n\n'
+          'from impala_tf.config import ImpalaConfig\n\n\n'
+          'def get_config():\n'
+          f'  return ImpalaConfig(\n{fields})\n')
+
+
 def write_config_file(config: ImpalaConfig, path: str):
   """Writes `config` as a preset file (`get_config()`), atomically.
 
@@ -503,24 +518,29 @@ def write_config_file(config: ImpalaConfig, path: str):
   the learner and actors it starts load that file, so every process runs
   exactly the same settings, and the run records what it was.
   """
-  fields = ',\n'.join(f'      {f.name}={_literal(getattr(config, f.name))}'
-                      for f in dataclasses.fields(config))
-  text = ('"""Resolved configuration of this run (written by impala_tf)."""\n\n'
-          'from impala_tf.config import ImpalaConfig\n\n\n'
-          'def get_config():\n'
-          f'  return ImpalaConfig(\n{fields})\n')
   tmp = f'{path}.tmp'
   with open(tmp, 'w') as f:
-    f.write(text)
+    f.write(config_file_text(config))
   os.replace(tmp, path)
 
 
 def load_config_file(path: str) -> ImpalaConfig:
   """Loads a preset or a run's config.py (a module with get_config())."""
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  if not os.path.isfile(path):
-    raise ConfigError(f'config file {path!r} does not exist.')
-  spec = importlib.util.spec_from_file_location('impala_tf_loaded_config', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  import types  # pylint: disable=g-import-not-at-top
+  if '://' in path:
+    # A run directory on gs:// (or ram://): read through TensorFlow's
+    # filesystems. Local paths stay TensorFlow-free.
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    if not tf.io.gfile.exists(path):
+      raise ConfigError(f'config file {path!r} does not exist.')
+    with tf.io.gfile.GFile(path) as f:
+      text = f.read()
+  else:
+    if not os.path.isfile(path):
+      raise ConfigError(f'config file {path!r} does not exist.')
+    with open(path) as f:
+      text = f.read()
+  module = types.ModuleType('impala_tf_loaded_config')
+  module.__file__ = path
+  exec(compile(text, path, 'exec'), module.__dict__)  # pylint: disable=exec-used
   return module.get_config().validate()

@@ -1,6 +1,5 @@
 """Learning curves from a run's TensorBoard logs: return against frames and time."""
 
-import glob
 import os
 
 import numpy as np
@@ -14,7 +13,7 @@ def read_scalar(logdir: str, tag: str = 'episode_return', absolute_time: bool = 
   The learner writes summaries with the environment-frame count as the step.
   With `absolute_time`, wall_seconds are Unix times instead.
   """
-  files = sorted(glob.glob(os.path.join(logdir, 'train', 'events.out.tfevents.*')))
+  files = sorted(tf.io.gfile.glob(os.path.join(logdir, 'train', 'events.out.tfevents.*')))
   if not files:
     raise FileNotFoundError(f'No TensorBoard event files under {os.path.join(logdir, "train")}.')
   rows = []
@@ -37,6 +36,12 @@ def value_at(frames, values, budget):
   return picked[-1] if picked else None
 
 
+def _save(fig, out_path):
+  """Saves a figure through tf.io.gfile (a local path, gs://, ...)."""
+  with tf.io.gfile.GFile(out_path, 'wb') as f:
+    fig.savefig(f, format=os.path.splitext(out_path)[1][1:] or 'png', dpi=100)
+
+
 def plot_runs(logdirs, out_path: str, tag: str = 'episode_return', labels=None):
   """Draws `tag` against frames and against wall-clock time, one line per run."""
   import matplotlib  # pylint: disable=g-import-not-at-top
@@ -56,7 +61,7 @@ def plot_runs(logdirs, out_path: str, tag: str = 'episode_return', labels=None):
     ax.grid(alpha=0.3)
     ax.legend()
   fig.tight_layout()
-  fig.savefig(out_path, dpi=100)
+  _save(fig, out_path)
   plt.close(fig)
   return out_path
 
@@ -69,8 +74,8 @@ def plot_population(logdir: str, out_path: str):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  with open(os.path.join(logdir, 'lineage.jsonl')) as f:
-    events = [json.loads(line) for line in f if line.strip()]
+  with tf.io.gfile.GFile(os.path.join(logdir, 'lineage.jsonl')) as f:
+    events = [json.loads(line) for line in f.read().splitlines() if line.strip()]
   if not events:
     raise ValueError(f'{logdir}/lineage.jsonl has no events.')
   members = sorted({e['member'] for e in events})
@@ -104,6 +109,6 @@ def plot_population(logdir: str, out_path: str):
     ax.grid(alpha=0.3)
   axes[-1].set_xlabel('environment frames (millions); dotted: exploits')
   fig.tight_layout()
-  fig.savefig(out_path, dpi=90)
+  _save(fig, out_path)
   plt.close(fig)
   return out_path

@@ -31,6 +31,7 @@ from tf_agents.trajectories import time_step as ts
 
 from impala_tf import checkpoints
 from impala_tf import networks
+from impala_tf import run_files
 
 PREPROCESSING_FILE = 'impala_preprocessing.json'
 # Config fields that decide what the policy observes and how it acts.
@@ -102,7 +103,7 @@ def export_policy(network, env_spec, config, out_dir: str, step: int = 0):
   Each is written to a temporary directory and renamed into place, so a
   reader never sees half an export.
   """
-  os.makedirs(out_dir, exist_ok=True)
+  tf.io.gfile.makedirs(out_dir)
   train_step = tf.Variable(step, dtype=tf.int64, name='train_step')
   preprocessing = {f: getattr(config, f) for f in PREPROCESSING_FIELDS}
   preprocessing = {k: list(v) if isinstance(v, tuple) else v for k, v in preprocessing.items()}
@@ -111,19 +112,43 @@ def export_policy(network, env_spec, config, out_dir: str, step: int = 0):
   for name, greedy in (('greedy', True), ('sampling', False)):
     policy = ImpalaPolicy(network, env_spec, greedy=greedy)
     final = os.path.join(out_dir, name)
-    tmp = f'{final}.tmp.{os.getpid()}'
+    # Not '<final>.tmp': ram:// treats paths as string prefixes, so removing
+    # '<final>' would take a '<final>.tmp' with it.
+    tmp = os.path.join(out_dir, f'.{name}.tmp.{os.getpid()}')
     if tf.io.gfile.exists(tmp):
       tf.io.gfile.rmtree(tmp)
     policy_saver.PolicySaver(policy, batch_size=None, train_step=train_step).save(tmp)
-    with open(os.path.join(tmp, PREPROCESSING_FILE), 'w') as f:
-      json.dump(dict(preprocessing, greedy=greedy, train_step=step), f, indent=2)
-    old = f'{final}.old.{os.getpid()}'
-    if os.path.exists(final):
-      os.replace(final, old)
-    os.replace(tmp, final)
-    if os.path.exists(old):
-      tf.io.gfile.rmtree(old)
+    with tf.io.gfile.GFile(os.path.join(tmp, PREPROCESSING_FILE), 'w') as f:
+      f.write(json.dumps(dict(preprocessing, greedy=greedy, train_step=step), indent=2))
+    _replace_directory(tmp, final)
   return out_dir
+
+
+def _replace_directory(new: str, final: str):
+  """Moves directory `new` to `final`, replacing what was there.
+
+  Locally by two renames, so a reader sees the old export or the new one.
+  Other filesystems have no directory rename to rely on (GCS renames object
+  by object, TensorFlow's ram:// not at all): there the old export is
+  removed and the new one copied in, file by file, so for those moments a
+  reader can find it missing or partial.
+  """
+  if not run_files.is_remote(final):
+    old = os.path.join(os.path.dirname(final), f'.{os.path.basename(final)}.old.{os.getpid()}')
+    if tf.io.gfile.exists(final):
+      tf.io.gfile.rename(final, old)
+    tf.io.gfile.rename(new, final)
+    if tf.io.gfile.exists(old):
+      tf.io.gfile.rmtree(old)
+    return
+  if tf.io.gfile.exists(final):
+    tf.io.gfile.rmtree(final)
+  for directory, _, files in tf.io.gfile.walk(new):
+    target = final + directory[len(new):]
+    tf.io.gfile.makedirs(target)
+    for name in files:
+      tf.io.gfile.copy(os.path.join(directory, name), os.path.join(target, name))
+  tf.io.gfile.rmtree(new)
 
 
 class SavedModelError(ValueError):
@@ -132,18 +157,18 @@ class SavedModelError(ValueError):
 
 def read_preprocessing(saved_model_dir: str) -> dict:
   """The environment settings recorded with an export; clear errors if absent."""
-  if not os.path.isdir(saved_model_dir):
+  if not tf.io.gfile.isdir(saved_model_dir):
     raise SavedModelError(f'--saved_model {saved_model_dir!r} is not a directory.')
-  if not os.path.exists(os.path.join(saved_model_dir, 'saved_model.pb')):
+  if not tf.io.gfile.exists(os.path.join(saved_model_dir, 'saved_model.pb')):
     hint = ''
-    if os.path.isdir(os.path.join(saved_model_dir, 'greedy')):
+    if tf.io.gfile.isdir(os.path.join(saved_model_dir, 'greedy')):
       hint = f' (did you mean {os.path.join(saved_model_dir, "greedy")}?)'
     raise SavedModelError(f'{saved_model_dir!r} holds no saved_model.pb{hint}.')
   path = os.path.join(saved_model_dir, PREPROCESSING_FILE)
   try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, ValueError) as e:
+    with tf.io.gfile.GFile(path) as f:
+      return json.loads(f.read())
+  except (OSError, ValueError, tf.errors.OpError) as e:
     raise SavedModelError(f'{path} is missing or unreadable ({e}); it records the '
                           'preprocessing training used and is written by impala_tf export.'
                           ) from e

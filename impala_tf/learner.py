@@ -23,9 +23,11 @@ import tensorflow as tf
 from impala_tf import a3c
 from impala_tf import atari_scores
 from impala_tf import checkpoints
+from impala_tf import config as config_lib
 from impala_tf import environments
 from impala_tf import export
 from impala_tf import run_config
+from impala_tf import run_files
 from impala_tf import train_step as train_step_lib
 from impala_tf import trajectories
 from impala_tf import trajectory_queue
@@ -57,10 +59,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 
 
 def _write_json_atomically(path, payload):
-  tmp = f'{path}.tmp.{os.getpid()}'
-  with open(tmp, 'w') as f:
-    json.dump(payload, f)
-  os.replace(tmp, path)
+  run_files.write_atomically(path, json.dumps(payload))
 
 
 class Learner:
@@ -79,7 +78,11 @@ class Learner:
     """
     self._config = config.validate()
     self._logdir = logdir
-    os.makedirs(logdir, exist_ok=True)
+    tf.io.gfile.makedirs(logdir)
+    # The run records what it runs (export and evaluation read it back), also
+    # when no local launcher wrote it, as on a cluster.
+    run_files.write_atomically(os.path.join(logdir, 'config.py'),
+                               config_lib.config_file_text(self._config))
     spec = environments.env_spec(config)
     self._env_spec = spec
     self._strategy = strategy or make_strategy(config.strategy)

@@ -106,16 +106,32 @@ class TrainStep:
         skipped_updates=self.skipped_updates)
     if self.popart is not None:
       self.checkpointables['popart'] = self.popart
+    self._device_step = (tf.function(self.train_on_batch, jit_compile=True)
+                         if config.jit_compile else self.train_on_batch)
 
   # --- Replica context -----------------------------------------------------------
-  def _minibatch(self, batch, epoch, index):
-    """Trajectories [index·Bm, (index+1)·Bm) of this epoch's shuffle."""
+  def epoch_orders(self):
+    """int32 [num_epochs, B/replicas]: each epoch's shuffle of a replica's
+    trajectories, seeded by the step count (every replica shuffles alike).
+
+    Drawn outside the compiled part: XLA's stateless random numbers differ
+    from TensorFlow's kernels' for the same seed, and the step computes the
+    same with and without `jit_compile`.
+    """
+    steps = self.learner_steps.read_value()
+    return tf.stack([
+        tf.argsort(tf.random.stateless_uniform(
+            [self._replica_batch], tf.stack([steps, tf.constant(epoch, tf.int64)])))
+        for epoch in range(self._config.num_epochs)])
+
+  def _minibatch(self, batch, orders, epoch, index):
+    """Trajectories [index·Bm, (index+1)·Bm) of this epoch's shuffle
+    (`orders`, from `epoch_orders`)."""
     config = self._config
     if config.num_minibatches == 1:
       return batch
     size = self._replica_batch // config.num_minibatches
-    seed = tf.stack([self.learner_steps.read_value(), tf.cast(epoch, tf.int64)])
-    order = tf.argsort(tf.random.stateless_uniform([self._replica_batch], seed))
+    order = tf.gather(orders, epoch)
     picked = order[index * size:(index + 1) * size]
     out = {}
     for name, value in batch.items():
@@ -125,12 +141,12 @@ class TrainStep:
         out[name] = tf.gather(value, picked, axis=1)
     return out
 
-  def _replica_update(self, batch, update):
+  def _replica_update(self, batch, orders, update):
     """Gradients (all-reduced, clipped) and statistics of one update."""
     config = self._config
     hp = self.hyperparameters
     ctx = tf.distribute.get_replica_context()
-    batch = self._minibatch(batch, update // config.num_minibatches,
+    batch = self._minibatch(batch, orders, update // config.num_minibatches,
                             update % config.num_minibatches)
     grads, grad_norm, sums, moments = loss_and_gradients(
         config, self.network, self._dist, batch, hp.entropy_cost, hp.baseline_cost,
@@ -165,11 +181,16 @@ class TrainStep:
     return episodes, info, moments
 
   # --- Cross-replica context ---------------------------------------------------------
-  def _one_batch(self, iterator):
+  def train_on_batch(self, batch, orders):
+    """The device part of a step: every update on one (distributed) batch,
+    its minibatches cut along `orders` (`epoch_orders`).
+
+    Returns (stats float32 [len(stat_names)], per-replica episodes). Nothing
+    here is a host op: with `jit_compile` it runs as one XLA computation.
+    """
     config = self._config
     strategy = self._strategy
     local = lambda x: strategy.experimental_local_results(x)[0]
-    batch = next(iterator)
     episodes, info, obs_moments = strategy.run(self._replica_batch_info, args=(batch,))
     learning_rate = self.hyperparameters.learning_rate * optimizers.learning_rate_factor(
         config, self.env_frames)
@@ -187,7 +208,7 @@ class TrainStep:
     targets = (zeros_k, zeros_k, zeros_k)
     for update in tf.range(num_updates):
       grads, step_sums, step_norms, moments = strategy.run(self._replica_update,
-                                                           args=(batch, update))
+                                                           args=(batch, orders, update))
       step_sums = local(step_sums)
       finite = step_sums[_SUMS.index('nonfinite')] == 0.0
 
@@ -255,7 +276,8 @@ class TrainStep:
     """
     stats, episodes = [], []
     for _ in range(self._config.steps_per_call):
-      batch_stats, batch_episodes = self._one_batch(iterator)
+      # The read is a host op (the Reverb dataset); the rest is the device's.
+      batch_stats, batch_episodes = self._device_step(next(iterator), self.epoch_orders())
       stats.append(batch_stats)
       episodes.append(batch_episodes)
     return tf.stack(stats), episodes

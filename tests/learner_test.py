@@ -373,7 +373,8 @@ class LearnerTest(tf.test.TestCase):
                'core_state': (tf.constant(ids[:, None]),)}
       orders = []
       for epoch in range(2):
-        picked = [learner.train_step_fn._minibatch(batch, epoch, m) for m in range(4)]
+        step = learner.train_step_fn
+        picked = [step._minibatch(batch, step.epoch_orders(), epoch, m) for m in range(4)]
         rows = [p['reward'].numpy()[0] for p in picked]
         for p, row in zip(picked, rows):
           self.assertLen(row, 2)

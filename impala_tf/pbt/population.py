@@ -26,17 +26,12 @@ from typing import Dict, List, Optional
 
 import tensorflow as tf
 
+from impala_tf import run_files
+
 STATE_FILE = 'state.json'
 LINEAGE_FILE = 'lineage.jsonl'
 CHECKPOINTS = 'checkpoints'
 POPULATION_FILE = 'population.json'
-
-
-def _write_atomically(path: str, text: str):
-  tmp = f'{path}.tmp.{os.getpid()}'
-  with tf.io.gfile.GFile(tmp, 'w') as f:
-    f.write(text)
-  tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
 class Population:
@@ -64,7 +59,7 @@ class Population:
 
   def write_state(self, member: int, state: Dict):
     tf.io.gfile.makedirs(self.member_dir(member))
-    _write_atomically(os.path.join(self.member_dir(member), STATE_FILE),
+    run_files.write_atomically(os.path.join(self.member_dir(member), STATE_FILE),
                       json.dumps(state, sort_keys=True))
 
   def read_state(self, member: int) -> Optional[Dict]:
@@ -81,7 +76,7 @@ class Population:
 
   def write_size(self, size: int):
     """Records the current population's size (members 0..size-1)."""
-    _write_atomically(os.path.join(self.directory, POPULATION_FILE),
+    run_files.write_atomically(os.path.join(self.directory, POPULATION_FILE),
                       json.dumps({'size': int(size)}))
 
   def size(self) -> Optional[int]:
@@ -99,7 +94,7 @@ class Population:
     if tf.io.gfile.exists(path):
       with tf.io.gfile.GFile(path) as f:
         old = f.read()
-    _write_atomically(path, old + json.dumps(event, sort_keys=True) + '\n')
+    run_files.write_atomically(path, old + json.dumps(event, sort_keys=True) + '\n')
 
   def lineage(self) -> List[Dict]:
     """Every member's events: member by member, each member's in order of

@@ -1,0 +1,158 @@
+"""A rendered cloud run, started as local processes in a private network.
+
+For each platform a CartPole run is rendered with launch_cloud's library
+(the same objects `binaries/launch_cloud.py` writes), and every pod or
+replica it describes is started as a local process, with the command line,
+arguments and environment of its manifest and what the platform adds:
+- GKE: JOB_COMPLETION_INDEX in each actor pod of the Indexed Job; the
+  Service's name resolving to the learner (an /etc/hosts entry for
+  127.0.0.1, bind-mounted in the namespace); the ConfigMap mounted (its
+  files written to a directory that stands in for the mount path);
+- Vertex AI: a CLUSTER_SPEC with loopback addresses for each replica.
+All processes run inside one private network namespace (`unshare`), so
+nothing listens outside it. The run must train to its frame budget and
+every process must exit 0 by itself.
+
+The image's `python` is this test's interpreter; the run directory is a
+file:// URL standing in for the gs:// bucket every pod shares.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import tensorflow as tf
+
+from impala_tf import config as config_lib
+from impala_tf.cloud import gke
+from impala_tf.cloud import launch
+from impala_tf.cloud import vertex
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_ACTORS = 2
+_FRAMES = 20_000
+_TIMEOUT = 600
+
+
+def _config():
+  config = config_lib.load_config_file(os.path.join(_REPO, 'configs', 'cartpole.py'))
+  return dataclasses.replace(config, total_environment_frames=_FRAMES, log_every_seconds=2.0)
+
+
+def _argv(command, args):
+  assert command[0] == 'python', command
+  return [sys.executable, *command[1:], *args]
+
+
+def _env(manifest_env, **platform):
+  env = {k: v for k, v in os.environ.items()
+         if k not in ('CLUSTER_SPEC', 'TF_CONFIG', 'IMPALA_TF_ROLE', 'JOB_COMPLETION_INDEX')}
+  env.update({e['name']: e['value'] for e in manifest_env}, TF_CPP_MIN_LOG_LEVEL='3',
+             **platform)
+  return env
+
+
+def _tails(logs):
+  return {name: text[-3000:] for name, text in logs.items()}
+
+
+class FakeClusterTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self._tmp = tempfile.mkdtemp(dir=self.get_temp_dir())
+    self._logdir = f'file://{self._tmp}/run'
+
+  def _options(self, name):
+    return launch.LaunchOptions(name=name, image='impala-tf:test', actors=_ACTORS,
+                                logdir=self._logdir)
+
+  def _run(self, pods, hosts=()):
+    """Runs `pods` in a private network namespace; returns {name: status}."""
+    for pod in pods:
+      pod['log'] = os.path.join(self._tmp, f'{pod["name"]}.log')
+    pods_path = os.path.join(self._tmp, 'pods.json')
+    with open(pods_path, 'w') as f:
+      json.dump(pods, f)
+    hosts_path = os.path.join(self._tmp, 'hosts')
+    with open(hosts_path, 'w') as f:
+      f.write('127.0.0.1 localhost\n' + ''.join(f'127.0.0.1 {h}\n' for h in hosts))
+    runner = os.path.join(_REPO, 'tests', 'fake_cluster_pods.py')
+    result = subprocess.run(
+        [shutil.which('unshare'), '--net', '--mount', '--map-root-user', '--', 'sh', '-c',
+         f'ip link set lo up && mount --bind "{hosts_path}" /etc/hosts && '
+         f'exec "{sys.executable}" "{runner}" "{pods_path}" {_TIMEOUT}'],
+        capture_output=True, text=True, timeout=_TIMEOUT + 60)
+    logs = {}
+    for pod in pods:
+      with open(pod['log']) as f:
+        logs[pod['name']] = f.read()
+    self.assertEqual(result.returncode, 0, (result.stderr, _tails(logs)))
+    return json.loads(result.stdout.strip().splitlines()[-1]), logs
+
+  def _assert_trained_to_budget(self, ended, logs):
+    self.assertEqual(ended, {name: 0 for name in ended}, _tails(logs))
+    with tf.io.gfile.GFile(f'{self._logdir}/status.json') as f:
+      status = json.loads(f.read())
+    self.assertTrue(status['done'])
+    self.assertGreaterEqual(status['env_frames'], _FRAMES)
+    self.assertTrue(tf.train.latest_checkpoint(f'{self._logdir}/checkpoints'))
+
+  def test_gke(self):
+    options = self._options('fake-gke')
+    config = launch.run_config(_config(), options)
+    config_map, learner_job, service, _, actors_job = gke.objects(
+        options, config_lib.config_file_text(config))
+    # The ConfigMap, "mounted": its files in a directory standing in for the
+    # mount path, which the arguments name.
+    mount = os.path.join(self._tmp, 'configmap')
+    os.makedirs(mount)
+    for name, text in config_map['data'].items():
+      with open(os.path.join(mount, name), 'w') as f:
+        f.write(text)
+
+    def pod(name, template, **platform):
+      (container,) = template['spec']['containers']
+      (volume_mount,) = container['volumeMounts']
+      args = [a.replace(volume_mount['mountPath'], mount) for a in container['args']]
+      return {'name': name, 'argv': _argv(container['command'], args),
+              'env': _env(container['env'], **platform)}
+
+    pods = [pod('learner', learner_job['spec']['template'])]
+    pods += [pod(f'actor_{i}', actors_job['spec']['template'], JOB_COMPLETION_INDEX=str(i))
+             for i in range(actors_job['spec']['completions'])]
+    self.assertLen(pods, 1 + _ACTORS)
+    ended, logs = self._run(pods, hosts=[service['metadata']['name']])
+    self._assert_trained_to_budget(ended, logs)
+    for i in range(_ACTORS):
+      self.assertIn(f'actor {i}, learner at fake-gke-learner:8000', logs[f'actor_{i}'])
+
+  def test_vertex(self):
+    options = self._options('fake-vertex')
+    config = launch.run_config(_config(), options)
+    job = vertex.custom_job(options, config_lib.config_file_text(config))
+    pools = job['jobSpec']['workerPoolSpecs']
+    cluster = {f'workerpool{p}': [f'127.0.0.1:{2222 + 10 * p + i}'
+                                  for i in range(pools[p]['replicaCount'])]
+               for p in range(len(pools))}
+    pods = []
+    for p, pool in enumerate(pools):
+      container = pool['containerSpec']
+      for i in range(pool['replicaCount']):
+        spec = {'cluster': cluster, 'environment': 'cloud',
+                'task': {'type': f'workerpool{p}', 'index': i}}
+        pods.append({'name': 'learner' if p == 0 else f'actor_{i}',
+                     'argv': _argv(container['command'], container['args']),
+                     'env': _env(container['env'], CLUSTER_SPEC=json.dumps(spec))})
+    self.assertLen(pods, 1 + _ACTORS)
+    ended, logs = self._run(pods)
+    self._assert_trained_to_budget(ended, logs)
+    self.assertIn('learner on port 2222', logs['learner'])
+
+
+if __name__ == '__main__':
+  tf.test.main()
