@@ -2,6 +2,7 @@ r"""Throughput of the Pong set-up, measured side by side in one run.
 
   python benchmarks/throughput.py [--config=configs/pong.py] [--repeats=3]
       [--seconds=10] [--pipeline_seconds=150]
+  python benchmarks/throughput.py --jit_ab   # the train step without and with XLA
 
 Measures, each as environment frames per second (agent steps × action repeat):
   (a) env:      one actor's vectorised Atari envs stepped with random actions;
@@ -14,6 +15,7 @@ progress readings. ideal = 1 / (1/env + 1/act + 1/train): the rate of doing
 the three serially on one core with no overhead. The last line is JSON.
 """
 
+import dataclasses
 import json
 import os
 import re
@@ -41,6 +43,8 @@ _CONFIG = config_flags.DEFINE_config_file(
 _REPEATS = flags.DEFINE_integer('repeats', 3, 'Repeats of each component measurement.')
 _SECONDS = flags.DEFINE_float('seconds', 10.0, 'Seconds per component measurement.')
 _PIPELINE_SECONDS = flags.DEFINE_integer('pipeline_seconds', 150, 'Seconds of the full run.')
+_JIT_AB = flags.DEFINE_bool('jit_ab', False, 'Instead: the train step alone with jit_compile '
+                            'off and on, interleaved; medians and their ratio.')
 _WARMUP_SECONDS = 40  # learner start-up, tracing and queue filling
 
 
@@ -151,9 +155,29 @@ def measure_pipeline(seconds):
                                        if actor_lines else 'n/a')
 
 
+def compare_jit(config):
+  """The train step alone without and with XLA, interleaved repeats."""
+  runs = {False: [], True: []}
+  for _ in range(_REPEATS.value):
+    for jit in (False, True):
+      runs[jit].append(measure_train(dataclasses.replace(config, jit_compile=jit),
+                                     _SECONDS.value))
+      print(f'train, jit_compile={jit}: {runs[jit][-1]:,.0f} frames/s', flush=True)
+  plain, compiled = (statistics.median(runs[k]) for k in (False, True))
+  print(f'train step: {plain:,.0f} frames/s without XLA, {compiled:,.0f} with '
+        f'({compiled / plain:.2f}x)')
+  print(json.dumps({'train_step_frames_per_second': round(plain, 1),
+                    'train_step_xla_frames_per_second': round(compiled, 1),
+                    'xla_speedup': round(compiled / plain, 3),
+                    'runs': {str(k): [round(r) for r in v] for k, v in runs.items()}}))
+
+
 def main(argv):
   del argv
   config = _CONFIG.value.validate()
+  if _JIT_AB.value:
+    compare_jit(config)
+    return
   results = {}
   for name, fn in (('env', measure_env), ('act', measure_act), ('train', measure_train)):
     runs = [fn(config, _SECONDS.value) for _ in range(_REPEATS.value)]

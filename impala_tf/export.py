@@ -100,8 +100,9 @@ class ImpalaPolicy(tf_policy.TFPolicy):
 def export_policy(network, env_spec, config, out_dir: str, step: int = 0):
   """Writes `out_dir/greedy` and `out_dir/sampling` SavedModels atomically.
 
-  Each is written to a temporary directory and renamed into place, so a
-  reader never sees half an export.
+  Each is written to a temporary directory and then moved into place; on a
+  local filesystem by renames, so a reader never sees half an export (see
+  `_replace_directory` for gs://).
   """
   tf.io.gfile.makedirs(out_dir)
   train_step = tf.Variable(step, dtype=tf.int64, name='train_step')

@@ -1,0 +1,118 @@
+"""R2D2's loss and priorities, as pure functions over time-major tensors.
+
+Notation: T steps of a replayed sequence after burn-in, B sequences, A
+actions. `q_*` are [T, B, A]; per-step values [T, B]. A step's reward r_t and
+discount d_t follow its action a_t: d_t = γ, or 0 when the episode ended at
+step t. `mask` [T, B] is 1 on real steps, 0 on the padding after an episode
+ends (sequences never cross an episode boundary; Section 2.3 of the paper).
+
+The paper's target for step t, with n-step returns, double Q-learning and
+the value rescaling h of Pohlen et al. (2018):
+
+  y_t = h( Σ_{k<n} (Π_{j<k} d_{t+j}) r_{t+k}
+           + (Π_{j<n} d_{t+j}) h⁻¹( Q_target(s_{t+n}, argmax_a Q_online(s_{t+n}, a)) ) )
+
+Step t needs s_{t+n} in the sequence, so only its first T - n steps are
+trained; the last n serve as bootstraps.
+"""
+
+import collections
+
+import tensorflow as tf
+
+
+def value_rescale(x, epsilon: float = 1e-3):
+  """h(x) = sign(x)(√(|x| + 1) − 1) + εx."""
+  return tf.sign(x) * (tf.sqrt(tf.abs(x) + 1.0) - 1.0) + epsilon * x
+
+
+def inverse_value_rescale(x, epsilon: float = 1e-3):
+  """h⁻¹(x) = sign(x)(((√(1 + 4ε(|x| + 1 + ε)) − 1) / 2ε)² − 1), exactly."""
+  root = (tf.sqrt(1.0 + 4.0 * epsilon * (tf.abs(x) + 1.0 + epsilon)) - 1.0) / (2.0 * epsilon)
+  return tf.sign(x) * (tf.square(root) - 1.0)
+
+
+def _check(q_online, q_target, actions, rewards, discounts, mask, n):
+  if q_online.shape.rank != 3 or q_target.shape.rank != 3:
+    raise ValueError(f'q values must be [T, B, A], got {q_online.shape} and {q_target.shape}.')
+  for name, x in (('actions', actions), ('rewards', rewards), ('discounts', discounts),
+                  ('mask', mask)):
+    if x.shape.rank != 2:
+      raise ValueError(f'{name} must be [T, B], got {x.shape}.')
+  if not 1 <= n < q_online.shape[0]:
+    raise ValueError(f'n must be in [1, T) = [1, {q_online.shape[0]}), got {n}.')
+
+
+def n_step_double_q_targets(q_online, q_target, rewards, discounts, n: int,
+                            epsilon: float = 1e-3):
+  """y_t for t < T − n (see the module docstring), float32 [T − n, B].
+
+  Args:
+    q_online: float32 [T, B, A], the online network's Q (it picks the action
+      at s_{t+n}: double Q-learning).
+    q_target: float32 [T, B, A], the target network's Q (it values it).
+    rewards: float32 [T, B].
+    discounts: float32 [T, B], γ or 0 where the episode ended at that step.
+    n: the return's length.
+    epsilon: ε of the value rescaling.
+  """
+  t_len = q_online.shape[0]
+  best = tf.argmax(q_online[n:], axis=-1, output_type=tf.int32)
+  bootstrap = inverse_value_rescale(
+      tf.gather(q_target[n:], best, axis=-1, batch_dims=2), epsilon)  # [T − n, B]
+  ret = tf.zeros_like(bootstrap)
+  scale = tf.ones_like(bootstrap)
+  for k in range(n):
+    ret += scale * rewards[k:t_len - n + k]
+    scale *= discounts[k:t_len - n + k]
+  return tf.stop_gradient(value_rescale(ret + scale * bootstrap, epsilon))
+
+
+# loss: scalar; td_errors: [T − n, B]; priorities: [B].
+LossOutput = collections.namedtuple('LossOutput', ['loss', 'td_errors', 'priorities'])
+
+
+def sequence_priorities(td_errors, mask, eta: float = 0.9):
+  """p = η max_t |δ_t| + (1 − η) mean_t |δ_t| over each sequence's real steps.
+
+  Args:
+    td_errors: float32 [T', B].
+    mask: float32 [T', B], 1 on real steps.
+  Returns:
+    float32 [B]; 0 for a sequence with no real step.
+  """
+  magnitude = tf.abs(td_errors) * mask
+  count = tf.reduce_sum(mask, axis=0)
+  mean = tf.math.divide_no_nan(tf.reduce_sum(magnitude, axis=0), count)
+  return eta * tf.reduce_max(magnitude, axis=0) + (1.0 - eta) * mean
+
+
+def r2d2_loss(q_online, q_target, actions, rewards, discounts, mask, n: int = 5,
+              epsilon: float = 1e-3, eta: float = 0.9, importance_weights=None):
+  """The R2D2 loss of one batch of sequences (after burn-in).
+
+  Args:
+    q_online: float32 [T, B, A], the online network on the sequence.
+    q_target: float32 [T, B, A], the target network on the same sequence.
+    actions: int32 [T, B], the actions taken.
+    rewards, discounts: float32 [T, B] (see the module docstring).
+    mask: float32 [T, B], 1 on real steps.
+    n, epsilon, eta: the paper's n = 5, ε = 1e-3, η = 0.9.
+    importance_weights: optional float32 [B], prioritised replay's
+      importance-sampling weights (the paper uses none).
+  Returns:
+    LossOutput: loss = Σ_{t<T−n, b} w_b · ½ δ² · mask / Σ mask (the mean over
+    real trained steps), the TD errors δ_t = y_t − Q_online(s_t, a_t) in the
+    rescaled space, and each sequence's priority.
+  """
+  _check(q_online, q_target, actions, rewards, discounts, mask, n)
+  t_len = q_online.shape[0]
+  targets = n_step_double_q_targets(q_online, q_target, rewards, discounts, n, epsilon)
+  q_taken = tf.gather(q_online[:t_len - n], actions[:t_len - n], axis=-1, batch_dims=2)
+  td_errors = targets - q_taken
+  trained = mask[:t_len - n]
+  weights = trained if importance_weights is None else trained * importance_weights[None]
+  loss = tf.math.divide_no_nan(tf.reduce_sum(0.5 * tf.square(td_errors) * weights),
+                               tf.reduce_sum(trained))
+  return LossOutput(loss, td_errors, sequence_priorities(tf.stop_gradient(td_errors),
+                                                         trained, eta))
