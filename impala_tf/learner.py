@@ -86,6 +86,11 @@ class Learner:
     spec = environments.env_spec(config)
     self._env_spec = spec
     self._strategy = strategy or make_strategy(config.strategy)
+    if config.jit_compile and not (tf.config.list_logical_devices('GPU')
+                                   or tf.config.list_logical_devices('TPU')):
+      logging.warning('jit_compile=true on a CPU-only learner: TF 2.15\'s XLA on CPU ran the '
+                      'Pong preset\'s step about 75 times slower than without it '
+                      '(docs/cloud.md). It is meant for accelerators.')
     step_class = a3c.A3CStep if config.architecture == 'a3c' else train_step_lib.TrainStep
     with self._strategy.scope():
       self.train_step_fn = step_class(config, spec, self._strategy)
