@@ -13,6 +13,7 @@ import os
 from typing import Tuple
 
 from impala_tf import architecture_checks
+from impala_tf import environment_checks
 from impala_tf import choices
 from impala_tf.pbt import validation as pbt_validation
 
@@ -52,6 +53,10 @@ class ImpalaConfig:
   # Atari: a lost life is terminal for learning (no bootstrapping across it,
   # paper Table G.1) while the game goes on; reported returns stay whole games.
   episodic_life: bool = False
+  # Gymnasium envs with a flat Box observation: indices of its components to
+  # hide from the agent (removed), making the task partially observable;
+  # e.g. (1, 3) leaves CartPole-v1 its positions without their velocities.
+  hidden_observation_components: Tuple[int, ...] = ()
 
   # --- Tasks (multi-task training, Hessel et al. 2019) ----------------------
   # Empty: one task, env_id. Otherwise the gymnasium ids of the tasks; all
@@ -329,27 +334,10 @@ class ImpalaConfig:
       if getattr(self, name) not in choices:
         raise ConfigError(f'{name} must be one of {choices}, got {getattr(self, name)!r}.')
 
-    if not isinstance(self.env_id, str) or not self.env_id:
-      raise ConfigError(f'env_id must be a non-empty gymnasium id, got {self.env_id!r}.')
-    for name in ('tasks', 'task_reward_scales'):
+    for name in ('tasks', 'task_reward_scales', 'hidden_observation_components'):
       if isinstance(getattr(self, name), list):
         setattr(self, name, tuple(getattr(self, name)))
-    if not isinstance(self.tasks, tuple) or not all(
-        isinstance(t, str) and t for t in self.tasks):
-      raise ConfigError(f'tasks must be a tuple of gymnasium ids, got {self.tasks!r}.')
-    if len({t.startswith('ALE/') for t in self.task_ids}) > 1:
-      raise ConfigError(f'tasks must be all Atari or all non-Atari, got {self.tasks!r}.')
-    if self.episodic_life is True and not self.is_atari:
-      raise ConfigError(f'episodic_life needs Atari tasks (lives), got {self.task_ids!r}.')
-    if self.is_atari and len(set(self.task_ids)) > 1 and not self.full_action_space:
-      raise ConfigError('several Atari games need full_action_space=true, so that one policy '
-                        f'head serves them all (tasks {self.tasks!r}).')
-    if self.task_reward_scales and (
-        len(self.task_reward_scales) != self.num_tasks
-        or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0
-                   for x in self.task_reward_scales)):
-      raise ConfigError(f'task_reward_scales must be empty or one positive number per task '
-                        f'({self.num_tasks}), got {self.task_reward_scales!r}.')
+    environment_checks.validate(self, ConfigError)
     for name in ('action_repeat', 'frame_stack', 'max_episode_frames', 'num_actors',
                  'envs_per_actor', 'unroll_length', 'batch_size', 'queue_capacity',
                  'torso_output_size', 'lstm_units', 'total_environment_frames',

@@ -125,6 +125,19 @@ class AtariEnv:
     self._env.close()
 
 
+def _shown_components(hidden, space, env_id):
+  """Indices of the observation components the agent sees (None: all)."""
+  if not hidden:
+    return None
+  if len(space.shape) != 1:
+    raise ValueError(f'hidden_observation_components needs a flat observation; {env_id!r} '
+                     f'has shape {space.shape}.')
+  if max(hidden) >= space.shape[0] or len(hidden) >= space.shape[0]:
+    raise ValueError(f'hidden_observation_components {hidden} must name some, not all, of '
+                     f'the {space.shape[0]} components of {env_id!r}\'s observation.')
+  return np.array([i for i in range(space.shape[0]) if i not in hidden])
+
+
 class GymEnv:
   """Any gymnasium id through `gymnasium.make_vec` (synchronous vector env)."""
 
@@ -152,19 +165,26 @@ class GymEnv:
     dtype = np.dtype(np.uint8) if space.dtype == np.uint8 else np.dtype(np.float32)
     self._dtype = dtype
     self.life_lost = np.zeros(num_envs, bool)
+    self._shown = _shown_components(config.hidden_observation_components, space, env_id)
+    shape = tuple(space.shape) if self._shown is None else (len(self._shown),)
     self.spec = EnvSpec(
-        observation_shape=tuple(space.shape),
+        observation_shape=shape,
         observation_dtype=dtype,
         action_space=self._env.single_action_space,
         channels_first=False)
 
+  def _observe(self, obs):
+    if self._shown is not None:
+      obs = obs[:, self._shown]
+    return obs.astype(self._dtype, copy=False)
+
   def reset(self):
     obs, _ = self._env.reset(seed=self._seed)
-    return obs.astype(self._dtype, copy=False)
+    return self._observe(obs)
 
   def step(self, actions):
     obs, reward, terminated, truncated, _ = self._env.step(np.asarray(actions))
-    return (obs.astype(self._dtype, copy=False),
+    return (self._observe(obs),
             np.asarray(reward, np.float32) * self._reward_scale,
             np.asarray(terminated, bool), np.asarray(truncated, bool))
 

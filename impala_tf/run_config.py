@@ -24,7 +24,8 @@ ACTOR_FIELDS = (
     'frame_stack', 'noop_max', 'sticky_action_probability', 'max_episode_frames',
     'max_episode_steps', 'envs_per_actor', 'unroll_length', 'torso', 'mlp_hidden_sizes',
     'torso_output_size', 'use_lstm', 'lstm_units', 'observation_normalization',
-    'reward_clipping', 'synchronous', 'replay_fraction', 'architecture')
+    'reward_clipping', 'synchronous', 'replay_fraction', 'architecture',
+    'hidden_observation_components')
 
 
 class ConfigMismatch(Exception):

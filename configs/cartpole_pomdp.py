@@ -1,0 +1,28 @@
+"""CartPole-v1 with its two velocities hidden: a task that needs memory.
+
+CartPole's observation is (cart position, cart velocity, pole angle, pole
+angular velocity). Hiding components 1 and 3 leaves the positions only: one
+frame no longer tells where the pole is going, so a feed-forward policy
+cannot balance it for long, while an LSTM can infer the velocities from
+successive positions (the partially observable CartPole of the IMPALA
+lecture's POMDP section). `--config.use_lstm=false` gives the memoryless
+agent on the same task.
+
+The rest is configs/cartpole.py's set-up, with the LSTM core (fed the
+previous action and reward) on.
+"""
+
+import dataclasses
+
+from impala_tf_configs import cartpole
+
+
+def get_config():
+  return dataclasses.replace(
+      cartpole.get_config(),
+      hidden_observation_components=(1, 3),
+      use_lstm=True,
+      lstm_units=64,
+      total_environment_frames=1_000_000,
+      lr_decay_frames=1_000_000,
+  )
