@@ -210,6 +210,71 @@ class ResNetTorso(tf.keras.layers.Layer):
     return self._fc(self._flatten(tf.nn.relu(x)))
 
 
+def make_torso(name: str, mlp_hidden_sizes, output_size: int, initializer: str):
+  """The torso a config names: 'mlp', 'shallow', 'nature' or 'resnet'."""
+  if name == 'mlp':
+    return MLPTorso(mlp_hidden_sizes, initializer)
+  if name == 'shallow':
+    return ShallowTorso(output_size, initializer)
+  if name == 'nature':
+    return NatureTorso(output_size, initializer)
+  if name == 'resnet':
+    return ResNetTorso(output_size, initializer=initializer)
+  raise ValueError(
+      f"torso must be 'mlp', 'shallow', 'nature' or 'resnet', got {name!r}.")
+
+
+def embed_sequence(torso, normalizer, channels_first: bool, observation):
+  """Torso features [T, B, F] of observations [T, B, *OBS_SHAPE] (normalised
+  by `normalizer` if given, else scaled to [0, 1] for images)."""
+  observation = tf.convert_to_tensor(observation)
+  t_dim, b_dim = tf.shape(observation)[0], tf.shape(observation)[1]
+  flat = tf.reshape(observation, tf.concat([[t_dim * b_dim], tf.shape(observation)[2:]], 0))
+  if normalizer is not None:
+    x = normalizer(flat)
+  else:
+    x = tf.cast(flat, tf.float32) * observation_scale(flat.dtype)
+  if not isinstance(torso, MLPTorso) and channels_first:
+    x = tf.transpose(x, [0, 2, 3, 1])
+  features = torso(x)
+  return tf.reshape(features, [t_dim, b_dim, features.shape[-1]])
+
+
+def run_core(core, features, inputs, core_state, num_actions: int, reward_clipping: str):
+  """The LSTM core over time: features [T, B, F] with the previous action
+  (one-hot for `num_actions` > 0) and clipped previous reward, reset where
+  `inputs.first`. Returns (outputs [T, B, UNITS], final (h, c))."""
+  units = core.units
+  first = tf.convert_to_tensor(inputs.first)
+  not_first = 1.0 - tf.cast(first, tf.float32)
+  if num_actions:
+    prev_action = tf.one_hot(tf.cast(inputs.prev_action, tf.int32), num_actions)
+  else:
+    prev_action = tf.cast(inputs.prev_action, tf.float32)
+  prev_reward = losses.clip_rewards(
+      tf.cast(inputs.prev_reward, tf.float32), reward_clipping)[..., None]
+  # At an episode start the previous action and reward belong to another
+  # episode: zero them, as the state is reset.
+  core_input = tf.concat(
+      [features, prev_action * not_first[..., None], prev_reward * not_first[..., None]],
+      axis=-1)
+  if not core.built:
+    core.build(core_input.shape[2:])
+
+  def scan_fn(carry, elems):
+    _, state = carry
+    x_t, not_first_t = elems
+    keep = not_first_t[:, None]
+    h, c = state[0] * keep, state[1] * keep
+    out, (h, c) = core(x_t, [h, c])
+    return out, (h, c)
+
+  initial_out = tf.zeros([tf.shape(features)[1], units], tf.float32)
+  outputs, states = tf.scan(
+      scan_fn, (core_input, not_first), initializer=(initial_out, tuple(core_state)))
+  return outputs, (states[0][-1], states[1][-1])
+
+
 class ImpalaNetwork(tf.keras.Model):
   """Torso → (optional LSTM core) → policy and baseline heads."""
 
@@ -250,18 +315,7 @@ class ImpalaNetwork(tf.keras.Model):
       name: model name.
     """
     super().__init__(name=name)
-    if torso == 'mlp':
-      self._torso = MLPTorso(mlp_hidden_sizes, initializer)
-    elif torso == 'shallow':
-      self._torso = ShallowTorso(torso_output_size, initializer)
-    elif torso == 'nature':
-      self._torso = NatureTorso(torso_output_size, initializer)
-    elif torso == 'resnet':
-      self._torso = ResNetTorso(torso_output_size, initializer=initializer)
-    else:
-      raise ValueError(
-          f"torso must be 'mlp', 'shallow', 'nature' or 'resnet', got {torso!r}.")
-    self._is_conv = torso != 'mlp'
+    self._torso = make_torso(torso, mlp_hidden_sizes, torso_output_size, initializer)
     self._channels_first = channels_first
     self._num_actions = num_actions
     self._reward_clipping = reward_clipping
@@ -304,15 +358,6 @@ class ImpalaNetwork(tf.keras.Model):
     zeros = tf.zeros([batch_size, self._lstm_units], tf.float32)
     return (zeros, zeros)
 
-  def _embed(self, observation):
-    """Torso features for a flat batch of observations [N, *OBS_SHAPE]."""
-    if self.normalizer is not None:
-      x = self.normalizer(observation)
-    else:
-      x = tf.cast(observation, tf.float32) * observation_scale(observation.dtype)
-    if self._is_conv and self._channels_first:
-      x = tf.transpose(x, [0, 2, 3, 1])
-    return self._torso(x)
 
   def unroll(self, inputs: NetworkInput, core_state):
     """Runs the network over time-major inputs.
@@ -326,52 +371,16 @@ class ImpalaNetwork(tf.keras.Model):
       (NetworkOutput(policy_params [T, B, P], baseline [T, B] or, with several
       tasks, [T, B, K]), final state).
     """
-    observation = tf.convert_to_tensor(inputs.observation)
-    t_dim, b_dim = tf.shape(observation)[0], tf.shape(observation)[1]
-    flat = tf.reshape(observation, tf.concat([[t_dim * b_dim], tf.shape(observation)[2:]], 0))
-    features = self._embed(flat)
-    features = tf.reshape(features, [t_dim, b_dim, features.shape[-1]])
+    features = embed_sequence(self._torso, self.normalizer, self._channels_first,
+                              inputs.observation)
     if self.use_lstm:
-      features, core_state = self._run_core(features, inputs, core_state)
+      features, core_state = run_core(self._core, features, inputs, core_state,
+                                      self._num_actions, self._reward_clipping)
     policy_params = self._policy_head(features)
     baseline = self._baseline_head(features)
     if self.num_tasks == 1:
       baseline = tf.squeeze(baseline, -1)
     return NetworkOutput(policy_params, baseline), core_state
-
-  def _run_core(self, features, inputs, core_state):
-    first = tf.convert_to_tensor(inputs.first)
-    not_first = 1.0 - tf.cast(first, tf.float32)
-    if self._num_actions:
-      prev_action = tf.one_hot(tf.cast(inputs.prev_action, tf.int32), self._num_actions)
-    else:
-      prev_action = tf.cast(inputs.prev_action, tf.float32)
-    prev_reward = losses.clip_rewards(
-        tf.cast(inputs.prev_reward, tf.float32), self._reward_clipping)[..., None]
-    # At an episode start the previous action and reward belong to another
-    # episode: zero them, as the state is reset.
-    core_input = tf.concat(
-        [features, prev_action * not_first[..., None], prev_reward * not_first[..., None]],
-        axis=-1)
-    if not self._core.built:
-      self._core.build(core_input.shape[2:])
-
-    def step(state, elems):
-      x_t, not_first_t = elems
-      keep = not_first_t[:, None]
-      h, c = state[0] * keep, state[1] * keep
-      out, (h, c) = self._core(x_t, [h, c])
-      return out, (h, c)
-
-    def scan_fn(carry, elems):
-      _, state = carry
-      return step(state, elems)
-
-    initial_out = tf.zeros([tf.shape(features)[1], self._lstm_units], tf.float32)
-    outputs, states = tf.scan(
-        scan_fn, (core_input, not_first), initializer=(initial_out, tuple(core_state)))
-    final_state = (states[0][-1], states[1][-1])
-    return outputs, final_state
 
   def step(self, inputs: NetworkInput, core_state):
     """One acting step: inputs [B, ...] → (NetworkOutput [B, ...], new state)."""

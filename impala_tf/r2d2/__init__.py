@@ -6,9 +6,14 @@ Reinforcement Learning") on the same actors, Reverb and learner machinery.
                 the masked loss and the sequence priorities;
   sequences.py  one environment's steps cut into overlapping fixed-length
                 sequences that never cross an episode, with the stored state;
-  replay.py     the prioritised Reverb table and the priority write-back.
+  replay.py     the prioritised Reverb table and the priority write-back;
+  networks.py   the recurrent Q network: IMPALA's torso and LSTM core
+                (`impala_tf.networks`), a dueling head;
+  learning.py   burn-in from the stored state, the sequence loss, the
+                target network's schedule.
 
 Built so far: these pieces, each tested on its own. Not yet: the actor's
-sequence writer over them, the learner step with burn-in and the target
-network, the actors' ε ladder, the presets and the agent's choice by preset.
+sequence writer over them and its ε ladder, the compiled learner step with
+its optimiser and priority write-back in the learner loop, the presets and
+the agent's choice by preset.
 """
