@@ -9,7 +9,11 @@ lecture's POMDP section). `--config.use_lstm=false` gives the memoryless
 agent on the same task.
 
 The rest is configs/cartpole.py's set-up, with the LSTM core (fed the
-previous action and reward) on.
+previous action and reward) on, and observation normalisation: a velocity is
+a difference of successive positions, about 0.01 per step against a range of
+±2.4 (cart) and ±0.2 (pole), and normalising the positions makes those
+differences visible to the core. Seed 0, 1M frames: 464 with it, 289 without
+it (docs/pomdp.md).
 """
 
 import dataclasses
@@ -23,6 +27,7 @@ def get_config():
       hidden_observation_components=(1, 3),
       use_lstm=True,
       lstm_units=64,
+      observation_normalization=True,
       total_environment_frames=1_000_000,
       lr_decay_frames=1_000_000,
   )

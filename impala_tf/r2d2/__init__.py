@@ -10,10 +10,11 @@ Reinforcement Learning") on the same actors, Reverb and learner machinery.
   networks.py   the recurrent Q network: IMPALA's torso and LSTM core
                 (`impala_tf.networks`), a dueling head;
   learning.py   burn-in from the stored state, the sequence loss, the
-                target network's schedule.
+                target network's schedule;
+  exploration.py  the actors' ε ladder and ε-greedy actions.
 
 Built so far: these pieces, each tested on its own. Not yet: the actor's
-sequence writer over them and its ε ladder, the compiled learner step with
+sequence writer over them, the compiled learner step with
 its optimiser and priority write-back in the learner loop, the presets and
 the agent's choice by preset.
 """
