@@ -519,10 +519,10 @@ def load_config_file(path: str) -> ImpalaConfig:
     # A run directory on gs:// (or ram://): read through TensorFlow's
     # filesystems. Local paths stay TensorFlow-free.
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from impala_tf import run_files  # pylint: disable=g-import-not-at-top
     if not tf.io.gfile.exists(path):
       raise ConfigError(f'config file {path!r} does not exist.')
-    with tf.io.gfile.GFile(path) as f:
-      text = f.read()
+    text = run_files.read(path)
   else:
     if not os.path.isfile(path):
       raise ConfigError(f'config file {path!r} does not exist.')

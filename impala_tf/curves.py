@@ -6,6 +6,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.util import event_pb2
 
+from impala_tf import run_files
+
 
 def read_scalar(logdir: str, tag: str = 'episode_return', absolute_time: bool = False):
   """(frames, wall_seconds since the first event, values) of one scalar.
@@ -74,8 +76,9 @@ def plot_population(logdir: str, out_path: str):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  with tf.io.gfile.GFile(os.path.join(logdir, 'lineage.jsonl')) as f:
-    events = [json.loads(line) for line in f.read().splitlines() if line.strip()]
+  events = [json.loads(line)
+            for line in run_files.read(os.path.join(logdir, 'lineage.jsonl')).splitlines()
+            if line.strip()]
   if not events:
     raise ValueError(f'{logdir}/lineage.jsonl has no events.')
   members = sorted({e['member'] for e in events})

@@ -167,8 +167,7 @@ def read_preprocessing(saved_model_dir: str) -> dict:
     raise SavedModelError(f'{saved_model_dir!r} holds no saved_model.pb{hint}.')
   path = os.path.join(saved_model_dir, PREPROCESSING_FILE)
   try:
-    with tf.io.gfile.GFile(path) as f:
-      return json.loads(f.read())
+    return json.loads(run_files.read(path))
   except (OSError, ValueError, tf.errors.OpError) as e:
     raise SavedModelError(f'{path} is missing or unreadable ({e}); it records the '
                           'preprocessing training used and is written by impala_tf export.'

@@ -60,13 +60,12 @@ class Population:
   def write_state(self, member: int, state: Dict):
     tf.io.gfile.makedirs(self.member_dir(member))
     run_files.write_atomically(os.path.join(self.member_dir(member), STATE_FILE),
-                      json.dumps(state, sort_keys=True))
+                               json.dumps(state, sort_keys=True))
 
   def read_state(self, member: int) -> Optional[Dict]:
     path = os.path.join(self.member_dir(member), STATE_FILE)
     try:
-      with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
+      return json.loads(run_files.read(path))
     except (tf.errors.NotFoundError, ValueError):
       return None
 
@@ -77,23 +76,19 @@ class Population:
   def write_size(self, size: int):
     """Records the current population's size (members 0..size-1)."""
     run_files.write_atomically(os.path.join(self.directory, POPULATION_FILE),
-                      json.dumps({'size': int(size)}))
+                               json.dumps({'size': int(size)}))
 
   def size(self) -> Optional[int]:
     """The current population's size, or None if nobody recorded it."""
     try:
-      with tf.io.gfile.GFile(os.path.join(self.directory, POPULATION_FILE)) as f:
-        return int(json.load(f)['size'])
+      return int(json.loads(run_files.read(os.path.join(self.directory, POPULATION_FILE)))['size'])
     except (tf.errors.NotFoundError, ValueError, KeyError, TypeError):
       return None
 
   def append_lineage(self, member: int, event: Dict):
     tf.io.gfile.makedirs(self.member_dir(member))
     path = os.path.join(self.member_dir(member), LINEAGE_FILE)
-    old = ''
-    if tf.io.gfile.exists(path):
-      with tf.io.gfile.GFile(path) as f:
-        old = f.read()
+    old = run_files.read(path) if tf.io.gfile.exists(path) else ''
     run_files.write_atomically(path, old + json.dumps(event, sort_keys=True) + '\n')
 
   def lineage(self) -> List[Dict]:
@@ -104,6 +99,6 @@ class Population:
     for member in self.members():
       path = os.path.join(self.member_dir(member), LINEAGE_FILE)
       if tf.io.gfile.exists(path):
-        with tf.io.gfile.GFile(path) as f:
-          events.extend(json.loads(line) for line in f if line.strip())
+        events.extend(json.loads(line) for line in run_files.read(path).splitlines()
+                      if line.strip())
     return sorted(events, key=lambda e: (e['member'], e['frames']))  # stable
