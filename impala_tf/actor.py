@@ -21,6 +21,7 @@ import reverb
 import tensorflow as tf
 
 from impala_tf import a3c
+from impala_tf import agents
 from impala_tf import environments
 from impala_tf import graph_policy
 from impala_tf import networks
@@ -70,11 +71,15 @@ class Actor:
         task=self.task_id)
     spec = self.env_spec = self._env.spec
     self._dist = spec.distribution
+    # Chosen once: what this agent acts with and sends.
+    self._agent = agents.for_config(config)
     # The acting step: numpy in, numpy out, run by a Session (no per-step
     # EagerTensors, which leak under Python 3.11; see graph_policy).
     self.policy = graph_policy.GraphPolicy(
         config, spec, self._num_envs, seed=(config.seed, task),
-        threads=config.actor_intra_op_threads, gradients=config.architecture == 'a3c')
+        threads=config.actor_intra_op_threads, gradients=self._agent.gradients,
+        network=self._agent.acting_network(spec),
+        distribution=self._agent.acting_distribution(spec, task))
     self.env_frames = 0
     self.unrolls = 0
     self.finished = False   # the learner finished the run: this actor is done
@@ -83,6 +88,7 @@ class Actor:
     self.weights_version = -1
     # Seconds spent per phase, for the log line: where an actor's time goes.
     self.timers = {'env': 0.0, 'policy': 0.0, 'reverb': 0.0, 'weights': 0.0}
+    self._last_log, self._frames_at_log = time.time(), 0
 
   # --- Environment bookkeeping ------------------------------------------------
   def _reset_envs(self):
@@ -101,7 +107,7 @@ class Actor:
     self._task_column = np.full(e, self.task_id, np.int32)
     self._counter = 0
 
-  def _observation_part(self):
+  def observation_part(self):
     part = {
         'observation': self._obs,
         'first': self._first,
@@ -117,7 +123,7 @@ class Actor:
       part['core_state'] = self._core_state
     return part
 
-  def _act_and_step(self, record):
+  def act_and_step(self, record):
     """Acts on the current observation, records the action part (`record`
     takes its dict), steps the environments."""
     t0 = time.perf_counter()
@@ -205,7 +211,8 @@ class Actor:
       if client is None:
         break
       try:
-        self._run_connected(client, max_unrolls, stop)
+        self._client = client
+        self._agent.send(self, client, max_unrolls, stop)
       except CONNECTION_ERRORS as e:
         logging.warning('actor %d: lost the learner at %s: %s', self._task, self._address,
                         str(e).splitlines()[0][:200])
@@ -217,20 +224,32 @@ class Actor:
     self._env.close()
     self.policy.close()
 
-  def _run_connected(self, client, max_unrolls, stop):
-    if self._config.architecture == 'a3c':
-      return self._run_a3c(client, max_unrolls, stop)
+  def log_progress(self):
+    """Logs frames, unrolls and where the time went, every log_every_seconds."""
+    now = time.time()
+    if now - self._last_log < self._config.log_every_seconds:
+      return
+    recent = list(self.episode_returns)[-100:]
+    total = sum(self.timers.values()) or 1.0
+    shares = ' '.join(f'{k} {100 * v / total:.0f}%' for k, v in self.timers.items())
+    logging.info('actor %d: frames %d (%.0f/s), unrolls %d, weights v%d, return %s; '
+                 'time: %s', self._task, self.env_frames,
+                 (self.env_frames - self._frames_at_log) / (now - self._last_log),
+                 self.unrolls, self.weights_version,
+                 f'{np.mean(recent):.2f}' if recent else 'n/a', shares)
+    self._last_log, self._frames_at_log = now, self.env_frames
+
+  def send_unrolls(self, client, max_unrolls, stop):
+    """IMPALA's loop: unrolls of T steps into the trajectory queue."""
     config = self._config
-    self._client = client
     t_len = config.unroll_length
     subscriber = weights_lib.WeightSubscriber(client, self.policy.set_weights)
     subscriber.version = self.weights_version
-    last_log, frames_at_log = time.time(), self.env_frames
     # Not a context manager: its exit flushes without a timeout, which would
     # hang on a full queue nobody drains any more.
     writer = client.trajectory_writer(num_keep_alive_refs=t_len + 1)
     try:
-      writer.append(self._observation_part(), partial_step=True)
+      writer.append(self.observation_part(), partial_step=True)
       while not stop.is_set() and (max_unrolls is None or self.unrolls < max_unrolls):
         t0 = time.perf_counter()
         self.weights_version = subscriber.fetch()
@@ -240,9 +259,9 @@ class Actor:
           self.finished = True
           break
         for _ in range(t_len):
-          self._act_and_step(writer.append)
+          self.act_and_step(writer.append)
           t0 = time.perf_counter()
-          writer.append(self._observation_part(), partial_step=True)
+          writer.append(self.observation_part(), partial_step=True)
           self.timers['reverb'] += time.perf_counter() - t0
         t0 = time.perf_counter()
         columns = trajectories.item_columns(writer.history, t_len)
@@ -257,7 +276,7 @@ class Actor:
         # once the queue had room, not with weights fetched a whole unroll
         # earlier. With room in the queue the wait is one round trip. It is
         # counted as 'reverb' time: a full queue shows up there.
-        flushed = self._flush(writer, 0, stop)
+        flushed = self.flush(writer, 0, stop)
         self.timers['reverb'] += time.perf_counter() - t0
         if not flushed:
           break
@@ -265,36 +284,24 @@ class Actor:
           # Batched A2C: wait for the update that consumes this unroll (the
           # learner's step, not the weights version: with a controlled
           # policy lag the published weights trail the step).
-          self._wait_for_step(subscriber, step_at_start + 1, stop)
+          self.wait_for_step(subscriber, step_at_start + 1, stop)
           if subscriber.finished:
             self.finished = True
             break
-        now = time.time()
-        if now - last_log >= config.log_every_seconds:
-          recent = list(self.episode_returns)[-100:]
-          total = sum(self.timers.values()) or 1.0
-          shares = ' '.join(f'{k} {100 * v / total:.0f}%' for k, v in self.timers.items())
-          logging.info('actor %d: frames %d (%.0f/s), unrolls %d, weights v%d, return %s; '
-                       'time: %s', self._task, self.env_frames,
-                       (self.env_frames - frames_at_log) / (now - last_log), self.unrolls,
-                       self.weights_version,
-                       f'{np.mean(recent):.2f}' if recent else 'n/a', shares)
-          last_log, frames_at_log = now, self.env_frames
+        self.log_progress()
       # Finished (not stopped): deliver the item still in flight.
-      self._flush(writer, 0, stop)
+      self.flush(writer, 0, stop)
     finally:
       writer.close()
 
-  def _run_a3c(self, client, max_unrolls, stop):
+  def send_gradients(self, client, max_unrolls, stop):
     """A3C: each unroll becomes a gradient, computed here with the weights
     that acted, and only the gradient goes to the learner (see a3c)."""
-    config = self._config
-    self._client = client
     subscriber = weights_lib.WeightSubscriber(client, self.policy.set_weights)
     subscriber.version = self.weights_version
     writer = client.trajectory_writer(num_keep_alive_refs=1)
     try:
-      part = _copy(self._observation_part())
+      part = _copy(self.observation_part())
       while not stop.is_set() and (max_unrolls is None or self.unrolls < max_unrolls):
         t0 = time.perf_counter()
         self.weights_version = subscriber.fetch()
@@ -313,11 +320,11 @@ class Actor:
         writer.create_item(a3c.GRADIENT_TABLE, priority=1.0, trajectory=tf.nest.map_structure(
             lambda column: column[-1], writer.history))
         self.unrolls += 1
-        flushed = self._flush(writer, 0, stop)
+        flushed = self.flush(writer, 0, stop)
         self.timers['reverb'] += time.perf_counter() - t0
         if not flushed:
           break
-      self._flush(writer, 0, stop)
+      self.flush(writer, 0, stop)
     finally:
       writer.close()
 
@@ -333,8 +340,8 @@ class Actor:
     """
     parts, actions = [first_part], []
     for _ in range(self._config.unroll_length):
-      self._act_and_step(lambda part: actions.append(_copy(part)))
-      parts.append(_copy(self._observation_part()))
+      self.act_and_step(lambda part: actions.append(_copy(part)))
+      parts.append(_copy(self.observation_part()))
     unroll = {name: np.stack([p[name] for p in parts]) for name in parts[0]
               if name != 'core_state'}
     unroll.update({name: np.stack([a[name] for a in actions]) for name in actions[0]})
@@ -342,7 +349,7 @@ class Actor:
       unroll['core_state'] = first_part['core_state']
     return unroll, parts[-1]
 
-  def _flush(self, writer, pending, stop) -> bool:
+  def flush(self, writer, pending, stop) -> bool:
     """Waits until at most `pending` items are unconfirmed; False if stopped.
 
     A full queue legitimately blocks for a long time, so timeouts alone mean
@@ -363,7 +370,7 @@ class Actor:
             raise ConnectionError(f'learner unreachable while sending an unroll: {e}') from e
     return False
 
-  def _wait_for_step(self, subscriber, step, stop):
+  def wait_for_step(self, subscriber, step, stop):
     while not stop.is_set():
       subscriber.fetch()
       if subscriber.step >= step or subscriber.finished:

@@ -14,8 +14,11 @@ from typing import Tuple
 
 from impala_tf import architecture_checks
 from impala_tf import environment_checks
+from impala_tf import field_checks
+from impala_tf import learning_checks
 from impala_tf import choices
 from impala_tf.pbt import validation as pbt_validation
+from impala_tf.r2d2 import validation as r2d2_validation
 
 
 
@@ -303,6 +306,36 @@ class ImpalaConfig:
   # presumed dead or stuck and is not a candidate to copy.
   pbt_stale_seconds: float = 900.0
 
+  # --- R2D2 (Kapturowski et al. 2019), used with architecture='r2d2' ------------
+  # Defaults are the paper's; a preset sets the shared fields R2D2 reads to
+  # its values (discount 0.997, optimizer adam at 1e-4 with adam_epsilon
+  # 1e-3, lstm_units 512, batch_size 64: configs/r2d2_atari.py). Checked by
+  # impala_tf/r2d2/validation.py.
+  # Replay sequences: r2d2_burn_in steps (no gradient) then
+  # r2d2_sequence_length trained steps; a new sequence every
+  # r2d2_sequence_period steps (80 − 40: adjacent ones overlap by 40).
+  r2d2_sequence_length: int = 80
+  r2d2_sequence_period: int = 40
+  r2d2_burn_in: int = 40
+  r2d2_n_step: int = 5
+  r2d2_target_period: int = 2500         # learner updates between target copies
+  r2d2_value_rescaling_epsilon: float = 1e-3
+  r2d2_priority_eta: float = 0.9         # p = η max|δ| + (1 − η) mean|δ|
+  r2d2_priority_exponent: float = 0.9
+  # β of prioritised replay's importance weights (0: none, the paper's
+  # R2D2 runs; see docs/r2d2.md).
+  r2d2_importance_sampling_exponent: float = 0.0
+  # Sequences held: 100k × 40 new steps each, the paper's 4M observations.
+  r2d2_replay_capacity: int = 100_000
+  r2d2_replay_min_size: int = 5000       # sequences before the first sample
+  # Replay ratio held by Reverb's SampleToInsertRatio: sequences sampled per
+  # sequence inserted.
+  r2d2_samples_per_insert: float = 1.0
+  # Actor i of N explores with ε_i = base^(1 + alpha·i/(N − 1)).
+  r2d2_epsilon_base: float = 0.4
+  r2d2_epsilon_alpha: float = 7.0
+  r2d2_head_hidden: int = 512            # each stream of the dueling head
+
   seed: int = 0
 
   def __post_init__(self):
@@ -314,25 +347,10 @@ class ImpalaConfig:
       self.mlp_hidden_sizes = tuple(self.mlp_hidden_sizes)
     pbt_validation.validate_fields(self, ConfigError)
 
-    def positive(name, integer=True):
-      value = getattr(self, name)
-      kind = int if integer else (int, float)
-      if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
-        raise ConfigError(f'{name} must be a positive {"integer" if integer else "number"}, '
-                          f'got {value!r}.')
-
-    def in_range(name, low, high, low_open=False):
-      value = getattr(self, name)
-      if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ConfigError(f'{name} must be a number, got {value!r}.')
-      ok = (value > low if low_open else value >= low) and value <= high
-      if not ok:
-        lo = '(' if low_open else '['
-        raise ConfigError(f'{name} must be in {lo}{low}, {high}], got {value!r}.')
-
-    def one_of(name, choices):
-      if getattr(self, name) not in choices:
-        raise ConfigError(f'{name} must be one of {choices}, got {getattr(self, name)!r}.')
+    positive = lambda name, integer=True: field_checks.positive(self, name, ConfigError,
+                                                                integer)
+    in_range = lambda *args, **kw: field_checks.in_range(self, *args, error=ConfigError, **kw)
+    one_of = lambda name, options: field_checks.one_of(self, name, options, ConfigError)
 
     for name in ('tasks', 'task_reward_scales', 'hidden_observation_components'):
       if isinstance(getattr(self, name), list):
@@ -355,44 +373,18 @@ class ImpalaConfig:
       if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f'{name} must be a non-negative integer, got {value!r}.')
     in_range('sticky_action_probability', 0.0, 1.0)
-    in_range('discount', 0.0, 1.0)
-    for name in ('clip_rho_threshold', 'clip_pg_rho_threshold', 'clip_c_threshold'):
-      in_range(name, 0.0, math.inf, low_open=True)
-    for name in ('baseline_cost', 'entropy_cost', 'ppo_clip'):
-      in_range(name, 0.0, math.inf)
-    in_range('vtrace_lambda', 0.0, 1.0)
-    in_range('popart_step_size', 0.0, 1.0, low_open=True)
-    in_range('popart_sigma_min', 0.0, math.inf, low_open=True)
-    in_range('popart_sigma_max', self.popart_sigma_min, math.inf)
-    in_range('replay_fraction', 0.0, 1.0)
-    in_range('learning_rate', 0.0, 1.0, low_open=True)
-    in_range('rmsprop_decay', 0.0, 1.0)
-    in_range('rmsprop_epsilon', 0.0, math.inf, low_open=True)
-    in_range('rmsprop_momentum', 0.0, 1.0)
-    in_range('rmsprop_initial_mean_square', 0.0, math.inf)
-    in_range('adam_beta1', 0.0, 1.0)
-    in_range('adam_beta2', 0.0, 1.0)
-    in_range('adam_epsilon', 0.0, math.inf, low_open=True)
-    in_range('lr_end_factor', 0.0, 1.0)
+    learning_checks.validate(self, ConfigError)
     for name in ('rmsprop_epsilon_inside_sqrt', 'advantage_normalization', 'use_lstm',
                  'synchronous', 'observation_normalization', 'popart', 'full_action_space',
                  'episodic_life', 'jit_compile'):
       if not isinstance(getattr(self, name), bool):
         raise ConfigError(f'{name} must be true or false, got {getattr(self, name)!r}.')
-    in_range('grad_clip_norm', 0.0, math.inf, low_open=True)
     for name in ('checkpoint_every_seconds', 'export_every_seconds', 'log_every_seconds',
                  'actor_learner_timeout_seconds'):
       positive(name, integer=False)
-    one_of('correction', choices.CORRECTIONS)
-    one_of('reward_clipping', choices.REWARD_CLIPPINGS)
     one_of('torso', choices.TORSOS)
     one_of('strategy', choices.STRATEGIES)
     one_of('initializer', choices.INITIALIZERS)
-    one_of('loss_reduction', choices.LOSS_REDUCTIONS)
-    one_of('optimizer', choices.OPTIMIZERS)
-    one_of('lr_schedule', choices.SCHEDULES)
-    if self.ppo_clip > 0 and self.correction != 'vtrace':
-      raise ConfigError(f"ppo_clip > 0 needs correction='vtrace', got {self.correction!r}.")
     if (not isinstance(self.mlp_hidden_sizes, tuple) or not self.mlp_hidden_sizes
         or not all(isinstance(h, int) and h > 0 for h in self.mlp_hidden_sizes)):
       raise ConfigError('mlp_hidden_sizes must be a non-empty tuple of positive '
@@ -413,6 +405,7 @@ class ImpalaConfig:
           f'batch_size ({self.batch_size}) must be a multiple of num_minibatches '
           f'({self.num_minibatches}): a minibatch is a set of whole trajectories.')
     architecture_checks.validate(self, ConfigError)
+    r2d2_validation.validate(self, ConfigError)
     return self
 
   # --- Derived quantities ---------------------------------------------------------

@@ -36,14 +36,23 @@ class GraphPolicy:
   """
 
   def __init__(self, config, env_spec, num_envs: int, seed=(0, 0), threads: int = 0,
-               gradients: bool = False):
-    """`gradients`: also build the IMPALA loss's gradients for one unroll of
-    these environments (an A3C actor computes them, see `gradients()`)."""
-    dist = env_spec.distribution
+               gradients: bool = False, network=None, distribution=None):
+    """
+    Args:
+      gradients: also build the IMPALA loss's gradients for one unroll of
+        these environments (an A3C actor computes them, see `gradients()`).
+      network: the unbuilt network to act with (default: the config's
+        ImpalaNetwork); anything with `step` and `initial_state`.
+      distribution: how actions are drawn from the network's
+        `policy_params` (default: the action space's distribution).
+    """
+    dist = distribution or env_spec.distribution
     self.num_envs = e = num_envs
     # Layers are constructed eagerly (see make_network), variables in the graph.
-    network = networks.make_network(config, env_spec.observation_shape, dist,
-                                     env_spec.channels_first, build=False)
+    if network is None:
+      network = networks.make_network(config, env_spec.observation_shape,
+                                       env_spec.distribution, env_spec.channels_first,
+                                       build=False)
     self._graph = tf.Graph()
     with self._graph.as_default():
       placeholder = tf.compat.v1.placeholder

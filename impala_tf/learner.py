@@ -20,7 +20,7 @@ import numpy as np
 import reverb
 import tensorflow as tf
 
-from impala_tf import a3c
+from impala_tf import agents
 from impala_tf import atari_scores
 from impala_tf import checkpoints
 from impala_tf import config as config_lib
@@ -28,15 +28,11 @@ from impala_tf import environments
 from impala_tf import export
 from impala_tf import run_config
 from impala_tf import run_files
-from impala_tf import train_step as train_step_lib
 from impala_tf import trajectories
 from impala_tf import trajectory_queue
 from impala_tf import weights as weights_lib
 from impala_tf.choices import STATUS_FILE
 
-# While the queue holds less than a batch, the learner checks it this often
-# (seconds), staying responsive to stop requests.
-_DATA_POLL_SECONDS = 0.005
 # Once the run is finished, how long the learner keeps serving so that its
 # actors learn it and exit by themselves.
 RUN_END_GRACE_SECONDS = 30.0
@@ -91,9 +87,10 @@ class Learner:
       logging.warning('jit_compile=true on a CPU-only learner: TF 2.15\'s XLA on CPU ran the '
                       'Pong preset\'s step about 75 times slower than without it '
                       '(docs/cloud.md). It is meant for accelerators.')
-    step_class = a3c.A3CStep if config.architecture == 'a3c' else train_step_lib.TrainStep
+    # Chosen once: what this agent's step, tables and input are.
+    self._agent = agents.for_config(config)
     with self._strategy.scope():
-      self.train_step_fn = step_class(config, spec, self._strategy)
+      self.train_step_fn = self._agent.make_step(spec, self._strategy)
     step_fn = self.train_step_fn
     self.network = step_fn.network
     self.optimizer = step_fn.optimizer
@@ -110,13 +107,8 @@ class Learner:
         spec, spec.distribution, config.envs_per_actor,
         config.lstm_units if config.use_lstm else 0)
     self._queue_signature = trajectories.item_signature(step_specs, config.unroll_length)
-    if config.architecture == 'a3c':
-      data_tables = [a3c.gradient_table(config, a3c.gradient_signature(
-          self.train_step_fn.num_parameters, config.unroll_length, config.envs_per_actor))]
-      self._data_table = a3c.GRADIENT_TABLE
-    else:
-      data_tables = trajectory_queue.tables(config, self._queue_signature)
-      self._data_table = trajectory_queue.TRAJECTORY_TABLE
+    data_tables = self._agent.data_tables(self.train_step_fn, self._queue_signature)
+    self._data_table = self._agent.data_table
     self._server = reverb.Server(
         tables=data_tables + weights_lib.weights_tables(self.network.variables)
         + [run_config.table()],
@@ -127,34 +119,15 @@ class Learner:
     self._publisher = weights_lib.WeightPublisher(self._client, self.network.variables,
                                                   lag=max(config.policy_lag, 0))
     self._publisher.publish(self.step)
-    # Reading our own queue: ask for a batch only when it exists (see
-    # `_data_ready`); unrolls sampled but not yet trained on, and this
-    # server's sample count, make the bookkeeping.
-    self._source = None
-    if config.architecture == 'a2c_sync_step':
-      from impala_tf import sync_step  # pylint: disable=g-import-not-at-top
-      # The source acts inside the train call, when the batch is asked for:
-      # the weights are the previous call's (this call's update needs the
-      # batch first) and so is the Python step count (steps_per_call is 1
-      # here). The step variable is not: nothing orders its increment after
-      # the batch is read.
-      self._source = sync_step.SyncStepSource(
-          config, lambda: (self._publisher.read(), self._step))
-      dataset_fn = dataset_fn or (lambda _: self._source.dataset())
-    self._reads_queue = dataset_fn is None
-    self._items_per_call = (1 if config.architecture == 'a3c'
-                            else config.fresh_items_per_batch * config.steps_per_call)
-    self._items_consumed = 0
-    self._items_ready = 0
+    # Where batches come from: the agent's tables on this server (asked for
+    # only when the step will not block, see `agents.LearnerInput`), or the
+    # given dataset.
     if dataset_fn is None:
-      address = f'localhost:{self.port}'
-
-      def dataset_fn(context):
-        if config.architecture == 'a3c':
-          return a3c.make_dataset(address)
-        return trajectory_queue.make_dataset(address, config, context.num_replicas_in_sync,
-                                             signature=self._queue_signature)
-
+      self._input = self._agent.make_input(self, f'localhost:{self.port}',
+                                           self._queue_signature)
+    else:
+      self._input = agents.LearnerInput(dataset_fn)
+    dataset_fn = self._input.dataset_fn
     # Each replica reads its own share of the batch: batches are time-major,
     # so splitting a global batch along its first dimension would split time.
     self._dataset = self._strategy.distribute_datasets_from_function(dataset_fn)
@@ -201,31 +174,20 @@ class Learner:
     self._sync_counters()
     self._publisher.publish(self._step)
 
+  def acting_weights(self):
+    """(the weights actors act with now, this learner's step): what a source
+    that acts inside the learner (the synchronous-per-step A2C) reads."""
+    return self._publisher.read(), self._step
+
   def attach_pbt(self, member):
     """Makes this learner a PBT population member (`pbt.member.Member`)."""
     self._pbt = member
 
   # --- Python step and loop ----------------------------------------------------------
-  def _data_ready(self) -> bool:
-    """True when `steps_per_call` batches can be had without blocking.
-
-    Items the input pipeline already took from the queue (sampled minus
-    trained on) count as ready, so none is lost or waited for twice.
-    """
-    if self._items_ready < self._items_per_call:
-      size, sampled = trajectory_queue.queue_counts(self._client, self._data_table)
-      self._items_ready = size + sampled - self._items_consumed
-      if self._items_ready < self._items_per_call:
-        time.sleep(_DATA_POLL_SECONDS)
-        return False
-    self._items_ready -= self._items_per_call
-    self._items_consumed += self._items_per_call
-    return True
-
   def train_step(self):
     """`steps_per_call` learner steps; returns the last batch's metrics
     (python floats), or None if the queue does not hold a batch yet."""
-    if self._reads_queue and not self._data_ready():
+    if not self._input.ready():
       return None
     step_before = self._step
     try:
@@ -258,8 +220,8 @@ class Learner:
           self._pbt.add_episodes(ret[done].tolist(), task[done].astype(int).tolist())
     k = len(episodes)
     self._step += k
-    self._frames += k * self._config.frames_per_learner_step
-    metrics = train_step_lib.metrics(names, stats[-1], self._step - 1)
+    self._frames += self.train_step_fn.frames_of_call(k)
+    metrics = self.train_step_fn.metrics(stats[-1], self._step - 1)
     metrics['optimizer/skipped_updates'] = float(self._skipped)
     return metrics
 
@@ -351,7 +313,7 @@ class Learner:
     actor has read it (each reads the version table once more, then exits
     0), or RUN_END_GRACE_SECONDS. The data table is emptied meanwhile, so an
     actor blocked on a full queue gets through to read it."""
-    actors = 0 if self._config.architecture == 'a2c_sync_step' else self._config.num_actors
+    actors = self._agent.actors_to_tell()
     table = weights_lib.VERSION_TABLE
     reads = lambda: self._client.server_info()[table].rate_limiter_info.sample_stats.completed
     start_reads = reads()
@@ -406,7 +368,7 @@ class Learner:
     scalars['learner_steps'] = step
     scalars['frames_per_second'] = (frames - frames_at_start) / max(wall, 1e-6)
     scalars['queue_fill'] = (trajectory_queue.queue_size(self._client, self._data_table)
-                             / self._config.queue_capacity)
+                             / self._agent.data_capacity())
     self._write_scalars(scalars, frames)
     if self._episode_returns:
       self._write_scalars({'episode_return': float(np.mean(self._episode_returns)),
@@ -442,8 +404,7 @@ class Learner:
                                 np.int64(frames))
 
   def close(self):
-    if self._source is not None:
-      self._source.close()
+    self._input.close()
     self._publisher.close()
     self._server.stop()
 

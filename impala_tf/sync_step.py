@@ -50,8 +50,8 @@ class SyncStepSource:
   def batches(self):
     """Endless time-major batches [T+1, num_envs, ...] (numpy dicts)."""
     actor = self._actor
-    actor._reset_envs()   # pylint: disable=protected-access
-    part = tf.nest.map_structure(np.array, actor._observation_part())   # pylint: disable=protected-access
+    actor._reset_envs()
+    part = tf.nest.map_structure(np.array, actor.observation_part())
     while True:
       weights, step = self._read_weights()
       actor.policy.set_weights(weights)

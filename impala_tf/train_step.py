@@ -265,6 +265,14 @@ class TrainStep:
         for idx in groups])
     return tf.concat([update_norms / tf.maximum(weight_norms, 1e-12), moments], 0)
 
+  def frames_of_call(self, steps: int) -> int:
+    """New environment frames `steps` learner steps consumed."""
+    return steps * self._config.frames_per_learner_step
+
+  def metrics(self, stats, step_before):
+    """Readable metrics of one batch's statistics vector (see `metrics`)."""
+    return metrics(self.stat_names, stats, step_before)
+
   @tf.function
   def __call__(self, iterator):
     """Trains on `steps_per_call` batches from the distributed iterator.

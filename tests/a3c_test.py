@@ -34,11 +34,11 @@ class A3CTest(tf.test.TestCase):
     # A real unroll, acted by the same weights.
     actor = actor_lib.Actor(config, 'unused:0', task=0)
     actor.policy.set_weights([v.numpy() for v in net.variables])
-    actor._reset_envs()   # pylint: disable=protected-access
-    parts, actions = [dict(actor._observation_part())], []   # pylint: disable=protected-access
+    actor._reset_envs()
+    parts, actions = [dict(actor.observation_part())], []
     for _ in range(config.unroll_length):
-      actor._act_and_step(lambda p: actions.append(tf.nest.map_structure(np.array, p)))  # pylint: disable=protected-access
-      parts.append(tf.nest.map_structure(np.array, actor._observation_part()))  # pylint: disable=protected-access
+      actor.act_and_step(lambda p: actions.append(tf.nest.map_structure(np.array, p)))
+      parts.append(tf.nest.map_structure(np.array, actor.observation_part()))
     actor.close()
     unroll = {k: np.stack([p[k] for p in parts]) for k in parts[0] if k != 'core_state'}
     unroll.update({k: np.stack([a[k] for a in actions]) for k in actions[0]})

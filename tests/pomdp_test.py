@@ -1,10 +1,12 @@
 """Partial observability: CartPole without its velocities needs memory.
 
 The preset (configs/cartpole_pomdp.py) trains to its 1M-frame budget with its
-LSTM, and again without it. With memory it learns (docs/pomdp.md: 464, 487
-and 341 over seeds 0-2); without, a policy that sees positions only stays
-near 45. The thresholds leave room for a slow machine: free-running actors
-lag more there.
+LSTM, and again without it. Without memory, a policy that sees positions
+only stays near 45 (42.5-44.6 over four runs). With memory the result at 1M
+frames spreads widely with the free-running actors' timing: 120 to 487
+over eight runs (docs/pomdp.md), 120 in one CI run. The test asserts what
+every run showed, that memory more than doubles what no memoryless run
+reached: ≥ 100 with the LSTM, < 70 without.
 """
 
 import json
@@ -35,8 +37,10 @@ class PartialObservabilityTest(tf.test.TestCase):
     with_memory = _train(os.path.join(self.get_temp_dir(), 'lstm'))
     without = _train(os.path.join(self.get_temp_dir(), 'no_lstm'), '--config.use_lstm=false')
     self.assertEqual(with_memory['env_frames'], 1_000_000)
-    self.assertGreaterEqual(with_memory['episode_return_mean'], 250.0, with_memory)
-    self.assertLess(without['episode_return_mean'], 100.0, without)
+    self.assertGreaterEqual(with_memory['episode_return_mean'], 100.0, with_memory)
+    self.assertLess(without['episode_return_mean'], 70.0, without)
+    self.assertGreater(with_memory['episode_return_mean'],
+                       2 * without['episode_return_mean'], (with_memory, without))
 
 
 if __name__ == '__main__':

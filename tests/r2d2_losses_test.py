@@ -26,6 +26,17 @@ def _h_inv_by_bisection(y, eps):
   return out
 
 
+def _trained_reference(mask, discounts, n):
+  """Trained: real, with s_{t+n} real or a real terminal step on the way."""
+  t_len, b_len = mask.shape
+  m = np.zeros((t_len - n, b_len))
+  for b in range(b_len):
+    for t in range(t_len - n):
+      ends = any(discounts[t + k, b] == 0 and mask[t + k, b] for k in range(n))
+      m[t, b] = float(mask[t, b] and (mask[t + n, b] or ends))
+  return m
+
+
 def _reference(q_online, q_target, actions, rewards, discounts, mask, n, eps, eta,
                weights=None):
   """Loops over t and b, as the target's definition reads."""
@@ -40,7 +51,7 @@ def _reference(q_online, q_target, actions, rewards, discounts, mask, n, eps, et
       a_star = np.argmax(q_online[t + n, b])
       y = _h(ret + scale * _h_inv_by_bisection(np.array(q_target[t + n, b, a_star]), eps), eps)
       td[t, b] = y - q_online[t, b, actions[t, b]]
-  m = mask[:t_len - n]
+  m = _trained_reference(mask, discounts, n)
   w = np.ones(b_len) if weights is None else weights
   loss = np.sum(0.5 * td ** 2 * m * w[None]) / np.sum(m)
   priorities = np.array([
@@ -49,8 +60,9 @@ def _reference(q_online, q_target, actions, rewards, discounts, mask, n, eps, et
   return loss, td, priorities
 
 
-def _episode_batch(rng, t_len=12, b_len=3, a_len=4, gamma=0.997):
-  """Sequences where one episode ends part-way (then padding), one does not."""
+def _episode_batch(rng, t_len=12, b_len=4, a_len=4, gamma=0.997):
+  """Sequences where an episode ends part-way (then padding), one at the end,
+  one is cut by a time limit (padding after a step still discounted by γ)."""
   q_online = rng.normal(size=(t_len, b_len, a_len)) * 3
   q_target = rng.normal(size=(t_len, b_len, a_len)) * 3
   actions = rng.integers(0, a_len, (t_len, b_len))
@@ -64,6 +76,10 @@ def _episode_batch(rng, t_len=12, b_len=3, a_len=4, gamma=0.997):
   mask[7:, 1] = 0.0
   # Sequence 2's ends at its very last step.
   discounts[-1, 2] = 0.0
+  # Sequence 3's is cut by a time limit at step 8: γ there, padding after.
+  rewards[9:, 3] = 0.0
+  discounts[9:, 3] = 0.0
+  mask[9:, 3] = 0.0
   return q_online, q_target, actions, rewards, discounts, mask
 
 
@@ -108,6 +124,17 @@ class LossTest(tf.test.TestCase, parameterized.TestCase):
       self.assertAllClose(out.loss, ref_loss, rtol=1e-4)
       self.assertAllClose(out.priorities, ref_p, rtol=1e-4)
 
+  def test_a_time_limit_leaves_the_last_n_steps_untrained(self):
+    # Real steps 0-8 of 12, no terminal: step t needs s_{t+n}, n = 3, so
+    # steps 6-8 have no target; an episode that ends at step 8 trains them.
+    mask = np.zeros((12, 2), np.float32)
+    mask[:9] = 1.0
+    discounts = np.where(mask > 0, 0.99, 0.0).astype(np.float32)
+    discounts[8, 1] = 0.0
+    trained = losses.trained_mask(mask, discounts, 3).numpy()
+    self.assertEqual(trained[:, 0].tolist(), [1.0] * 6 + [0.0] * 3)
+    self.assertEqual(trained[:, 1].tolist(), [1.0] * 9)
+
   def test_episode_end_cuts_the_return(self):
     # A terminal step: no reward or bootstrap from beyond it reaches the target.
     t_len, n = 8, 5
@@ -145,10 +172,11 @@ class LossTest(tf.test.TestCase, parameterized.TestCase):
     self.assertIsNone(g_target)
     g = g_online.numpy()
     n = 5
+    trained = _trained_reference(mask, discounts, n)
     taken = np.zeros_like(g, bool)
     for t in range(g.shape[0] - n):
       for b in range(g.shape[1]):
-        taken[t, b, actions[t, b]] = mask[t, b] > 0
+        taken[t, b, actions[t, b]] = trained[t, b] > 0
     self.assertAllEqual(g[~taken], np.zeros(np.sum(~taken)))
     self.assertTrue(np.all(g[taken] != 0))
 

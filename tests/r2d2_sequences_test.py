@@ -48,6 +48,33 @@ class SequenceBuilderTest(parameterized.TestCase):
       covered |= set(s.steps['id'][:real].tolist())
     self.assertEqual(covered, set(range(length)))  # every step is replayed
 
+  @parameterized.named_parameters(
+      ('short', 10, [(0, 10)]),
+      ('long', 130, [(0, 40), (0, 60), (20, 80), (40, 100), (60, 120), (80, 130)]),
+  )
+  def test_lead_puts_the_first_steps_after_a_burn_in(self, length, expected):
+    # Sequences of 20 burn-in + 40 trained steps, a new one every 20: with the
+    # burn-in as lead, windows start 20 steps before the episode, on padding,
+    # so the episode's first steps fall in a trained part too.
+    builder = sequences.SequenceBuilder(length=60, period=20, lead=20)
+    out = _episode(builder, length)
+    real = [(int(s.steps['id'][s.mask == 1][0]), int(s.steps['id'][s.mask == 1][-1]) + 1)
+            for s in out]
+    self.assertEqual(real, expected)
+    first = out[0]
+    # Lead padding: zeros, mask 0, then the episode's step 0 at index 20.
+    self.assertTrue(np.all(first.mask[:20] == 0) and first.mask[20] == 1)
+    self.assertEqual(int(first.steps['id'][20]), 0)
+    self.assertTrue(np.all(first.steps['obs'][:20] == 0))
+    self.assertTrue(first.episode_start)
+    # The stored state is the episode's initial one (the state before step 0).
+    self.assertTrue(np.array_equal(first.start_state[0], np.zeros(2)))
+    trained = set()
+    for s in out:
+      ids = s.steps['id'][20:60][s.mask[20:60] == 1]
+      trained |= set(ids.tolist())
+    self.assertEqual(trained, set(range(length)))   # every step in a trained part
+
   def test_never_crosses_an_episode_boundary(self):
     builder = sequences.SequenceBuilder(length=80, period=40)
     first = _episode(builder, 100, first_id=0)
@@ -56,7 +83,10 @@ class SequenceBuilderTest(parameterized.TestCase):
       self.assertTrue(np.all(s.steps['id'][s.mask == 1] < 1000))
     self.assertEqual([int(s.steps['id'][0]) for s in second], [1000, 1040])
     self.assertTrue(second[0].episode_start)
-    self.assertTrue(np.array_equal(second[0].start_state[0], np.full(2, 1000)))
+    # An episode starts from the initial state, not the one the previous
+    # episode left (the network resets at a first step anyway).
+    self.assertTrue(np.array_equal(second[0].start_state[0], np.zeros(2)))
+    self.assertTrue(np.array_equal(second[1].start_state[0], np.full(2, 1040)))
 
   def test_no_overlap(self):
     builder = sequences.SequenceBuilder(length=10, period=10)

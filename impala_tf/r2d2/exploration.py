@@ -6,7 +6,7 @@ down to 0.4⁸ ≈ 0.00066 for the last one, so some actors explore broadly and
 some nearly follow the greedy policy.
 """
 
-import numpy as np
+import tensorflow as tf
 
 
 def actor_epsilon(index: int, num_actors: int, base: float = 0.4, alpha: float = 7.0) -> float:
@@ -18,9 +18,31 @@ def actor_epsilon(index: int, num_actors: int, base: float = 0.4, alpha: float =
   return float(base ** (1.0 + alpha * index / (num_actors - 1)))
 
 
-def epsilon_greedy(q_values, epsilon: float, rng: np.random.Generator):
-  """Actions [B] from Q values [B, A]: greedy, or uniform with probability ε."""
-  q_values = np.asarray(q_values)
-  greedy = np.argmax(q_values, axis=-1)
-  explore = rng.uniform(size=greedy.shape) < epsilon
-  return np.where(explore, rng.integers(0, q_values.shape[-1], greedy.shape), greedy)
+class EpsilonGreedy:
+  """The acting distribution of an R2D2 actor, in the interface of
+  `impala_tf.distributions.Categorical` (what the actor's graph policy and
+  the export call): its parameters are the Q values [..., A]; `sample`
+  takes the greedy action, or with probability ε a uniform one; `mode` is
+  the greedy action.
+  """
+
+  def __init__(self, num_actions: int, epsilon: float):
+    if not 0.0 <= epsilon <= 1.0:
+      raise ValueError(f'epsilon must be in [0, 1], got {epsilon}.')
+    self.num_actions = self.num_params = num_actions
+    self.epsilon = epsilon
+    self.action_shape = ()
+    self.action_dtype = tf.int32
+
+  def sample(self, q_values, seed):
+    """int32 actions [...] with a stateless seed (shape [2])."""
+    greedy = self.mode(q_values)
+    shape = tf.shape(greedy)
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    explore = tf.random.stateless_uniform(shape, seeds[0]) < self.epsilon
+    uniform = tf.random.stateless_uniform(shape, seeds[1], minval=0,
+                                          maxval=self.num_actions, dtype=tf.int32)
+    return tf.where(explore, uniform, greedy)
+
+  def mode(self, q_values):
+    return tf.argmax(q_values, axis=-1, output_type=tf.int32)

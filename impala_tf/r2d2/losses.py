@@ -68,6 +68,21 @@ def n_step_double_q_targets(q_online, q_target, rewards, discounts, n: int,
   return tf.stop_gradient(value_rescale(ret + scale * bootstrap, epsilon))
 
 
+def trained_mask(mask, discounts, n: int):
+  """Which steps t < T − n have a target, float32 [T − n, B].
+
+  Step t is trained when it is real and its n-step return stays in the
+  sequence's real steps: s_{t+n} is real, or a real step on the way ended
+  the episode (discount 0), so nothing past it counts. A sequence cut by a
+  time limit (padding after a step whose discount is still γ) leaves its
+  last n steps untrained: their bootstrap state was never seen.
+  """
+  t_len = mask.shape[0]
+  ended = tf.cast(tf.equal(discounts, 0.0), mask.dtype) * mask
+  stops = tf.reduce_max(tf.stack([ended[k:t_len - n + k] for k in range(n)]), axis=0)
+  return mask[:t_len - n] * tf.maximum(mask[n:], stops)
+
+
 # loss: scalar; td_errors: [T − n, B]; priorities: [B].
 LossOutput = collections.namedtuple('LossOutput', ['loss', 'td_errors', 'priorities'])
 
@@ -101,8 +116,8 @@ def r2d2_loss(q_online, q_target, actions, rewards, discounts, mask, n: int = 5,
     importance_weights: optional float32 [B], prioritised replay's
       importance-sampling weights (the paper uses none).
   Returns:
-    LossOutput: loss = Σ_{t<T−n, b} w_b · ½ δ² · mask / Σ mask (the mean over
-    real trained steps), the TD errors δ_t = y_t − Q_online(s_t, a_t) in the
+    LossOutput: loss = Σ_{t<T−n, b} w_b · ½ δ² · m / Σ m, m = `trained_mask`
+    (the mean over the trained steps), the TD errors δ_t = y_t − Q_online(s_t, a_t) in the
     rescaled space, and each sequence's priority.
   """
   _check(q_online, q_target, actions, rewards, discounts, mask, n)
@@ -110,7 +125,7 @@ def r2d2_loss(q_online, q_target, actions, rewards, discounts, mask, n: int = 5,
   targets = n_step_double_q_targets(q_online, q_target, rewards, discounts, n, epsilon)
   q_taken = tf.gather(q_online[:t_len - n], actions[:t_len - n], axis=-1, batch_dims=2)
   td_errors = targets - q_taken
-  trained = mask[:t_len - n]
+  trained = trained_mask(mask, discounts, n)
   weights = trained if importance_weights is None else trained * importance_weights[None]
   loss = tf.math.divide_no_nan(tf.reduce_sum(0.5 * tf.square(td_errors) * weights),
                                tf.reduce_sum(trained))

@@ -65,5 +65,34 @@ class RecurrentQNetwork(tf.keras.Model):
                                                self._num_actions, self._reward_clipping)
     return self._head(features), core_state
 
+  def step(self, inputs: networks.NetworkInput, core_state):
+    """One acting step, inputs [B, ...] → (NetworkOutput, new state), the
+    interface IMPALA's network has: `policy_params` are the Q values [B, A]
+    (the greedy action is their argmax, as a categorical's mode is) and
+    `baseline` is max_a Q [B], in the rescaled space."""
+    expanded = tf.nest.map_structure(lambda x: tf.expand_dims(x, 0), inputs)
+    q, core_state = self.unroll(expanded, core_state)
+    q = q[0]
+    return networks.NetworkOutput(q, tf.reduce_max(q, axis=-1)), core_state
+
   def call(self, inputs, core_state):
     return self.unroll(inputs, core_state)
+
+
+def make_network(config, observation_shape, num_actions: int, channels_first=False,
+                 build=True) -> RecurrentQNetwork:
+  """The config's recurrent Q network; `build` creates its variables now
+  (see `impala_tf.networks.make_network`)."""
+  network = RecurrentQNetwork(
+      num_actions, torso=config.torso, mlp_hidden_sizes=config.mlp_hidden_sizes,
+      torso_output_size=config.torso_output_size, use_lstm=config.use_lstm,
+      lstm_units=config.lstm_units, head_hidden=config.r2d2_head_hidden,
+      channels_first=channels_first, reward_clipping=config.reward_clipping,
+      initializer=config.initializer)
+  if build:
+    dummy = networks.NetworkInput(
+        observation=tf.zeros([1, 1, *observation_shape], tf.float32),
+        first=tf.ones([1, 1], tf.bool), prev_action=tf.zeros([1, 1], tf.int32),
+        prev_reward=tf.zeros([1, 1], tf.float32))
+    network.unroll(dummy, network.initial_state(1))
+  return network

@@ -1,0 +1,233 @@
+"""R2D2 as an agent of the shared actor and learner loops (`impala_tf.agents`).
+
+Learner: the prioritised sequence table (`replay`) and the actors' progress
+queue (`progress`) beside the weights tables; batches of B sequences sampled
+from replay (the rate limiter holds `r2d2_samples_per_insert`); the step in
+`learner_step`.
+
+Actor: ε-greedy over the recurrent Q network, actor i of N with its ε from
+the ladder (`exploration`); each environment's steps cut into sequences of
+`r2d2_burn_in + r2d2_sequence_length` steps, a new one every
+`r2d2_sequence_period` (`sequences.SequenceBuilder`, with the burn-in as its
+lead), each stored with the LSTM state before its first step and the
+weights version that acted.
+"""
+
+import time
+
+from absl import logging
+import numpy as np
+import reverb
+import tensorflow as tf
+
+from impala_tf import agents
+from impala_tf import weights as weights_lib
+from impala_tf.r2d2 import exploration
+from impala_tf.r2d2 import learner_step
+from impala_tf.r2d2 import networks as r2d2_networks
+from impala_tf.r2d2 import progress
+from impala_tf.r2d2 import replay
+from impala_tf.r2d2 import sequences
+
+# A new sequence's priority until the learner has computed its TD errors:
+# above what trained sequences settle at, so it is sampled soon (Schaul et
+# al.'s "new transitions first"; see docs/r2d2.md).
+INITIAL_PRIORITY = 1.0
+# How long the learner's sample stream waits on the rate limiter before it
+# is reopened (it then notices a stopped server).
+STREAM_TIMEOUT_MS = 2000
+
+
+def sequence_signature(config, env_spec):
+  """The structure of tf.TensorSpec of one replay sequence."""
+  length = config.r2d2_burn_in + config.r2d2_sequence_length
+  spec = lambda shape, dtype: tf.TensorSpec([length, *shape], dtype)
+  signature = {
+      'observation': spec(env_spec.observation_shape, tf.as_dtype(env_spec.observation_dtype)),
+      'first': spec((), tf.bool),
+      'prev_action': spec((), tf.int32),
+      'prev_reward': spec((), tf.float32),
+      'action': spec((), tf.int32),
+      'reward': spec((), tf.float32),
+      'discount': spec((), tf.float32),
+      'mask': spec((), tf.float32),
+      'weights_version': tf.TensorSpec([], tf.int64),
+  }
+  if config.use_lstm:
+    state = tf.TensorSpec([config.lstm_units], tf.float32)
+    signature['core_state'] = (state, state)
+  return signature
+
+
+def check_action_space(config, env_spec):
+  """R2D2 picks argmax_a Q(s, a): it needs a discrete action space."""
+  if not hasattr(env_spec.distribution, 'num_actions'):
+    raise ValueError(
+        f"architecture='r2d2' needs a discrete action space; env_id={config.env_id!r} has "
+        f'continuous actions {env_spec.action_space}.')
+
+
+class R2D2Agent(agents.ImpalaAgent):
+  """R2D2 on IMPALA's actors, Reverb server and learner loop."""
+
+  data_table = replay.SEQUENCE_TABLE
+
+  # --- learner side -------------------------------------------------------------
+  def make_step(self, env_spec, strategy):
+    check_action_space(self.config, env_spec)
+    return learner_step.R2D2Step(self.config, env_spec, strategy)
+
+  def data_tables(self, step, queue_signature):
+    del queue_signature
+    config = self.config
+    return [replay.table(sequence_signature(config, step.env_spec),
+                         capacity=config.r2d2_replay_capacity,
+                         priority_exponent=config.r2d2_priority_exponent,
+                         samples_per_insert=config.r2d2_samples_per_insert,
+                         min_size=config.r2d2_replay_min_size),
+            progress.table()]
+
+  def data_capacity(self) -> int:
+    return self.config.r2d2_replay_capacity
+
+  def make_input(self, learner, address, queue_signature):
+    del queue_signature
+    config = self.config
+    client = reverb.Client(address)
+    reader = progress.ProgressReader(client)
+    learner.train_step_fn.bind(client, reader)
+
+    def dataset_fn(_):
+      def stream(_):
+        return reverb.TrajectoryDataset.from_table_signature(
+            server_address=address, table=replay.SEQUENCE_TABLE,
+            max_in_flight_samples_per_worker=2 * config.batch_size,
+            num_workers_per_iterator=1, rate_limiter_timeout_ms=STREAM_TIMEOUT_MS)
+      samples = tf.data.Dataset.from_tensors(0).repeat().flat_map(stream)
+      return samples.batch(config.batch_size, drop_remainder=True).prefetch(1)
+
+    def ready():
+      # Progress is drained while replay fills, so actors never wait on it.
+      reader.drain()
+      if client.server_info()[replay.SEQUENCE_TABLE].current_size < config.r2d2_replay_min_size:
+        time.sleep(agents.DATA_POLL_SECONDS)
+        return False
+      return True
+
+    return agents.LearnerInput(dataset_fn, ready)
+
+  # --- actor side -----------------------------------------------------------------
+  def acting_network(self, env_spec):
+    check_action_space(self.config, env_spec)
+    return r2d2_networks.make_network(self.config, env_spec.observation_shape,
+                                      env_spec.distribution.num_actions,
+                                      env_spec.channels_first, build=False)
+
+  def acting_distribution(self, env_spec, actor_index):
+    config = self.config
+    epsilon = exploration.actor_epsilon(actor_index % config.num_actors, config.num_actors,
+                                        config.r2d2_epsilon_base, config.r2d2_epsilon_alpha)
+    logging.info('actor %d: R2D2, ε = %.5f.', actor_index, epsilon)
+    return exploration.EpsilonGreedy(env_spec.distribution.num_actions, epsilon)
+
+  def send(self, actor, client, max_unrolls, stop):
+    SequenceSender(self.config, actor).run(client, max_unrolls, stop)
+
+
+class SequenceSender:
+  """An actor's R2D2 loop: acts, cuts sequences, writes them and its progress.
+
+  `max_unrolls` counts blocks of `r2d2_sequence_period` steps (what an
+  IMPALA actor's unroll is to its loop). The builders live on the actor, so a
+  reconnect continues each environment's open sequences.
+  """
+
+  def __init__(self, config, actor):
+    self._config = config
+    self._actor = actor
+    if not hasattr(actor, 'r2d2_builders'):
+      actor.r2d2_builders = [
+          sequences.SequenceBuilder(config.r2d2_burn_in + config.r2d2_sequence_length,
+                                    config.r2d2_sequence_period, lead=config.r2d2_burn_in)
+          for _ in range(config.envs_per_actor)]
+    self._builders = actor.r2d2_builders
+
+  def run(self, client, max_unrolls, stop):
+    actor, config = self._actor, self._config
+    subscriber = weights_lib.WeightSubscriber(client, actor.policy.set_weights)
+    subscriber.version = actor.weights_version
+    writer = client.trajectory_writer(num_keep_alive_refs=1)
+    progress_writer = client.trajectory_writer(num_keep_alive_refs=1)
+    try:
+      while not stop.is_set() and (max_unrolls is None or actor.unrolls < max_unrolls):
+        t0 = time.perf_counter()
+        actor.weights_version = subscriber.fetch()
+        actor.timers['weights'] += time.perf_counter() - t0
+        if subscriber.finished:
+          actor.finished = True
+          break
+        frames_before = actor.env_frames
+        episodes = []
+        for _ in range(config.r2d2_sequence_period):
+          for sequence in self._step(episodes):
+            self._write(writer, replay.SEQUENCE_TABLE, INITIAL_PRIORITY,
+                        self._item(sequence))
+        for item in progress.items(actor.env_frames - frames_before, episodes):
+          self._write(writer=progress_writer, table=progress.PROGRESS_TABLE, priority=1.0,
+                      item=item)
+        actor.unrolls += 1
+        t0 = time.perf_counter()
+        # Backpressure: the rate limiter holds inserts once actors are
+        # further ahead of the learner than the replay ratio allows.
+        flushed = actor.flush(writer, 0, stop) and actor.flush(progress_writer, 0, stop)
+        actor.timers['reverb'] += time.perf_counter() - t0
+        if not flushed:
+          break
+        actor.log_progress()
+    finally:
+      writer.close()
+      progress_writer.close()
+
+  def _step(self, episodes):
+    """One step of every environment; returns the sequences it completed
+    and appends the episodes it finished to `episodes`."""
+    actor = self._actor
+    before = actor.observation_part()
+    observation = np.array(before['observation'])   # the env reuses its buffer
+    state = before.get('core_state', ())
+    taken = []
+    actor.act_and_step(lambda record: taken.append(record['action']))
+    action = taken[0]
+    after = actor.observation_part()
+    discount = self._config.discount * (1.0 - after['terminal'].astype(np.float32))
+    out = []
+    for i, builder in enumerate(self._builders):
+      if before['last'][i]:
+        continue   # the step that reset this environment: no decision was made
+      step = {'observation': observation[i], 'first': before['first'][i],
+              'prev_action': before['prev_action'][i], 'prev_reward': before['reward'][i],
+              'action': action[i], 'reward': after['reward'][i], 'discount': discount[i]}
+      out.extend(builder.add(step, tuple(s[i] for s in state)))
+      if after['last'][i]:
+        out.extend(builder.end_episode())
+        episodes.append((float(after['episode_return'][i]),
+                         int(after['episode_length'][i]), actor.task_id))
+    return out
+
+  def _item(self, sequence):
+    item = dict(sequence.steps, mask=sequence.mask,
+                weights_version=np.int64(self._actor.weights_version))
+    item['prev_action'] = item['prev_action'].astype(np.int32)
+    item['action'] = item['action'].astype(np.int32)
+    item['discount'] = item['discount'].astype(np.float32)
+    if self._config.use_lstm:
+      item['core_state'] = tuple(np.asarray(s, np.float32) for s in sequence.start_state)
+    return item
+
+  def _write(self, writer, table, priority, item):
+    t0 = time.perf_counter()
+    writer.append(item)
+    writer.create_item(table, priority=priority,
+                       trajectory=tf.nest.map_structure(lambda column: column[-1],
+                                                        writer.history))
+    self._actor.timers['reverb'] += time.perf_counter() - t0

@@ -1,0 +1,160 @@
+"""R2D2's learner step: a sampled batch of sequences, one compiled update, the
+priorities written back.
+
+The step has the interface IMPALA's `train_step.TrainStep` gives the learner
+loop (`network`, `optimizer`, `hyperparameters`, the counters,
+`checkpointables`, `stat_names`, `__call__(iterator)`, `metrics`,
+`frames_of_call`), so `impala_tf.learner.Learner` runs it unchanged. Per call:
+  1. the next batch of B sequences from the prioritised replay table (with
+     each one's key and sampling probability);
+  2. the compiled update: burn-in, the n-step double-Q loss with value
+     rescaling (`learning.sequence_loss`), Adam, the target network's copy
+     every `r2d2_target_period` updates; non-finite updates are skipped and
+     counted, as IMPALA's are;
+  3. the sequences' new priorities, p = η max|δ| + (1 − η) mean|δ|, written
+     back to Reverb;
+  4. the frames and finished episodes actors reported since (`progress`).
+"""
+
+import numpy as np
+import reverb
+import tensorflow as tf
+
+from impala_tf import optimizers
+from impala_tf import train_step as train_step_lib
+from impala_tf.r2d2 import learning
+from impala_tf.r2d2 import networks as r2d2_networks
+from impala_tf.r2d2 import replay
+
+STAT_NAMES = ('loss', 'q_mean', 'td_abs_mean', 'priority_mean', 'importance_weight_mean',
+              'trained_steps', 'skipped', 'grad_norm', 'learning_rate', 'weights_version')
+
+
+def _time_major(x):
+  return tf.transpose(x, [1, 0] + list(range(2, x.shape.rank)))
+
+
+class R2D2Step:
+  """The R2D2 learner's state and its compiled update."""
+
+  def __init__(self, config, env_spec, strategy):
+    del strategy   # one device (r2d2/validation.py refuses the others)
+    self._config = config
+    self.env_spec = env_spec
+    num_actions = env_spec.distribution.num_actions
+    make = lambda: r2d2_networks.make_network(config, env_spec.observation_shape, num_actions,
+                                              env_spec.channels_first)
+    self.network = make()
+    self.target_network = make()
+    self.target = learning.TargetNetwork(self.network, self.target_network,
+                                         config.r2d2_target_period)
+    self.optimizer = optimizers.make_optimizer(config, self.network.trainable_variables)
+    self.hyperparameters = train_step_lib.Hyperparameters(config)
+    self.popart = None
+    counter = lambda name: tf.Variable(0, dtype=tf.int64, trainable=False, name=name)
+    self.env_frames = counter('env_frames')          # frames actors stepped
+    self.learner_steps = counter('learner_steps')    # batches trained on
+    self.skipped_updates = counter('skipped_updates')
+    self.stat_names = STAT_NAMES
+    self.checkpointables = dict(
+        network=self.network, target_network=self.target_network,
+        target_updates=self.target.updates, optimizer=self.optimizer,
+        hyperparameters=self.hyperparameters, env_frames=self.env_frames,
+        learner_steps=self.learner_steps, skipped_updates=self.skipped_updates)
+    self._client = None
+    self._progress = None
+    self._frames_of_call = 0
+    self._update = tf.function(self.train_on_batch)
+
+  def bind(self, client: reverb.Client, progress):
+    """The learner's Reverb client (priorities go back through it) and its
+    `progress.ProgressReader`."""
+    self._client, self._progress = client, progress
+
+  def train_on_batch(self, data, probability, table_size):
+    """One update on a batch of sequences ([B, L, ...] as sampled).
+
+    Returns (stats float32 [len(STAT_NAMES)], priorities float32 [B]).
+    """
+    config = self._config
+    batch = learning.SequenceBatch(
+        observation=_time_major(data['observation']),
+        first=_time_major(data['first']),
+        prev_action=_time_major(data['prev_action']),
+        prev_reward=_time_major(data['prev_reward']),
+        action=_time_major(data['action']),
+        reward=_time_major(data['reward']),
+        discount=_time_major(data['discount']),
+        mask=_time_major(data['mask']),
+        start_state=tuple(data['core_state']) if config.use_lstm else ())
+    weights = None
+    beta = config.r2d2_importance_sampling_exponent
+    if beta > 0:
+      # (N·P(i))^−β, scaled by the batch's largest (Schaul et al. 2016).
+      raw = tf.pow(tf.cast(table_size, tf.float32) * tf.cast(probability, tf.float32), -beta)
+      weights = raw / tf.reduce_max(raw)
+    with tf.GradientTape() as tape:
+      out, q = learning.sequence_loss(
+          self.network, self.target_network, batch, config.r2d2_burn_in, config.r2d2_n_step,
+          config.r2d2_value_rescaling_epsilon, config.r2d2_priority_eta, weights, with_q=True)
+    variables = self.network.trainable_variables
+    grads = tape.gradient(out.loss, variables)
+    grads, grad_norm = tf.clip_by_global_norm(grads, self.hyperparameters.grad_clip_norm)
+    finite = tf.math.is_finite(out.loss) & tf.math.is_finite(grad_norm)
+    learning_rate = self.hyperparameters.learning_rate * optimizers.learning_rate_factor(
+        config, self.env_frames)
+    self.optimizer.learning_rate.assign(learning_rate)
+    tf.cond(finite, lambda: tf.stack(self.optimizer.apply(grads)),
+            lambda: tf.zeros([len(variables)]))
+    skipped = 1 - tf.cast(finite, tf.int64)
+    self.skipped_updates.assign_add(skipped)
+    self.target.after_update()
+    self.learner_steps.assign_add(1)
+    trained_mask = learning.trained_mask(batch, config.r2d2_burn_in, config.r2d2_n_step)
+    trained = tf.reduce_sum(trained_mask)
+    mask = batch.mask[config.r2d2_burn_in:]
+    stats = tf.stack([
+        out.loss,
+        tf.math.divide_no_nan(tf.reduce_sum(tf.reduce_max(tf.stop_gradient(q), -1) * mask), tf.reduce_sum(mask)),
+        tf.math.divide_no_nan(tf.reduce_sum(tf.abs(out.td_errors) * trained_mask), trained),
+        tf.reduce_mean(out.priorities),
+        tf.reduce_mean(weights) if weights is not None else tf.constant(1.0),
+        trained,
+        tf.cast(skipped, tf.float32),
+        grad_norm,
+        learning_rate,
+        tf.reduce_mean(tf.cast(data['weights_version'], tf.float32)),
+    ])
+    return stats, out.priorities
+
+  def __call__(self, iterator):
+    sample = next(iterator)
+    stats, priorities = self._update(sample.data, sample.info.probability,
+                                     sample.info.table_size)
+    replay.update_priorities(self._client, sample.info.key.numpy(), priorities.numpy())
+    self._progress.drain()
+    frames, episodes = self._progress.take()
+    self._frames_of_call = frames
+    if frames:
+      self.env_frames.assign_add(frames)
+    return tf.expand_dims(stats, 0), [tf.constant(episodes)]
+
+  def frames_of_call(self, steps: int) -> int:
+    del steps
+    return self._frames_of_call
+
+  def metrics(self, stats, step_before):
+    s = dict(zip(self.stat_names, np.asarray(stats).tolist()))
+    return {
+        'loss/total': s['loss'],
+        'q/mean_max': s['q_mean'],
+        'q/td_abs_mean': s['td_abs_mean'],
+        'replay/priority_mean': s['priority_mean'],
+        'replay/importance_weight_mean': s['importance_weight_mean'],
+        'replay/trained_steps': s['trained_steps'],
+        'optimizer/grad_norm': s['grad_norm'],
+        'optimizer/learning_rate': s['learning_rate'],
+        # Learner steps between the weights that acted (a sequence's first
+        # step) and this update: replay's staleness.
+        'policy/lag': step_before - s['weights_version'],
+    }

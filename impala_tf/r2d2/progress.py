@@ -1,0 +1,71 @@
+"""What R2D2 actors tell the learner besides their sequences: frames and episodes.
+
+IMPALA's learner counts frames and finished episodes in the unrolls it
+consumes, each exactly once. R2D2's learner samples sequences from replay,
+some many times and some never, so the actors report progress separately: a
+Reverb queue of small items, one per finished episode (its return, length
+and task) or, for a block of steps in which none finished, one with
+`done` false; each carries the frames stepped since the actor's previous
+item. The learner drains the queue while it waits for replay to fill and
+after every step, so the frame budget counts every frame stepped, once.
+"""
+
+import numpy as np
+import reverb
+import tensorflow as tf
+
+PROGRESS_TABLE = 'r2d2_progress'
+# Items the queue holds: the learner drains it continuously, this is slack
+# for a learner busy compiling its first step.
+CAPACITY = 1_000_000
+
+SIGNATURE = {
+    'frames': tf.TensorSpec([], tf.int64),
+    'done': tf.TensorSpec([], tf.bool),
+    'return': tf.TensorSpec([], tf.float32),
+    'length': tf.TensorSpec([], tf.int32),
+    'task': tf.TensorSpec([], tf.int32),
+}
+
+
+def table() -> reverb.Table:
+  return reverb.Table.queue(PROGRESS_TABLE, CAPACITY, signature=SIGNATURE)
+
+
+def items(frames: int, episodes):
+  """The items of one block of steps: `episodes` = [(return, length, task)]
+  finished in it; the block's `frames` ride on the first item."""
+  rows = [(True, r, l, k) for r, l, k in episodes] or [(False, 0.0, 0, 0)]
+  return [{'frames': np.int64(frames if i == 0 else 0), 'done': np.bool_(done),
+           'return': np.float32(ret), 'length': np.int32(length), 'task': np.int32(task)}
+          for i, (done, ret, length, task) in enumerate(rows)]
+
+
+class ProgressReader:
+  """The learner's side: drains the queue, keeps what a step has not yet
+  reported."""
+
+  def __init__(self, client: reverb.Client):
+    self._client = client
+    self._frames = 0
+    self._episodes = []   # (return, length, task)
+
+  def drain(self):
+    size = self._client.server_info()[PROGRESS_TABLE].current_size
+    if not size:
+      return
+    for sample in self._client.sample(PROGRESS_TABLE, num_samples=size,
+                                      emit_timesteps=False, unpack_as_table_signature=True):
+      data = sample.data
+      self._frames += int(data['frames'])
+      if bool(data['done']):
+        self._episodes.append((float(data['return']), int(data['length']),
+                               int(data['task'])))
+
+  def take(self):
+    """(frames, episodes float32 [4, N]: done, return, length, task) since the
+    last take, in the form IMPALA's step reports its episodes."""
+    frames, episodes = self._frames, self._episodes
+    self._frames, self._episodes = 0, []
+    table_rows = np.array([[1.0, r, l, k] for r, l, k in episodes], np.float32).reshape(-1, 4)
+    return frames, table_rows.T

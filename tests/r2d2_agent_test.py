@@ -1,0 +1,206 @@
+"""R2D2 through the shared actor and learner loops, on a real Reverb server.
+
+What the actors write (sequences that follow the environment step by step,
+with the burn-in as lead padding, the stored state and the discounts), what
+the learner does with it (updates, priorities written back, the target's
+copies, frames and episodes counted once), the export evaluate.py runs, and
+the refusals of what R2D2 cannot run.
+"""
+
+import collections
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import reverb
+import tensorflow as tf
+
+from impala_tf import actor as actor_lib
+from impala_tf import config as config_lib
+from impala_tf import learner as learner_lib
+from impala_tf import networks
+from impala_tf.r2d2 import agent as agent_lib
+from impala_tf.r2d2 import replay
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BURN_IN, LENGTH, PERIOD = 4, 10, 5
+
+
+def _config(**kwargs):
+  base = dict(env_id='CartPole-v1', architecture='r2d2', torso='mlp', action_repeat=1,
+              mlp_hidden_sizes=(16,), use_lstm=True, lstm_units=16, r2d2_head_hidden=16,
+              envs_per_actor=4, num_actors=2, batch_size=8, reward_clipping='none',
+              optimizer='adam', learning_rate=1e-3, lr_schedule='constant',
+              r2d2_sequence_length=LENGTH, r2d2_burn_in=BURN_IN,
+              r2d2_sequence_period=PERIOD, r2d2_n_step=3, r2d2_target_period=5,
+              r2d2_replay_capacity=2000, r2d2_replay_min_size=16,
+              total_environment_frames=10_000_000, summary_every_steps=1,
+              log_every_seconds=0.5)
+  base.update(kwargs)
+  return config_lib.ImpalaConfig(**base)
+
+
+def _sequences(address, count=40):
+  """Distinct sequences sampled from the replay table, with their info (few:
+  the table's rate limiter also holds a test's samples)."""
+  client = reverb.Client(address)
+  seen = {}
+  for sample in client.sample(replay.SEQUENCE_TABLE, num_samples=count, emit_timesteps=False,
+                              unpack_as_table_signature=True):
+    seen[int(sample.info.key)] = sample
+  return list(seen.values())
+
+
+class R2D2AgentTest(tf.test.TestCase):
+
+  def _start(self, config, logdir, actors=1, max_unrolls=None):
+    learner = learner_lib.Learner(config, logdir)
+    self.addCleanup(learner.close)
+    stop = threading.Event()
+    self.addCleanup(stop.set)
+    started = []
+    for task in range(actors):
+      actor = actor_lib.Actor(config, f'127.0.0.1:{learner.port}', task=task)
+      thread = threading.Thread(target=actor.run,
+                                kwargs={'stop': stop, 'max_unrolls': max_unrolls}, daemon=True)
+      thread.start()
+      started.append((actor, thread))
+    return learner, started, stop
+
+  def test_sequences_follow_the_environment(self):
+    config = _config()
+    learner, [(actor, thread)], _ = self._start(config, self.get_temp_dir(), max_unrolls=12)
+    thread.join(timeout=300)
+    self.assertFalse(thread.is_alive())
+    samples = _sequences(f'127.0.0.1:{learner.port}')
+    # 12 blocks of 5 steps in 4 envs: 240 steps, about a sequence per 5 steps
+    # (below what the rate limiter lets in before the learner samples).
+    self.assertGreater(len(samples), 15)
+    starts = mid = 0
+    for sample in samples:
+      d = sample.data
+      self.assertEqual(d['observation'].shape, (BURN_IN + LENGTH, 4))
+      mask = d['mask']
+      real = np.flatnonzero(mask)
+      self.assertTrue(np.array_equal(real, np.arange(real[0], real[-1] + 1)), mask)
+      if d['first'][real[0]]:
+        # An episode's first sequence: the burn-in's lead padding before it,
+        # and the initial (zero) state stored.
+        starts += 1
+        self.assertEqual(real[0], BURN_IN)
+        self.assertAllEqual(d['core_state'][0], np.zeros(16))
+      else:
+        mid += 1
+        self.assertEqual(real[0], 0)
+        self.assertGreater(np.abs(d['core_state'][0]).sum(), 0.0)
+      self.assertTrue(np.all(mask[real[-1] + 1:] == 0))
+      self.assertTrue(np.all(d['observation'][mask == 0] == 0))
+      self.assertFalse(np.any(d['first'][real[1:]]))
+      # Step t's action and reward are step t+1's previous action and reward.
+      self.assertAllEqual(d['prev_action'][real[1:]], d['action'][real[:-1]])
+      self.assertAllEqual(d['prev_reward'][real[1:]], d['reward'][real[:-1]])
+      self.assertAllEqual(d['reward'][real], np.ones(len(real)))   # CartPole: +1 a step
+      # γ on every step but an episode's last, which ends the sequence.
+      ended = np.flatnonzero(d['discount'][real] == 0)
+      self.assertTrue(ended.size == 0 or ended.tolist() == [len(real) - 1], d['discount'])
+      discounted = d['discount'][real][d['discount'][real] > 0]
+      self.assertAllClose(discounted, np.full(len(discounted), config.discount))
+      self.assertEqual(sample.info.priority, agent_lib.INITIAL_PRIORITY)
+    self.assertGreater(starts, 0)
+    self.assertGreater(mid, 0)
+
+  def test_learner_trains_writes_priorities_and_counts_frames_once(self):
+    config = _config()
+    logdir = self.get_temp_dir()
+    learner, started, stop = self._start(config, logdir, actors=2)
+    status = learner.run(max_steps=12)
+    stop.set()
+    for _, thread in started:
+      thread.join(timeout=60)
+    self.assertEqual(status['learner_steps'], 12)
+    step = learner.train_step_fn
+    self.assertEqual(int(step.target.updates.numpy()), 12)
+    # The target was copied at update 10 and has not moved since; the online
+    # network has.
+    online = [v.numpy() for v in step.network.variables]
+    target = [v.numpy() for v in step.target_network.variables]
+    self.assertFalse(all(np.array_equal(a, b) for a, b in zip(online, target)))
+    # Priorities came back from the learner for the sequences it trained on.
+    samples = _sequences(f'127.0.0.1:{learner.port}')
+    priorities = np.array([s.info.priority for s in samples])
+    self.assertGreater(np.sum(priorities != agent_lib.INITIAL_PRIORITY), 0)
+    self.assertTrue(np.all(priorities >= 0))
+    # Frames: every frame the actors stepped before the learner's last step
+    # is counted, none twice; episodes are whole CartPole episodes.
+    stepped = sum(actor.env_frames for actor, _ in started)
+    self.assertGreater(learner.frames, 0)
+    self.assertLessEqual(learner.frames, stepped)
+    self.assertGreater(learner.episodes, 0)
+    self.assertEqual(status['env_frames'], learner.frames)
+    self.assertGreaterEqual(status['episode_return_mean'], 8.0)
+    for actor, _ in started:
+      self.assertGreater(actor.weights_version, 0)
+    # The checkpoint holds the target network and its update count.
+    learner.close()
+    resumed = learner_lib.Learner(config, logdir)
+    self.addCleanup(resumed.close)
+    self.assertEqual(resumed.step, 12)
+    self.assertEqual(int(resumed.train_step_fn.target.updates.numpy()), 12)
+    for a, b in zip(target, resumed.train_step_fn.target_network.variables):
+      self.assertAllEqual(a, b.numpy())
+
+    # The greedy export acts by argmax Q, through the LSTM, and evaluate.py
+    # runs it unchanged.
+    greedy = os.path.join(logdir, 'saved_model', 'greedy')
+    policy = tf.saved_model.load(greedy)
+    rng = np.random.default_rng(0)
+    t_len, batch = 6, 2
+    observation = rng.normal(size=(t_len, batch, 4)).astype(np.float32)
+    step_type = np.ones((t_len, batch), np.int32)
+    step_type[0] = 0
+    reward = np.ones((t_len, batch), np.float32)
+    reward[0] = 0.0
+    TimeStep = collections.namedtuple('TimeStep', 'step_type reward discount observation')
+    state = policy.get_initial_state(batch)
+    actions = []
+    for t in range(t_len):
+      out = policy.action(TimeStep(tf.constant(step_type[t]), tf.constant(reward[t]),
+                                   tf.ones([batch]), tf.constant(observation[t])), state)
+      state = out.state
+      actions.append(out.action.numpy())
+    actions = np.stack(actions)
+    prev_action = np.concatenate([np.zeros((1, batch), np.int32), actions[:-1]])
+    q, _ = step.network.unroll(networks.NetworkInput(observation, step_type == 0, prev_action,
+                                                     reward), step.network.initial_state(batch))
+    self.assertAllEqual(np.argmax(q.numpy(), -1), actions)
+    result = subprocess.run(
+        [sys.executable, os.path.join(_REPO, 'binaries', 'evaluate.py'),
+         f'--saved_model={greedy}', '--episodes=2'],
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+    self.assertIn('"episodes": 2', result.stdout)
+
+  def test_what_r2d2_cannot_run_is_refused(self):
+    with self.assertRaisesRegex(ValueError, "continuous.*env_id='Pendulum-v1'|"
+                                            "env_id='Pendulum-v1'.*continuous"):
+      learner_lib.Learner(_config(env_id='Pendulum-v1'), self.get_temp_dir())
+    for overrides, field in (
+        (dict(r2d2_replay_capacity=10, r2d2_replay_min_size=16), 'r2d2_replay_capacity'),
+        (dict(r2d2_replay_min_size=4), 'r2d2_replay_min_size'),
+        (dict(r2d2_n_step=10), 'r2d2_n_step'),
+        (dict(r2d2_sequence_period=11), 'r2d2_sequence_period'),
+        (dict(r2d2_burn_in=-1), 'r2d2_burn_in'),
+        (dict(strategy='mirrored'), 'strategy'),
+        (dict(observation_normalization=True), 'observation_normalization'),
+        (dict(r2d2_importance_sampling_exponent=1.5), 'r2d2_importance_sampling_exponent'),
+    ):
+      with self.subTest(field=field):
+        with self.assertRaisesRegex(config_lib.ConfigError, f'^{field}|{field}='):
+          _config(**overrides)
+
+
+if __name__ == '__main__':
+  tf.test.main()
