@@ -37,5 +37,5 @@ def get_config():
       r2d2_head_hidden=64,
       r2d2_replay_capacity=10_000,
       r2d2_replay_min_size=500,
-      r2d2_samples_per_insert=2.0,
+      r2d2_samples_per_insert=4.0,
   )

@@ -224,6 +224,16 @@ class Actor:
     self._env.close()
     self.policy.close()
 
+  def fetch_weights(self, subscriber) -> bool:
+    """Loads the newest published weights, if new; False once the learner
+    has finished the run (this actor is then done)."""
+    t0 = time.perf_counter()
+    self.weights_version = subscriber.fetch()
+    self.timers['weights'] += time.perf_counter() - t0
+    if subscriber.finished:
+      self.finished = True
+    return not self.finished
+
   def log_progress(self):
     """Logs frames, unrolls and where the time went, every log_every_seconds."""
     now = time.time()
@@ -251,13 +261,9 @@ class Actor:
     try:
       writer.append(self.observation_part(), partial_step=True)
       while not stop.is_set() and (max_unrolls is None or self.unrolls < max_unrolls):
-        t0 = time.perf_counter()
-        self.weights_version = subscriber.fetch()
-        step_at_start = subscriber.step
-        self.timers['weights'] += time.perf_counter() - t0
-        if subscriber.finished:
-          self.finished = True
+        if not self.fetch_weights(subscriber):
           break
+        step_at_start = subscriber.step
         for _ in range(t_len):
           self.act_and_step(writer.append)
           t0 = time.perf_counter()
@@ -303,11 +309,7 @@ class Actor:
     try:
       part = _copy(self.observation_part())
       while not stop.is_set() and (max_unrolls is None or self.unrolls < max_unrolls):
-        t0 = time.perf_counter()
-        self.weights_version = subscriber.fetch()
-        self.timers['weights'] += time.perf_counter() - t0
-        if subscriber.finished:
-          self.finished = True
+        if not self.fetch_weights(subscriber):
           break
         unroll, part = self.collect_unroll(part)
         t0 = time.perf_counter()
@@ -330,7 +332,7 @@ class Actor:
 
   def collect_unroll(self, first_part):
     """Acts T steps from `first_part` (the observation part acting starts
-    from, see `_observation_part`), outside any queue.
+    from, see `observation_part`), outside any queue.
 
     Returns (unroll, last part): the unroll as one dict of numpy columns
     shaped like a queue item ([T+1, E, ...], actions [T, E, ...], the core

@@ -250,7 +250,8 @@ class LocalLauncher:
         f"frames {s['env_frames']:,} ({s['frames_per_second']:,.0f}/s) | "
         f"return {ret} (last {min(s['episodes'], 100)} of {s['episodes']} episodes) | "
         f"policy lag {lag} | learner {s['learner_steps_per_second']:.1f} "
-        f"steps/s | queue {s['queue_size']}/{self._config.queue_capacity}{tasks}")
+        f"steps/s | queue {s['queue_size']}/"
+        f"{s.get('queue_capacity', self._config.queue_capacity)}{tasks}")
 
 
 # Set in the environment of a launcher running in its private namespace.

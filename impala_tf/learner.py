@@ -353,6 +353,8 @@ class Learner:
         'policy_lag': metrics.get('policy/lag'),
         'skipped_updates': self._skipped,
         'queue_size': trajectory_queue.queue_size(self._client, self._data_table),
+        # The agent's data table: IMPALA's queue, R2D2's replay.
+        'queue_capacity': self._agent.data_capacity(),
         'done': done,
         'time': time.time(),
     }

@@ -11,10 +11,13 @@ Reinforcement Learning") on the same actors, Reverb and learner machinery.
                 (`impala_tf.networks`), a dueling head;
   learning.py   burn-in from the stored state, the sequence loss, the
                 target network's schedule;
-  exploration.py  the actors' ε ladder and ε-greedy actions.
+  exploration.py  the actors' ε ladder and the in-graph ε-greedy distribution;
+  progress.py   the actors' frames and finished episodes, reported apart
+                from replay;
+  learner_step.py  the compiled update and the priority write-back;
+  agent.py      R2D2 as an agent of the shared loops (`impala_tf.agents`):
+                its tables, input, acting and the actors' sequence sender;
+  validation.py  the R2D2 config fields, and what an R2D2 run refuses.
 
-Built so far: these pieces, each tested on its own. Not yet: the actor's
-sequence writer over them, the compiled learner step with
-its optimiser and priority write-back in the learner loop, the presets and
-the agent's choice by preset.
+A preset chooses R2D2 with architecture='r2d2' (docs/r2d2.md).
 """

@@ -160,11 +160,7 @@ class SequenceSender:
     progress_writer = client.trajectory_writer(num_keep_alive_refs=1)
     try:
       while not stop.is_set() and (max_unrolls is None or actor.unrolls < max_unrolls):
-        t0 = time.perf_counter()
-        actor.weights_version = subscriber.fetch()
-        actor.timers['weights'] += time.perf_counter() - t0
-        if subscriber.finished:
-          actor.finished = True
+        if not actor.fetch_weights(subscriber):
           break
         frames_before = actor.env_frames
         episodes = []
