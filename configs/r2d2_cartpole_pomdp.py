@@ -8,8 +8,10 @@ The paper's Atari values are scaled to a task whose episodes last at most
 500 steps and a 1M-frame budget (each change from the paper's value named):
 sequences of 40 trained steps after a burn-in of 20, a new one every 20
 steps (paper: 80, 40, 40); a target copy every 400 updates (2,500); Adam at
-1e-3 (1e-4) with ε 1e-3; γ = 0.99 (0.997); the MLP torso, an LSTM of 64
-and dueling streams of 64 (conv torso, 512, 512); 10k sequences of replay.
+1e-3 (1e-4) with ε 1e-3, decayed linearly to 0 over the 1M frames (constant);
+γ = 0.99 (0.997); the MLP torso, an LSTM of 64 and dueling streams of 64
+(conv torso, 512, 512); 10k sequences of replay, 4 samples per insert (the
+replay ratio; 2 learned less by 1M frames). docs/pomdp.md has the runs.
 """
 
 import dataclasses
@@ -28,7 +30,6 @@ def get_config():
       optimizer='adam',
       learning_rate=1e-3,
       adam_epsilon=1e-3,
-      lr_schedule='constant',
       discount=0.99,
       r2d2_sequence_length=40,
       r2d2_burn_in=20,
