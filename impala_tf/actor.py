@@ -316,11 +316,10 @@ class Actor:
         gradient, sums = self.policy.gradients(unroll)
         self.timers['policy'] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        writer.append({'gradient': gradient, 'sums': sums,
-                       'weights_version': np.int64(self.weights_version),
-                       **{name: unroll[name][1:] for name in a3c.EPISODE_COLUMNS}})
-        writer.create_item(a3c.GRADIENT_TABLE, priority=1.0, trajectory=tf.nest.map_structure(
-            lambda column: column[-1], writer.history))
+        trajectories.insert_step_item(writer, a3c.GRADIENT_TABLE, 1.0, {
+            'gradient': gradient, 'sums': sums,
+            'weights_version': np.int64(self.weights_version),
+            **{name: unroll[name][1:] for name in a3c.EPISODE_COLUMNS}})
         self.unrolls += 1
         flushed = self.flush(writer, 0, stop)
         self.timers['reverb'] += time.perf_counter() - t0

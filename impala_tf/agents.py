@@ -101,10 +101,13 @@ class ImpalaAgent:
 
     return LearnerInput(dataset_fn, self.queue_readiness(address))
 
+  def items_per_call(self) -> int:
+    """Queue items one call of the step consumes."""
+    return self.config.fresh_items_per_batch * self.config.steps_per_call
+
   def queue_readiness(self, address):
     import reverb  # pylint: disable=g-import-not-at-top
-    return QueueReadiness(reverb.Client(address), self.data_table,
-                          self.config.fresh_items_per_batch * self.config.steps_per_call)
+    return QueueReadiness(reverb.Client(address), self.data_table, self.items_per_call())
 
   def actors_to_tell(self) -> int:
     return self.config.num_actors
@@ -145,9 +148,10 @@ class A3CAgent(ImpalaAgent):
 
   def make_input(self, learner, address, queue_signature):
     from impala_tf import a3c  # pylint: disable=g-import-not-at-top
-    import reverb  # pylint: disable=g-import-not-at-top
-    return LearnerInput(lambda _: a3c.make_dataset(address),
-                        QueueReadiness(reverb.Client(address), self.data_table, 1))
+    return LearnerInput(lambda _: a3c.make_dataset(address), self.queue_readiness(address))
+
+  def items_per_call(self) -> int:
+    return 1   # one actor's gradient
 
   def send(self, actor, client, max_unrolls, stop):
     return actor.send_gradients(client, max_unrolls, stop)

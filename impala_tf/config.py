@@ -307,10 +307,10 @@ class ImpalaConfig:
   pbt_stale_seconds: float = 900.0
 
   # --- R2D2 (Kapturowski et al. 2019), used with architecture='r2d2' ------------
-  # Defaults are the paper's; a preset sets the shared fields R2D2 reads to
-  # its values (discount 0.997, optimizer adam at 1e-4 with adam_epsilon
-  # 1e-3, lstm_units 512, batch_size 64: configs/r2d2_atari.py). Checked by
-  # impala_tf/r2d2/validation.py.
+  # Defaults are the paper's; the shared fields R2D2 reads keep IMPALA's
+  # defaults, and an R2D2 preset sets the paper's values for them (discount
+  # 0.997, optimizer adam at 1e-4 with adam_epsilon 1e-3, lstm_units 512,
+  # batch_size 64). Checked by impala_tf/r2d2/validation.py.
   # Replay sequences: r2d2_burn_in steps (no gradient) then
   # r2d2_sequence_length trained steps; a new sequence every
   # r2d2_sequence_period steps (80 − 40: adjacent ones overlap by 40).
@@ -369,9 +369,7 @@ class ImpalaConfig:
                         f'{self.replay_capacity}], got {self.replay_min_size!r}.')
     for name in ('noop_max', 'max_episode_steps', 'env_threads', 'learner_intra_op_threads',
                  'actor_intra_op_threads', 'seed', 'lr_warmup_frames', 'prefetch_batches'):
-      value = getattr(self, name)
-      if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f'{name} must be a non-negative integer, got {value!r}.')
+      field_checks.non_negative_integer(self, name, ConfigError)
     in_range('sticky_action_probability', 0.0, 1.0)
     learning_checks.validate(self, ConfigError)
     for name in ('rmsprop_epsilon_inside_sqrt', 'advantage_normalization', 'use_lstm',

@@ -16,6 +16,12 @@ def positive(config, name, error, integer=True):
                 f'got {value!r}.')
 
 
+def non_negative_integer(config, name, error):
+  value = getattr(config, name)
+  if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    raise error(f'{name} must be a non-negative integer, got {value!r}.')
+
+
 def in_range(config, name, low, high, low_open=False, error=ValueError):
   value = getattr(config, name)
   if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):

@@ -97,6 +97,15 @@ def item_columns(history, unroll_length: int):
   return columns
 
 
+def insert_step_item(writer, table, priority, item):
+  """Appends `item` as one step of `writer` and inserts that step alone into
+  `table`: an item that is one structure of arrays (an A3C gradient, an R2D2
+  sequence), not a slice of a stream of steps."""
+  writer.append(item)
+  writer.create_item(table, priority=priority, trajectory=tf.nest.map_structure(
+      lambda column: column[-1], writer.history))
+
+
 def to_time_major(items):
   """K stacked items → one time-major batch of K·E trajectories.
 

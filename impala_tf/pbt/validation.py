@@ -6,6 +6,7 @@
 
 import math
 
+from impala_tf import field_checks
 from impala_tf.pbt import rules
 
 RANGE_FIELDS = ('pbt_learning_rate_range', 'pbt_entropy_cost_range',
@@ -28,13 +29,9 @@ def validate_fields(config, error):
         or not 0 < value[0] <= value[1]):
       raise error(f'{name} must be (low, high) with 0 < low <= high, got {value!r}.')
   for name in ('pbt_burn_in_frames', 'pbt_ready_episodes'):
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-      raise error(f'{name} must be a non-negative integer, got {value!r}.')
+    field_checks.non_negative_integer(config, name, error)
   for name in ('pbt_interval_frames', 'pbt_min_episodes'):
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-      raise error(f'{name} must be a positive integer, got {value!r}.')
+    field_checks.positive(config, name, error)
   if config.pbt_min_episodes > max(config.pbt_ready_episodes, 1):
     raise error(f'pbt_min_episodes ({config.pbt_min_episodes}) must not exceed '
                 f'pbt_ready_episodes ({config.pbt_ready_episodes}): a ready member must have '

@@ -21,6 +21,7 @@ import reverb
 import tensorflow as tf
 
 from impala_tf import agents
+from impala_tf import trajectories
 from impala_tf import weights as weights_lib
 from impala_tf.r2d2 import exploration
 from impala_tf.r2d2 import learner_step
@@ -107,9 +108,11 @@ class R2D2Agent(agents.ImpalaAgent):
       return samples.batch(config.batch_size, drop_remainder=True).prefetch(1)
 
     def ready():
-      # Progress is drained while replay fills, so actors never wait on it.
-      reader.drain()
-      if client.server_info()[replay.SEQUENCE_TABLE].current_size < config.r2d2_replay_min_size:
+      # Called before every step: progress is drained while replay fills, so
+      # actors never wait on it, and then before each step, which reports it.
+      info = client.server_info()
+      reader.drain(info)
+      if info[replay.SEQUENCE_TABLE].current_size < config.r2d2_replay_min_size:
         time.sleep(agents.DATA_POLL_SECONDS)
         return False
       return True
@@ -195,7 +198,7 @@ class SequenceSender:
     actor.act_and_step(lambda record: taken.append(record['action']))
     action = taken[0]
     after = actor.observation_part()
-    discount = self._config.discount * (1.0 - after['terminal'].astype(np.float32))
+    discount = np.where(after['terminal'], 0.0, self._config.discount).astype(np.float32)
     out = []
     for i, builder in enumerate(self._builders):
       if before['last'][i]:
@@ -213,17 +216,11 @@ class SequenceSender:
   def _item(self, sequence):
     item = dict(sequence.steps, mask=sequence.mask,
                 weights_version=np.int64(self._actor.weights_version))
-    item['prev_action'] = item['prev_action'].astype(np.int32)
-    item['action'] = item['action'].astype(np.int32)
-    item['discount'] = item['discount'].astype(np.float32)
     if self._config.use_lstm:
       item['core_state'] = tuple(np.asarray(s, np.float32) for s in sequence.start_state)
     return item
 
   def _write(self, writer, table, priority, item):
     t0 = time.perf_counter()
-    writer.append(item)
-    writer.create_item(table, priority=priority,
-                       trajectory=tf.nest.map_structure(lambda column: column[-1],
-                                                        writer.history))
+    trajectories.insert_step_item(writer, table, priority, item)
     self._actor.timers['reverb'] += time.perf_counter() - t0

@@ -132,7 +132,7 @@ class R2D2Step:
     stats, priorities = self._update(sample.data, sample.info.probability,
                                      sample.info.table_size)
     replay.update_priorities(self._client, sample.info.key.numpy(), priorities.numpy())
-    self._progress.drain()
+    # What actors reported up to the learner's readiness check before this call.
     frames, episodes = self._progress.take()
     self._frames_of_call = frames
     if frames:

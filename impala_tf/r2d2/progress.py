@@ -6,8 +6,9 @@ some many times and some never, so the actors report progress separately: a
 Reverb queue of small items, one per finished episode (its return, length
 and task) or, for a block of steps in which none finished, one with
 `done` false; each carries the frames stepped since the actor's previous
-item. The learner drains the queue while it waits for replay to fill and
-after every step, so the frame budget counts every frame stepped, once.
+item. The learner drains the queue at each readiness check, while replay
+fills and before every step, so the frame budget counts every frame
+stepped, once.
 """
 
 import numpy as np
@@ -50,8 +51,10 @@ class ProgressReader:
     self._frames = 0
     self._episodes = []   # (return, length, task)
 
-  def drain(self):
-    size = self._client.server_info()[PROGRESS_TABLE].current_size
+  def drain(self, server_info):
+    """Takes the queue's items; `server_info` is a `Client.server_info()`
+    the caller just read (it needs the replay table's size too)."""
+    size = server_info[PROGRESS_TABLE].current_size
     if not size:
       return
     for sample in self._client.sample(PROGRESS_TABLE, num_samples=size,

@@ -17,9 +17,7 @@ def validate(config, error):
                'r2d2_target_period', 'r2d2_replay_capacity', 'r2d2_replay_min_size',
                'r2d2_head_hidden'):
     field_checks.positive(config, name, error)
-  burn_in = config.r2d2_burn_in
-  if isinstance(burn_in, bool) or not isinstance(burn_in, int) or burn_in < 0:
-    raise error(f'r2d2_burn_in must be a non-negative integer, got {burn_in!r}.')
+  field_checks.non_negative_integer(config, 'r2d2_burn_in', error)
   in_range = lambda *args, **kw: field_checks.in_range(config, *args, error=error, **kw)
   in_range('r2d2_value_rescaling_epsilon', 0.0, 1.0)
   in_range('r2d2_priority_eta', 0.0, 1.0)
