@@ -23,6 +23,7 @@ from impala_tf import learner as learner_lib
 from impala_tf import networks
 from impala_tf.r2d2 import agent as agent_lib
 from impala_tf.r2d2 import replay
+from impala_tf.r2d2 import sequences
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BURN_IN, LENGTH, PERIOD = 4, 10, 5
@@ -110,6 +111,50 @@ class R2D2AgentTest(tf.test.TestCase):
       self.assertEqual(sample.info.priority, agent_lib.INITIAL_PRIORITY)
     self.assertGreater(starts, 0)
     self.assertGreater(mid, 0)
+
+  def test_replay_items_are_views_of_steps_written_once(self):
+    # What SequenceWriter puts in Reverb equals NumpyWriter's stacked
+    # sequences, including across a reconnect (a new writer mid-episode).
+    length, period, lead = BURN_IN + LENGTH, PERIOD, BURN_IN
+    signature = {'id': tf.TensorSpec([length], tf.int64),
+                 'obs': tf.TensorSpec([length, 3], tf.float32),
+                 'mask': tf.TensorSpec([length], tf.float32),
+                 'weights_version': tf.TensorSpec([], tf.int64),
+                 'core_state': (tf.TensorSpec([2], tf.float32),) * 2}
+    server = reverb.Server([reverb.Table.queue('q', 1000, signature=signature)], port=None)
+    self.addCleanup(server.stop)
+    client = reverb.Client(f'127.0.0.1:{server.port}')
+    version = [7]
+    new_writer = lambda: replay.SequenceWriter(client, length, 1.0, lambda: version[0],
+                                               with_state=True, name='q')
+    def steps(builder, switch_at=None):
+      out, writer = [], builder.writer
+      for episode, size in enumerate([37, 3, 21]):
+        for i in range(size):
+          if (episode, i) == switch_at:
+            writer.writer.flush()
+            writer.close()
+            writer = new_writer()
+            builder.attach(writer)
+          out += builder.add({'id': np.int64(1000 * episode + i),
+                              'obs': np.full(3, i, np.float32)},
+                             (np.full(2, i, np.float32), np.full(2, -i, np.float32)))
+        out += builder.end_episode()
+      return out, writer
+    expected, _ = steps(sequences.SequenceBuilder(length, period, lead))
+    _, writer = steps(sequences.SequenceBuilder(length, period, lead, writer=new_writer()),
+                      switch_at=(0, 20))
+    writer.writer.flush()
+    writer.close()
+    self.assertEqual(client.server_info()['q'].current_size, len(expected))
+    for want in expected:
+      got = next(client.sample('q', emit_timesteps=False, unpack_as_table_signature=True)).data
+      self.assertAllEqual(got['id'], want.steps['id'])
+      self.assertAllEqual(got['obs'], want.steps['obs'])
+      self.assertAllEqual(got['mask'], want.mask)
+      self.assertAllEqual(got['core_state'][0], want.start_state[0])
+      self.assertAllEqual(got['core_state'][1], want.start_state[1])
+      self.assertEqual(got['weights_version'], 7)
 
   def test_learner_trains_writes_priorities_and_counts_frames_once(self):
     config = _config()

@@ -94,11 +94,44 @@ class SequenceBuilderTest(parameterized.TestCase):
     self.assertEqual([(int(s.steps['id'][0]), int(s.mask.sum())) for s in out],
                      [(0, 10), (10, 10), (20, 5)])
 
+  @parameterized.named_parameters(('no_lead', 0), ('lead', 20))
+  def test_each_step_is_written_once(self, lead):
+    # Sequences of 80 overlapping by 40 hold most steps twice; the writer
+    # gets each step once (plus the lead and the closing padding), and each
+    # sequence is a view of its last 80 steps.
+    builder = sequences.SequenceBuilder(length=80, period=40, lead=lead)
+    out = _episode(builder, 250)
+    writer = builder.writer
+    held_twice = sum(int(s.mask.sum()) for s in out)
+    self.assertGreater(held_twice, 1.5 * 250)
+    # The lead, 250 steps, and the padding that fills the window open at the
+    # end (windows start every 40 appended steps; the one at 200 ends at 280).
+    self.assertEqual(writer.appended, 280)
+    self.assertEqual(len(out), 6)
+
+  def test_a_new_writer_continues_the_open_sequences(self):
+    # A reconnecting actor attaches new writers mid-episode: they are given
+    # the steps the open windows hold, so the sequences come out the same.
+    whole = _episode(sequences.SequenceBuilder(length=60, period=20, lead=20), 130)
+    builder = sequences.SequenceBuilder(length=60, period=20, lead=20)
+    out = []
+    for i in range(130):
+      if i == 57:
+        builder.attach(sequences.NumpyWriter(60))
+      out += builder.add({'id': np.int64(i), 'obs': np.full(3, i, np.float32)},
+                         state_before=(np.full(2, i, np.float32),))
+    out += builder.end_episode()
+    self.assertEqual(len(out), len(whole))
+    for a, b in zip(out, whole):
+      np.testing.assert_array_equal(a.steps['id'], b.steps['id'])
+      np.testing.assert_array_equal(a.mask, b.mask)
+      np.testing.assert_array_equal(a.start_state[0], b.start_state[0])
+
   def test_memory_stays_bounded(self):
     builder = sequences.SequenceBuilder(length=80, period=40)
     for i in range(10_000):
       builder.add({'id': np.int64(i)}, state_before=())
-    self.assertLessEqual(len(builder._steps), 80)  # pylint: disable=protected-access
+    self.assertLessEqual(len(builder._held), 80)  # pylint: disable=protected-access
 
   def test_bad_period(self):
     with self.assertRaisesRegex(ValueError, 'period'):

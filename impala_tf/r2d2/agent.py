@@ -10,7 +10,8 @@ the ladder (`exploration`); each environment's steps cut into sequences of
 `r2d2_burn_in + r2d2_sequence_length` steps, a new one every
 `r2d2_sequence_period` (`sequences.SequenceBuilder`, with the burn-in as its
 lead), each stored with the LSTM state before its first step and the
-weights version that acted.
+weights version that acted. Each step goes to Reverb once
+(`replay.SequenceWriter`); a sequence is an item over the steps it spans.
 """
 
 import time
@@ -140,18 +141,22 @@ class R2D2Agent(agents.ImpalaAgent):
 class SequenceSender:
   """An actor's R2D2 loop: acts, cuts sequences, writes them and its progress.
 
-  `max_unrolls` counts blocks of `r2d2_sequence_period` steps (what an
-  IMPALA actor's unroll is to its loop). The builders live on the actor, so a
-  reconnect continues each environment's open sequences.
+  Each environment has a `sequences.SequenceBuilder` writing through its own
+  `replay.SequenceWriter`, so each step is stored once however many
+  sequences hold it. `max_unrolls` counts blocks of `r2d2_sequence_period`
+  steps (what an IMPALA actor's unroll is to its loop). The builders live on
+  the actor, so after a reconnect each environment's open sequences continue
+  into the new writers.
   """
 
   def __init__(self, config, actor):
     self._config = config
     self._actor = actor
+    self._length = config.r2d2_burn_in + config.r2d2_sequence_length
     if not hasattr(actor, 'r2d2_builders'):
       actor.r2d2_builders = [
-          sequences.SequenceBuilder(config.r2d2_burn_in + config.r2d2_sequence_length,
-                                    config.r2d2_sequence_period, lead=config.r2d2_burn_in)
+          sequences.SequenceBuilder(self._length, config.r2d2_sequence_period,
+                                    lead=config.r2d2_burn_in)
           for _ in range(config.envs_per_actor)]
     self._builders = actor.r2d2_builders
 
@@ -159,7 +164,11 @@ class SequenceSender:
     actor, config = self._actor, self._config
     subscriber = weights_lib.WeightSubscriber(client, actor.policy.set_weights)
     subscriber.version = actor.weights_version
-    writer = client.trajectory_writer(num_keep_alive_refs=1)
+    writers = [replay.SequenceWriter(client, self._length, INITIAL_PRIORITY,
+                                     lambda: actor.weights_version, config.use_lstm)
+               for _ in self._builders]
+    for builder, writer in zip(self._builders, writers):
+      builder.attach(writer)
     progress_writer = client.trajectory_writer(num_keep_alive_refs=1)
     try:
       while not stop.is_set() and (max_unrolls is None or actor.unrolls < max_unrolls):
@@ -168,28 +177,27 @@ class SequenceSender:
         frames_before = actor.env_frames
         episodes = []
         for _ in range(config.r2d2_sequence_period):
-          for sequence in self._step(episodes):
-            self._write(writer, replay.SEQUENCE_TABLE, INITIAL_PRIORITY,
-                        self._item(sequence))
+          self._step(episodes)
         for item in progress.items(actor.env_frames - frames_before, episodes):
-          self._write(writer=progress_writer, table=progress.PROGRESS_TABLE, priority=1.0,
-                      item=item)
+          trajectories.insert_step_item(progress_writer, progress.PROGRESS_TABLE, 1.0, item)
         actor.unrolls += 1
         t0 = time.perf_counter()
         # Backpressure: the rate limiter holds inserts once actors are
         # further ahead of the learner than the replay ratio allows.
-        flushed = actor.flush(writer, 0, stop) and actor.flush(progress_writer, 0, stop)
+        flushed = all(actor.flush(w.writer, 0, stop) for w in writers)
+        flushed = flushed and actor.flush(progress_writer, 0, stop)
         actor.timers['reverb'] += time.perf_counter() - t0
         if not flushed:
           break
         actor.log_progress()
     finally:
-      writer.close()
+      for writer in writers:
+        writer.close()
       progress_writer.close()
 
   def _step(self, episodes):
-    """One step of every environment; returns the sequences it completed
-    and appends the episodes it finished to `episodes`."""
+    """One step of every environment, each written to its builder; appends
+    the episodes it finished to `episodes`."""
     actor = self._actor
     before = actor.observation_part()
     observation = np.array(before['observation'])   # the env reuses its buffer
@@ -199,28 +207,16 @@ class SequenceSender:
     action = taken[0]
     after = actor.observation_part()
     discount = np.where(after['terminal'], 0.0, self._config.discount).astype(np.float32)
-    out = []
+    t0 = time.perf_counter()
     for i, builder in enumerate(self._builders):
       if before['last'][i]:
         continue   # the step that reset this environment: no decision was made
       step = {'observation': observation[i], 'first': before['first'][i],
               'prev_action': before['prev_action'][i], 'prev_reward': before['reward'][i],
               'action': action[i], 'reward': after['reward'][i], 'discount': discount[i]}
-      out.extend(builder.add(step, tuple(s[i] for s in state)))
+      builder.add(step, tuple(s[i] for s in state))
       if after['last'][i]:
-        out.extend(builder.end_episode())
+        builder.end_episode()
         episodes.append((float(after['episode_return'][i]),
                          int(after['episode_length'][i]), actor.task_id))
-    return out
-
-  def _item(self, sequence):
-    item = dict(sequence.steps, mask=sequence.mask,
-                weights_version=np.int64(self._actor.weights_version))
-    if self._config.use_lstm:
-      item['core_state'] = tuple(np.asarray(s, np.float32) for s in sequence.start_state)
-    return item
-
-  def _write(self, writer, table, priority, item):
-    t0 = time.perf_counter()
-    trajectories.insert_step_item(writer, table, priority, item)
-    self._actor.timers['reverb'] += time.perf_counter() - t0
+    actor.timers['reverb'] += time.perf_counter() - t0

@@ -7,6 +7,7 @@ The learner writes each sampled sequence's new priority back after its
 update (`update_priorities`).
 """
 
+import numpy as np
 import reverb
 
 SEQUENCE_TABLE = 'r2d2_sequences'
@@ -46,3 +47,51 @@ def update_priorities(client: reverb.Client, keys, priorities, name: str = SEQUE
   """Writes back the priorities of the sampled sequences `keys` (uint64 [B])."""
   client.mutate_priorities(name, updates=dict(zip(
       [int(k) for k in keys], [float(p) for p in priorities])))
+
+
+class SequenceWriter:
+  """A `sequences.SequenceBuilder`'s step writer into the replay table.
+
+  Each step is appended to Reverb once, as a step of this environment's
+  trajectory; a sequence is an item over its last `length` steps, with the
+  state stored at its first step and the weights version of its last. So
+  sequences that overlap by m − period steps share those steps' storage
+  instead of holding copies (the paper's Atari replay: 4M steps, not 8M).
+  """
+
+  def __init__(self, client, length: int, priority: float, weights_version,
+               with_state: bool, name: str = SEQUENCE_TABLE):
+    """`weights_version`: a callable giving the version of the acting weights;
+    `with_state`: whether sequences store a recurrent state (an LSTM core)."""
+    self._writer = client.trajectory_writer(num_keep_alive_refs=length)
+    self._length = length
+    self._priority = priority
+    self._weights_version = weights_version
+    self._name = name
+    self._with_state = with_state
+
+  @property
+  def writer(self):
+    return self._writer
+
+  def append(self, step, mask, state):
+    data = dict(step, mask=np.float32(mask),
+                weights_version=np.int64(self._weights_version()))
+    if self._with_state:
+      # A partial step elsewhere: only a sequence's first step holds a state.
+      data['core_state'] = ((None, None) if state is None
+                            else tuple(np.asarray(s, np.float32) for s in state))
+    self._writer.append(data)
+
+  def create(self, episode_start: bool):
+    del episode_start   # the stored state already says it (zeros)
+    history = self._writer.history
+    trajectory = {name: column[-self._length:] for name, column in history.items()
+                  if name not in ('core_state', 'weights_version')}
+    trajectory['weights_version'] = history['weights_version'][-1]
+    if self._with_state:
+      trajectory['core_state'] = tuple(c[-self._length] for c in history['core_state'])
+    self._writer.create_item(self._name, priority=self._priority, trajectory=trajectory)
+
+  def close(self):
+    self._writer.close()
