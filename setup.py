@@ -24,6 +24,7 @@ setuptools.setup(
         'gymnasium==1.3.0',
         'imageio==2.38.1',
         'matplotlib==3.11.2',
+        'minigrid==3.2.0',
         'ml_collections==1.1.0',
         'numpy==1.26.4',
         'psutil==7.2.2',

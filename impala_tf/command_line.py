@@ -13,6 +13,7 @@ than in the actors ten seconds into the run.
 
 import dataclasses
 import difflib
+import importlib
 import sys
 
 from absl import app
@@ -55,6 +56,16 @@ def check_env_ids(task_ids):
     import ale_py  # pylint: disable=g-import-not-at-top
     gym.register_envs(ale_py)
   for env_id in task_ids:
+    module, _, name = env_id.rpartition(':')
+    if module:
+      # gymnasium's 'module:Id': the module registers the id when imported.
+      try:
+        importlib.import_module(module)
+      except ImportError as e:
+        raise config_lib.ConfigError(
+            f'environment id {env_id!r} needs module {module!r}, which cannot be imported: '
+            f'{e}') from e
+      env_id = name
     if env_id not in gym.registry:
       nearest = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
       hint = f'did you mean {" or ".join(nearest)}? ' if nearest else ''

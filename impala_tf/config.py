@@ -60,6 +60,13 @@ class ImpalaConfig:
   # hide from the agent (removed), making the task partially observable;
   # e.g. (1, 3) leaves CartPole-v1 its positions without their velocities.
   hidden_observation_components: Tuple[int, ...] = ()
+  # Gymnasium envs with a Dict observation: the key of the Box the agent
+  # sees (MiniGrid: 'image', its 7×7×3 symbolic view of the grid).
+  observation_key: str = ''
+  # 'auto': uint8 observations are pixels, scaled to [0, 1]; others float32.
+  # 'float32': observations are numbers, fed unscaled as float32 (MiniGrid's
+  # uint8 image holds object, colour and state codes, not intensities).
+  observation_dtype: str = 'auto'
 
   # --- Tasks (multi-task training, Hessel et al. 2019) ----------------------
   # Empty: one task, env_id. Otherwise the gymnasium ids of the tasks; all

@@ -5,6 +5,8 @@ made environment (an observation index past its end) is checked when the
 environment is made (`environments.GymEnv`).
 """
 
+OBSERVATION_DTYPES = ('auto', 'float32')
+
 
 def validate(config, error):
   """Raises `error(message)` naming the first environment field that is wrong."""
@@ -32,6 +34,15 @@ def validate(config, error):
           len(set(hidden)) != len(hidden)):
     raise error(f'hidden_observation_components must be distinct non-negative indices, got '
                 f'{hidden!r}.')
+  if not isinstance(config.observation_key, str):
+    raise error(f'observation_key must be a string (a key of a Dict observation), got '
+                f'{config.observation_key!r}.')
+  if config.observation_dtype not in OBSERVATION_DTYPES:
+    raise error(f'observation_dtype must be one of {OBSERVATION_DTYPES}, got '
+                f'{config.observation_dtype!r}.')
+  if config.is_atari and (config.observation_key or config.observation_dtype != 'auto'):
+    raise error('observation_key and observation_dtype apply to gymnasium envs, not Atari '
+                f'frames (tasks {config.task_ids!r}).')
   if hidden and config.is_atari:
     raise error('hidden_observation_components applies to flat (Box) observations of '
                 f'gymnasium envs, not Atari frames (tasks {config.task_ids!r}).')

@@ -138,8 +138,29 @@ def _shown_components(hidden, space, env_id):
   return np.array([i for i in range(space.shape[0]) if i not in hidden])
 
 
+def _observed_space(space, key, env_id):
+  """The Box the agent sees: the space itself, or a Dict's `key` entry."""
+  if isinstance(space, gym.spaces.Dict):
+    boxes = [k for k, v in space.spaces.items() if isinstance(v, gym.spaces.Box)]
+    if key not in boxes:
+      raise ValueError(f'env_id {env_id!r} has a Dict observation; set observation_key to one '
+                       f'of its Box entries {boxes} (got {key!r}).')
+    return space.spaces[key]
+  if key:
+    raise ValueError(f'observation_key={key!r}, but env_id {env_id!r} has observation space '
+                     f'{space}, not a Dict.')
+  if not isinstance(space, gym.spaces.Box):
+    raise ValueError(f'env_id {env_id!r} has observation space {space}; '
+                     'impala_tf needs a Box observation space (or a Dict and observation_key).')
+  return space
+
+
 class GymEnv:
-  """Any gymnasium id through `gymnasium.make_vec` (synchronous vector env)."""
+  """Any gymnasium id through `gymnasium.make_vec` (synchronous vector env).
+
+  Ids of envs another package registers take gymnasium's 'module:Id' form,
+  e.g. 'minigrid:MiniGrid-MemoryS7-v0' (the module is imported first).
+  """
 
   def __init__(self, config, num_envs: int, seed, render: bool = False, env_id=None,
                reward_scale=1.0):
@@ -157,12 +178,12 @@ class GymEnv:
           vector_kwargs={'autoreset_mode': gym.vector.AutoresetMode.NEXT_STEP}, **kwargs)
     except gym.error.Error as e:
       raise ValueError(f'env_id {env_id!r} could not be made: {e}') from e
-    space = self._env.single_observation_space
-    if not isinstance(space, gym.spaces.Box):
-      raise ValueError(f'env_id {env_id!r} has observation space {space}; '
-                       'impala_tf needs a Box observation space.')
-    # Float observations travel as float32; images stay uint8.
-    dtype = np.dtype(np.uint8) if space.dtype == np.uint8 else np.dtype(np.float32)
+    space = _observed_space(self._env.single_observation_space, config.observation_key, env_id)
+    self._key = config.observation_key or None
+    # Float observations travel as float32; images stay uint8 unless the
+    # config says they are numbers (observation_dtype='float32').
+    pixels = space.dtype == np.uint8 and config.observation_dtype == 'auto'
+    dtype = np.dtype(np.uint8) if pixels else np.dtype(np.float32)
     self._dtype = dtype
     self.life_lost = np.zeros(num_envs, bool)
     self._shown = _shown_components(config.hidden_observation_components, space, env_id)
@@ -174,6 +195,8 @@ class GymEnv:
         channels_first=False)
 
   def _observe(self, obs):
+    if self._key is not None:
+      obs = obs[self._key]
     if self._shown is not None:
       obs = obs[:, self._shown]
     return obs.astype(self._dtype, copy=False)

@@ -38,7 +38,8 @@ PREPROCESSING_FILE = 'impala_preprocessing.json'
 PREPROCESSING_FIELDS = ('env_id', 'action_repeat', 'frame_stack', 'noop_max',
                         'sticky_action_probability', 'max_episode_frames',
                         'max_episode_steps', 'reward_clipping', 'full_action_space', 'tasks',
-                        'task_reward_scales', 'hidden_observation_components')
+                        'task_reward_scales', 'hidden_observation_components',
+                        'observation_key', 'observation_dtype')
 
 
 def _action_spec(action_space):

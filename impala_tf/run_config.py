@@ -25,7 +25,9 @@ ACTOR_FIELDS = (
     'max_episode_steps', 'envs_per_actor', 'unroll_length', 'torso', 'mlp_hidden_sizes',
     'torso_output_size', 'use_lstm', 'lstm_units', 'observation_normalization',
     'reward_clipping', 'synchronous', 'replay_fraction', 'architecture',
-    'hidden_observation_components')
+    'hidden_observation_components', 'observation_key', 'observation_dtype', 'discount',
+    'r2d2_sequence_length', 'r2d2_sequence_period', 'r2d2_burn_in', 'r2d2_head_hidden',
+    'r2d2_epsilon_base', 'r2d2_epsilon_alpha')
 
 
 class ConfigMismatch(Exception):

@@ -32,6 +32,14 @@ class OverridesTest(tf.test.TestCase):
       command_line.check_env_ids(('CartPole-v9',))
     command_line.check_env_ids(('CartPole-v1', 'ALE/Breakout-v5'))
 
+  def test_a_module_prefixed_id_imports_its_module(self):
+    # gymnasium's 'module:Id': minigrid registers its ids when imported.
+    command_line.check_env_ids(('minigrid:MiniGrid-MemoryS7-v0',))
+    with self.assertRaisesRegex(config_lib.ConfigError, r"'MiniGrid-MemoryS8-v0'.*MemoryS7"):
+      command_line.check_env_ids(('minigrid:MiniGrid-MemoryS8-v0',))
+    with self.assertRaisesRegex(config_lib.ConfigError, "module 'no_such_module'"):
+      command_line.check_env_ids(('no_such_module:Thing-v0',))
+
 
 class BinariesTest(tf.test.TestCase, parameterized.TestCase):
 

@@ -1,4 +1,6 @@
-"""Partial observability: hidden observation components, against the full env."""
+"""Observation options against the environments themselves: hidden
+components (partial observability) and a Dict observation's entry fed as
+numbers (MiniGrid)."""
 
 import dataclasses
 import os
@@ -13,8 +15,8 @@ _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _config(**kwargs):
-  return config_lib.ImpalaConfig(env_id='CartPole-v1', torso='mlp', action_repeat=1,
-                                 **kwargs).validate()
+  return config_lib.ImpalaConfig(**{'env_id': 'CartPole-v1', 'torso': 'mlp',
+                                    'action_repeat': 1, **kwargs}).validate()
 
 
 class HiddenComponentsTest(tf.test.TestCase):
@@ -56,6 +58,62 @@ class HiddenComponentsTest(tf.test.TestCase):
     self.assertEqual(config.hidden_observation_components, (1, 3))
     self.assertTrue(config.use_lstm)
     self.assertFalse(dataclasses.replace(config, use_lstm=False).validate().use_lstm)
+
+
+MEMORY = 'minigrid:MiniGrid-MemoryS7-v0'
+
+
+class DictObservationTest(tf.test.TestCase):
+
+  def test_minigrid_image_is_the_envs_own_view_as_numbers(self):
+    import gymnasium as gym  # pylint: disable=g-import-not-at-top
+    config = _config(env_id=MEMORY, observation_key='image', observation_dtype='float32')
+    env = environments.make_env(config, 2, seed=[3, 4])
+    reference = gym.make_vec(MEMORY, num_envs=2, vectorization_mode='sync', vector_kwargs={
+        'autoreset_mode': gym.vector.AutoresetMode.NEXT_STEP})
+    try:
+      self.assertEqual(env.spec.observation_shape, (7, 7, 3))
+      self.assertEqual(env.spec.observation_dtype, np.float32)
+      self.assertEqual(env.spec.action_space.n, 7)
+      obs = env.reset()
+      want, _ = reference.reset(seed=[3, 4])
+      self.assertEqual(obs.dtype, np.float32)
+      self.assertAllEqual(obs, want['image'].astype(np.float32))
+      self.assertGreater(obs.max(), 1.0)   # codes, not intensities in [0, 1]
+      rng = np.random.default_rng(0)
+      for _ in range(50):
+        actions = rng.integers(0, 3, 2)
+        got, reward, term, trunc = env.step(actions)
+        want, want_reward, want_term, want_trunc, _ = reference.step(actions)
+        self.assertAllEqual(got, want['image'].astype(np.float32))
+        self.assertAllEqual(reward, want_reward.astype(np.float32))
+        self.assertAllEqual((term, trunc), (want_term, want_trunc))
+      # 'auto' keeps uint8, which the network scales as pixels.
+      auto = environments.make_env(_config(env_id=MEMORY, observation_key='image'), 1, seed=0)
+      self.assertEqual(auto.spec.observation_dtype, np.uint8)
+      auto.close()
+    finally:
+      env.close()
+      reference.close()
+
+  def test_dict_observations_need_a_key(self):
+    with self.assertRaisesRegex(ValueError, r"observation_key to one of its Box entries \['image'\]"):
+      environments.make_env(_config(env_id=MEMORY), 1, seed=0)
+    with self.assertRaisesRegex(ValueError, r"observation_key='image'.*not a Dict"):
+      environments.make_env(_config(observation_key='image'), 1, seed=0)
+    with self.assertRaisesRegex(config_lib.ConfigError, 'observation_dtype must be one of'):
+      _config(observation_dtype='float64')
+    with self.assertRaisesRegex(config_lib.ConfigError, 'not Atari'):
+      config_lib.ImpalaConfig(env_id='ALE/Pong-v5', observation_key='image').validate()
+
+  def test_the_minigrid_presets(self):
+    for name, architecture in (('minigrid_memory.py', 'impala'),
+                               ('r2d2_minigrid_memory.py', 'r2d2')):
+      config = config_lib.load_config_file(os.path.join(_REPO, 'configs', name))
+      self.assertEqual((config.env_id, config.architecture, config.use_lstm),
+                       (MEMORY, architecture, True))
+      spec = environments.env_spec(config)
+      self.assertEqual((spec.observation_shape, spec.observation_dtype), ((7, 7, 3), np.float32))
 
 
 if __name__ == '__main__':
