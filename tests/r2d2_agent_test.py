@@ -177,6 +177,13 @@ class R2D2AgentTest(tf.test.TestCase):
     priorities = np.array([s.info.priority for s in samples])
     self.assertGreater(np.sum(priorities != agent_lib.INITIAL_PRIORITY), 0)
     self.assertTrue(np.all(priorities >= 0))
+    # The measured replay ratio, read before the last step: by then the
+    # learner had sampled at least 11 batches of 8 out of (at most) all
+    # the sequences inserted by now.
+    info = reverb.Client(f'127.0.0.1:{learner.port}').server_info()[replay.SEQUENCE_TABLE]
+    ratio = step.metrics(np.zeros(len(step.stat_names)), 12)['replay/samples_per_insert']
+    self.assertGreater(ratio, 0.0)
+    self.assertGreaterEqual(ratio, 11 * 8 / info.rate_limiter_info.insert_stats.completed)
     # Frames: every frame the actors stepped before the learner's last step
     # is counted, none twice; episodes are whole CartPole episodes.
     stepped = sum(actor.env_frames for actor, _ in started)

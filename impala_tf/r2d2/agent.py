@@ -112,7 +112,7 @@ class R2D2Agent(agents.ImpalaAgent):
       # Called before every step: progress is drained while replay fills, so
       # actors never wait on it, and then before each step, which reports it.
       info = client.server_info()
-      reader.drain(info)
+      reader.drain(info, replay.SEQUENCE_TABLE)
       if info[replay.SEQUENCE_TABLE].current_size < config.r2d2_replay_min_size:
         time.sleep(agents.DATA_POLL_SECONDS)
         return False

@@ -152,6 +152,9 @@ class R2D2Step:
         'replay/priority_mean': s['priority_mean'],
         'replay/importance_weight_mean': s['importance_weight_mean'],
         'replay/trained_steps': s['trained_steps'],
+        # Sequences sampled per sequence inserted, since the server started
+        # (the rate limiter holds it near r2d2_samples_per_insert).
+        'replay/samples_per_insert': self._progress.samples_per_insert,
         'optimizer/grad_norm': s['grad_norm'],
         'optimizer/learning_rate': s['learning_rate'],
         # Learner steps between the weights that acted (a sequence's first

@@ -50,10 +50,16 @@ class ProgressReader:
     self._client = client
     self._frames = 0
     self._episodes = []   # (return, length, task)
+    self.samples_per_insert = 0.0   # replay's measured ratio, over the run so far
 
-  def drain(self, server_info):
+  def drain(self, server_info, replay_table=None):
     """Takes the queue's items; `server_info` is a `Client.server_info()`
-    the caller just read (it needs the replay table's size too)."""
+    the caller just read (it needs the replay table's size too). With
+    `replay_table`, also reads that table's samples per insert so far."""
+    if replay_table is not None:
+      stats = server_info[replay_table].rate_limiter_info
+      inserts = stats.insert_stats.completed
+      self.samples_per_insert = stats.sample_stats.completed / inserts if inserts else 0.0
     size = server_info[PROGRESS_TABLE].current_size
     if not size:
       return
