@@ -211,6 +211,12 @@ class MemberTest(tf.test.TestCase):
     with self.assertRaisesRegex(ValueError, 'entropy_cost'):
       member_lib.Member(config, self.get_temp_dir() + '/pop', 0, learner=None)
 
+  def test_r2d2_cannot_search_the_entropy_cost(self):
+    config = _config(architecture='r2d2', popart=False, observation_normalization=False,
+                     use_lstm=True, r2d2_replay_min_size=8, r2d2_replay_capacity=100)
+    with self.assertRaisesRegex(ValueError, "entropy_cost with architecture='r2d2'"):
+      member_lib.Member(config, self.get_temp_dir() + '/pop', 0, learner=None)
+
 
 if __name__ == '__main__':
   tf.test.main()

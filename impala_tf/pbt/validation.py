@@ -56,3 +56,6 @@ def check_member(config):
     raise ValueError("PBT cannot search entropy_cost with architecture='a3c': the actors "
                      'compute the gradients with the entropy cost fixed in their graph; '
                      'drop it from pbt_hyperparameters.')
+  if config.architecture == 'r2d2' and 'entropy_cost' in config.pbt_hyperparameters:
+    raise ValueError("PBT cannot search entropy_cost with architecture='r2d2': R2D2's "
+                     'Q-learning loss has no entropy term; drop it from pbt_hyperparameters.')

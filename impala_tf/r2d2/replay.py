@@ -56,7 +56,7 @@ class SequenceWriter:
   trajectory; a sequence is an item over its last `length` steps, with the
   state stored at its first step and the weights version of its last. So
   sequences that overlap by m − period steps share those steps' storage
-  instead of holding copies (the paper's Atari replay: 4M steps, not 8M).
+  instead of holding copies (the paper's Atari replay: 4M steps, not 12M).
   """
 
   def __init__(self, client, length: int, priority: float, weights_version,
