@@ -100,7 +100,7 @@ def item_columns(history, unroll_length: int):
 def insert_step_item(writer, table, priority, item):
   """Appends `item` as one step of `writer` and inserts that step alone into
   `table`: an item that is one structure of arrays (an A3C gradient, an R2D2
-  sequence), not a slice of a stream of steps."""
+  actor's progress report), not a slice of a stream of steps."""
   writer.append(item)
   writer.create_item(table, priority=priority, trajectory=tf.nest.map_structure(
       lambda column: column[-1], writer.history))
