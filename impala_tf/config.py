@@ -152,6 +152,10 @@ class ImpalaConfig:
   clip_c_threshold: float = 1.0
   baseline_cost: float = 0.5
   entropy_cost: float = 0.01
+  # The entropy cost's schedule: constant, or linear | cosine decay to
+  # entropy_end_factor × entropy_cost over lr_decay_frames (then constant).
+  entropy_schedule: str = 'constant'
+  entropy_end_factor: float = 0.0
   # abs_one (Atari) | soft_asymmetric (DMLab) | none. Applied in the loss only:
   # reported episode returns are the environment's own scores.
   reward_clipping: str = 'abs_one'

@@ -33,11 +33,19 @@ def validate(config, error):
   in_range('adam_beta2', 0.0, 1.0)
   in_range('adam_epsilon', 0.0, math.inf, low_open=True)
   in_range('lr_end_factor', 0.0, 1.0)
+  in_range('entropy_end_factor', 0.0, 1.0)
   one_of('correction', choices.CORRECTIONS)
   one_of('reward_clipping', choices.REWARD_CLIPPINGS)
   one_of('loss_reduction', choices.LOSS_REDUCTIONS)
   one_of('optimizer', choices.OPTIMIZERS)
   one_of('lr_schedule', choices.SCHEDULES)
+  one_of('entropy_schedule', choices.SCHEDULES)
+  if config.entropy_schedule != 'constant' and config.architecture in ('a3c', 'r2d2'):
+    raise error(f"entropy_schedule must be 'constant' with architecture="
+                f"{config.architecture!r}: " + (
+                    "the actors compute the gradients with the entropy cost fixed in "
+                    "their graph." if config.architecture == 'a3c' else
+                    "R2D2's Q-learning loss has no entropy term."))
   if config.ppo_clip > 0 and config.correction != 'vtrace':
     raise error(f"ppo_clip > 0 needs correction='vtrace', got {config.correction!r}.")
   in_range('grad_clip_norm', 0.0, math.inf, low_open=True)

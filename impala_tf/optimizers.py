@@ -168,6 +168,21 @@ def make_optimizer(config, variables):
   raise ValueError(f'optimizer must be one of {OPTIMIZERS}, got {config.optimizer!r}.')
 
 
+def decay_factor(schedule, frames, decay_frames, end_factor):
+  """A multiplier decaying from 1 to `end_factor` over the first
+  `decay_frames` frames ('linear' or 'cosine'; 'constant' stays 1), constant
+  afterwards. `frames` is a float or a tensor; returns float32."""
+  frames = tf.cast(frames, tf.float32)
+  if schedule == 'constant':
+    return tf.constant(1.0)
+  progress = tf.minimum(frames / float(decay_frames), 1.0)
+  if schedule == 'linear':
+    return 1.0 - progress * (1.0 - end_factor)
+  if schedule == 'cosine':
+    return end_factor + (1.0 - end_factor) * 0.5 * (1.0 + tf.cos(math.pi * progress))
+  raise ValueError(f'schedule must be one of {SCHEDULES}, got {schedule!r}.')
+
+
 def learning_rate_factor(config, frames):
   """The schedule's multiplier of the base learning rate after `frames`
   consumed environment frames (a float or a tensor; returns float32).
@@ -177,17 +192,16 @@ def learning_rate_factor(config, frames):
   `lr_decay_frames` frames, constant afterwards. Paper Table G.1: linear
   decay to 0 over the 200M-frame training run.
   """
-  frames = tf.cast(frames, tf.float32)
-  factor = tf.constant(1.0)
-  if config.lr_schedule != 'constant':
-    progress = tf.minimum(frames / float(config.lr_decay_frames), 1.0)
-    end = config.lr_end_factor
-    if config.lr_schedule == 'linear':
-      factor = 1.0 - progress * (1.0 - end)
-    elif config.lr_schedule == 'cosine':
-      factor = end + (1.0 - end) * 0.5 * (1.0 + tf.cos(math.pi * progress))
-    else:
-      raise ValueError(f'lr_schedule must be one of {SCHEDULES}, got {config.lr_schedule!r}.')
+  factor = decay_factor(config.lr_schedule, frames, config.lr_decay_frames,
+                        config.lr_end_factor)
   if config.lr_warmup_frames:
-    factor *= tf.minimum(frames / float(config.lr_warmup_frames), 1.0)
+    factor *= tf.minimum(tf.cast(frames, tf.float32) / float(config.lr_warmup_frames), 1.0)
   return factor
+
+
+def entropy_cost_factor(config, frames):
+  """The multiplier of the base entropy cost after `frames` consumed
+  frames: `entropy_schedule` from 1 to `entropy_end_factor` over
+  `lr_decay_frames` (the learning rate's span), constant afterwards."""
+  return decay_factor(config.entropy_schedule, frames, config.lr_decay_frames,
+                      config.entropy_end_factor)

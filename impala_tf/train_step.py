@@ -95,8 +95,8 @@ class TrainStep:
           f'batch_size / replicas = {self._replica_batch} trajectories cannot be split '
           f'into num_minibatches = {config.num_minibatches}.')
     self.stat_names = (
-        ['updates', 'skipped', 'learning_rate', 'gradient_norm', 'weights_version',
-         'trajectories'] + list(_SUMS)
+        ['updates', 'skipped', 'learning_rate', 'entropy_cost', 'gradient_norm',
+         'weights_version', 'trajectories'] + list(_SUMS)
         + [f'gradient_norm/{g}' for g in self._groups]
         + [f'update_ratio/{g}' for g in self._groups]
         + [f'second_moment_rms/{g}' for g in self._groups])
@@ -141,7 +141,7 @@ class TrainStep:
         out[name] = tf.gather(value, picked, axis=1)
     return out
 
-  def _replica_update(self, batch, orders, update):
+  def _replica_update(self, batch, orders, update, entropy_cost):
     """Gradients (all-reduced, clipped) and statistics of one update."""
     config = self._config
     hp = self.hyperparameters
@@ -149,7 +149,7 @@ class TrainStep:
     batch = self._minibatch(batch, orders, update // config.num_minibatches,
                             update % config.num_minibatches)
     grads, grad_norm, sums, moments = loss_and_gradients(
-        config, self.network, self._dist, batch, hp.entropy_cost, hp.baseline_cost,
+        config, self.network, self._dist, batch, entropy_cost, hp.baseline_cost,
         popart=self.popart,
         cross_replica_sum=lambda x: ctx.all_reduce(tf.distribute.ReduceOp.SUM, x))
     group_norms = [tf.linalg.global_norm([grads[i] for i in idx])
@@ -195,6 +195,8 @@ class TrainStep:
     learning_rate = self.hyperparameters.learning_rate * optimizers.learning_rate_factor(
         config, self.env_frames)
     self.optimizer.learning_rate.assign(learning_rate)
+    entropy_cost = self.hyperparameters.entropy_cost * optimizers.entropy_cost_factor(
+        config, self.env_frames)
     num_vars = len(self.network.trainable_variables)
     num_updates = config.num_epochs * config.num_minibatches
     groups = list(self._groups.values())
@@ -207,8 +209,8 @@ class TrainStep:
     zeros_k = tf.zeros([config.num_tasks])
     targets = (zeros_k, zeros_k, zeros_k)
     for update in tf.range(num_updates):
-      grads, step_sums, step_norms, moments = strategy.run(self._replica_update,
-                                                           args=(batch, orders, update))
+      grads, step_sums, step_norms, moments = strategy.run(
+          self._replica_update, args=(batch, orders, update, entropy_cost))
       step_sums = local(step_sums)
       finite = step_sums[_SUMS.index('nonfinite')] == 0.0
 
@@ -246,7 +248,7 @@ class TrainStep:
     info = local(info)
     head = tf.stack([
         tf.cast(num_updates, tf.float32), sums[_SUMS.index('nonfinite')], learning_rate,
-        norms[0] / num_updates, info[0], info[1]])
+        entropy_cost, norms[0] / num_updates, info[0], info[1]])
     stats = tf.concat([head, sums, norms[1:] / num_updates,
                        self._group_statistics(update_norms / num_updates)], 0)
     return stats, episodes
@@ -436,6 +438,7 @@ def metrics(names, stats, step_before):
       # 1 − Var[v_s − V(x_s)] / Var[v_s]: 1 is a perfect baseline, ≤ 0 useless.
       'baseline/explained_variance': 1.0 - err_var / vs_var if vs_var > 1e-12 else 0.0,
       'optimizer/learning_rate': s['learning_rate'],
+      'loss/entropy_cost': s['entropy_cost'],
       'optimizer/gradient_norm': s['gradient_norm'],
       'optimizer/skipped_in_batch': s['skipped'],
   }

@@ -427,6 +427,33 @@ class LearnerTest(tf.test.TestCase):
     finally:
       learner.close()
 
+  def test_entropy_cost_follows_its_schedule_in_the_loss(self):
+    # Linear decay of the entropy cost 0.5 → 0 over two batches' frames: the
+    # cost the step uses is 0.5, 0.25, then 0 (and stays 0), and each batch's
+    # total loss is pg + baseline_cost · baseline + that cost · entropy term.
+    probe = _config(batch_size=8)
+    config = _config(batch_size=8, entropy_cost=0.5, entropy_schedule='linear',
+                     entropy_end_factor=0.0,
+                     lr_decay_frames=2 * probe.frames_per_learner_step)
+    batch = trajectories.to_time_major(_random_items(config, config.items_per_batch, seed=5))
+    learner = learner_lib.Learner(config, self.get_temp_dir(), dataset_fn=_in_memory(batch))
+    try:
+      for expected_cost in (0.5, 0.25, 0.0, 0.0):
+        m = learner.train_step()
+        self.assertAllClose(expected_cost, m['loss/entropy_cost'])
+        self.assertGreater(abs(m['loss/entropy']), 1e-3)
+        self.assertAllClose(
+            m['loss/policy_gradient'] + config.baseline_cost * m['loss/baseline']
+            + expected_cost * m['loss/entropy'], m['loss/total'], rtol=1e-4, atol=1e-6)
+    finally:
+      learner.close()
+
+  def test_entropy_schedule_refused_where_no_learner_loss_has_it(self):
+    with self.assertRaisesRegex(ValueError, "entropy_schedule must be 'constant'.*a3c"):
+      _config(architecture='a3c', entropy_schedule='cosine')
+    with self.assertRaisesRegex(ValueError, 'entropy_schedule must be one of'):
+      _config(entropy_schedule='exponential')
+
   def test_no_unroll_lost_when_actors_stall(self):
     # Two unrolls make a batch. Three are written, then nothing for longer
     # than a stream's timeout, then one more: the third must be trained on

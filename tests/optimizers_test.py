@@ -144,6 +144,15 @@ class ScheduleTest(tf.test.TestCase):
     self.assertAllClose([0.0, 0.5, 1.0, 1.0],
                         [optimizers.learning_rate_factor(const, f) for f in (0, 50, 100, 10**9)])
 
+  def test_entropy_cost_factor_decays_over_the_learning_rates_span(self):
+    cfg = config_lib.ImpalaConfig(entropy_schedule='cosine', entropy_end_factor=0.2,
+                                  lr_decay_frames=1000, lr_schedule='constant')
+    factor = lambda f: float(optimizers.entropy_cost_factor(cfg, f))
+    self.assertAllClose([1.0, 0.2 + 0.8 * 0.5, 0.2, 0.2],
+                        [factor(0), factor(500), factor(1000), factor(10**9)])
+    # The default schedule leaves the cost constant.
+    self.assertAllClose(1.0, optimizers.entropy_cost_factor(config_lib.ImpalaConfig(), 10**9))
+
 
 if __name__ == '__main__':
   tf.test.main()
