@@ -79,7 +79,7 @@ class Actor:
         config, spec, self._num_envs, seed=(config.seed, task),
         threads=config.actor_intra_op_threads, gradients=self._agent.gradients,
         network=self._agent.acting_network(spec),
-        distribution=self._agent.acting_distribution(spec, task))
+        distribution=self._agent.acting_distribution(spec, task), task_id=self.task_id)
     self.env_frames = 0
     self.unrolls = 0
     self.finished = False   # the learner finished the run: this actor is done

@@ -138,6 +138,8 @@ class ImpalaConfig:
   # by the learner from the data it trains on, sent to actors with the
   # weights), clipped to ±5; see networks.ObservationNormalizer.
   observation_normalization: bool = False
+  # With several tasks, each task's observations keep their own statistics.
+  observation_normalization_per_task: bool = True
 
   # --- Loss (paper §4.2, Table G.1) ---------------------------------------------
   discount: float = 0.99

@@ -108,6 +108,8 @@ def evaluate(saved_model_dir: str, episodes: int, env_id: str = None, seed: int 
                               render=bool(video) and not config.is_atari, task=task)
   obs = env.reset()
   state = policy.get_initial_state(n)
+  if 'task' in state:   # observations normalised with this task's statistics
+    state = dict(state, task=tf.fill([n], tf.constant(task, tf.int32)))
   step_type = np.full(n, FIRST, np.int32)
   reward = np.zeros(n, np.float32)
   last = np.zeros(n, bool)

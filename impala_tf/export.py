@@ -3,7 +3,10 @@
 `ImpalaPolicy` wraps an `ImpalaNetwork` as a tf-agents `TFPolicy`:
   observation  the env's observation, [B, *OBS];
   policy state {'core_state': LSTM (h, c) or (), 'prev_action': [B, *ACT]},
-               reset to zeros wherever `time_step.step_type` is FIRST;
+               reset to zeros wherever `time_step.step_type` is FIRST; with
+               observations normalised per task, also 'task': int32 [B],
+               each environment's task (set it after `get_initial_state`;
+               it is kept across episode starts);
   action       greedy (the mode) or sampled;
   info         {'policy_params': [B, P]}, the logits (or Gaussian parameters).
 The previous reward the LSTM core sees is `time_step.reward`, the reward
@@ -63,6 +66,8 @@ class ImpalaPolicy(tf_policy.TFPolicy):
                                  network.initial_state(1))
     state_spec = {'core_state': core,
                   'prev_action': tf.TensorSpec(action_spec.shape, action_spec.dtype)}
+    if network.normalizes_per_task:
+      state_spec['task'] = tf.TensorSpec([], tf.int32)
     info_spec = {'policy_params': tf.TensorSpec([self._dist.num_params], tf.float32)}
     super().__init__(ts.time_step_spec(observation_spec), action_spec,
                      policy_state_spec=state_spec, info_spec=info_spec,
@@ -76,8 +81,16 @@ class ImpalaPolicy(tf_policy.TFPolicy):
         first=time_step.is_first(),
         prev_action=policy_state['prev_action'],
         prev_reward=tf.cast(time_step.reward, tf.float32))
-    outputs, core_state = self._network.step(inputs, policy_state['core_state'])
+    outputs, core_state = self._network.step(inputs, policy_state['core_state'],
+                                             policy_state.get('task'))
     return outputs.policy_params, core_state
+
+  def _maybe_reset_state(self, time_step, policy_state):
+    # The task an environment runs outlives its episodes.
+    reset = super()._maybe_reset_state(time_step, policy_state)
+    if 'task' in policy_state:
+      reset = dict(reset, task=policy_state['task'])
+    return reset
 
   def _action(self, time_step, policy_state, seed=None):
     params, core_state = self._policy_params(time_step, policy_state)
@@ -88,6 +101,8 @@ class ImpalaPolicy(tf_policy.TFPolicy):
       action = self._dist.sample(params, seed)
     action = tf.cast(action, self.action_spec.dtype)
     state = {'core_state': core_state, 'prev_action': action}
+    if 'task' in policy_state:
+      state['task'] = policy_state['task']
     return policy_step.PolicyStep(action, state, {'policy_params': params})
 
   def _distribution(self, time_step, policy_state):

@@ -36,9 +36,11 @@ class GraphPolicy:
   """
 
   def __init__(self, config, env_spec, num_envs: int, seed=(0, 0), threads: int = 0,
-               gradients: bool = False, network=None, distribution=None):
+               gradients: bool = False, network=None, distribution=None, task_id: int = 0):
     """
     Args:
+      task_id: the task these environments run (a network that normalises
+        observations per task normalises them with this task's statistics).
       gradients: also build the IMPALA loss's gradients for one unroll of
         these environments (an A3C actor computes them, see `gradients()`).
       network: the unbuilt network to act with (default: the config's
@@ -65,7 +67,10 @@ class GraphPolicy:
       self._state = tf.nest.map_structure(
           lambda s: placeholder(s.dtype, s.shape, 'core_state'), network.initial_state(e))
       self._counter = placeholder(tf.int64, [], 'counter')
-      outputs, new_state = network.step(self._inputs, self._state)
+      task = (tf.fill([e], tf.constant(task_id, tf.int32))
+              if getattr(network, 'normalizes_per_task', False) else None)
+      outputs, new_state = network.step(self._inputs, self._state, *(
+          [] if task is None else [task]))
       seed_value = np.int64(seed[0]) * 1_000_003 + np.int64(seed[1])
       action = dist.sample(outputs.policy_params,
                            tf.stack([tf.constant(seed_value, tf.int64), self._counter]))

@@ -47,10 +47,24 @@ def _normalize(observation, scale, mean, var, clip):
 
 
 @tf.function(jit_compile=True)
+def _normalize_per_task(observation, task, scale, mean, var, clip):
+  # As _normalize, each row with its task's statistics ([K, *OBS] → [N, *OBS]).
+  return _normalize(observation, scale, tf.gather(mean, task), tf.gather(var, task), clip)
+
+
+@tf.function(jit_compile=True)
 def _moments(observation, scale):
   x = tf.cast(observation, tf.float32) * scale
   return (tf.cast(tf.shape(x)[0], tf.float32), tf.reduce_sum(x, 0),
           tf.reduce_sum(tf.square(x), 0))
+
+
+@tf.function(jit_compile=True)
+def _moments_per_task(observation, task, scale, num_tasks):
+  x = tf.cast(observation, tf.float32) * scale
+  count = tf.math.unsorted_segment_sum(tf.ones_like(task, tf.float32), task, num_tasks)
+  return (count, tf.math.unsorted_segment_sum(x, task, num_tasks),
+          tf.math.unsorted_segment_sum(tf.square(x), task, num_tasks))
 
 
 def observation_scale(dtype) -> float:
@@ -71,47 +85,80 @@ class ObservationNormalizer(tf.keras.layers.Layer):
 
   For Atari this subtracts the static background pixel by pixel and scales
   each pixel by how much it varies, so the moving ball and paddles dominate
-  the input from the first updates.
+  the input from the first updates. With `num_tasks` K > 1 each task keeps
+  its own statistics ([K, *OBS]) and every observation is normalised by
+  its task's: one game's background is not another's, and pooled
+  statistics would leave each game's static pixels as large inputs.
   """
 
   CLIP = 5.0
 
+  def __init__(self, num_tasks: int = 1, **kwargs):
+    super().__init__(**kwargs)
+    self.num_tasks = num_tasks
+
   def build(self, input_shape):
-    shape = input_shape[1:]
-    self.mean = self.add_weight('mean', shape, initializer='zeros', trainable=False)
-    self.var = self.add_weight('var', shape, initializer='ones', trainable=False)
-    self.count = self.add_weight('count', [], initializer='zeros', trainable=False)
+    shape = list(input_shape[1:])
+    tasks = [self.num_tasks] if self.num_tasks > 1 else []
+    self.mean = self.add_weight('mean', tasks + shape, initializer='zeros', trainable=False)
+    self.var = self.add_weight('var', tasks + shape, initializer='ones', trainable=False)
+    self.count = self.add_weight('count', tasks, initializer='zeros', trainable=False)
     super().build(input_shape)
 
-  def call(self, observation):
-    """Raw observations [N, *OBS] (uint8 frames or floats) → normalised float32."""
-    return _normalize(observation, observation_scale(observation.dtype), self.mean, self.var,
-                      self.CLIP)
+  def call(self, observation, task=None):
+    """Raw observations [N, *OBS] (uint8 frames or floats) and, with several
+    tasks, each row's task (int [N]) → normalised float32."""
+    scale = observation_scale(observation.dtype)
+    if self.num_tasks == 1:
+      return _normalize(observation, scale, self.mean, self.var, self.CLIP)
+    return _normalize_per_task(observation, _task_rows(task, observation), scale, self.mean,
+                               self.var, self.CLIP)
 
-  @staticmethod
-  def moments(observation):
-    """(count, Σx, Σx²) of raw observations [N, *OBS], as the layer scales them."""
+  def moments(self, observation, task=None):
+    """(count, Σx, Σx²) of raw observations [N, *OBS], as the layer scales
+    them; with several tasks, per task ([K], [K, *OBS], [K, *OBS])."""
     observation = tf.convert_to_tensor(observation)
-    return _moments(observation, observation_scale(observation.dtype))
+    scale = observation_scale(observation.dtype)
+    if self.num_tasks == 1:
+      return _moments(observation, scale)
+    return _moments_per_task(observation, _task_rows(task, observation), scale, self.num_tasks)
 
   def update(self, count, total, total_squares):
     """Merges a batch's moments (Chan et al.'s parallel variance update),
     unless the result is not finite (a NaN or Inf observation, or squares
-    that overflow): then the statistics stay as they were. Returns whether
-    it merged (a bool tensor)."""
-    batch_mean = total / count
-    batch_var = tf.maximum(total_squares / count - tf.square(batch_mean), 0.0)
+    that overflow): then the statistics stay as they were. With several
+    tasks each task merges its own moments; a task absent from the batch
+    is left as it was. Returns whether every task present merged (a bool
+    tensor)."""
+    present = count > 0
+    # Per-task counts broadcast over the observation's elements.
+    expand = lambda c: tf.reshape(c, tf.concat([tf.shape(c), tf.ones(
+        [tf.rank(total) - tf.rank(c)], tf.int32)], 0))
+    c, own = expand(count), expand(self.count)
+    batch_mean = total / tf.maximum(c, 1.0)
+    batch_var = tf.maximum(total_squares / tf.maximum(c, 1.0) - tf.square(batch_mean), 0.0)
     new_count = self.count + count
+    total_count = expand(new_count)
     delta = batch_mean - self.mean
-    mean = self.mean + delta * count / new_count
-    m2 = self.var * self.count + batch_var * count + tf.square(delta) * self.count * count / new_count
-    var = m2 / new_count
-    ok = (tf.reduce_all(tf.math.is_finite(mean)) & tf.reduce_all(tf.math.is_finite(var))
-          & tf.math.is_finite(new_count) & (count > 0))
-    self.mean.assign(tf.where(ok, mean, self.mean))
-    self.var.assign(tf.where(ok, var, self.var))
+    mean = self.mean + delta * c / tf.maximum(total_count, 1.0)
+    m2 = self.var * own + batch_var * c + tf.square(delta) * own * c / tf.maximum(total_count, 1.0)
+    var = m2 / tf.maximum(total_count, 1.0)
+    elements = tf.range(1, tf.rank(mean)) if self.num_tasks > 1 else tf.range(tf.rank(mean))
+    finite = (tf.reduce_all(tf.math.is_finite(mean), elements)
+              & tf.reduce_all(tf.math.is_finite(var), elements) & tf.math.is_finite(new_count))
+    ok = finite & present
+    take = expand(ok)
+    self.mean.assign(tf.where(take, mean, self.mean))
+    self.var.assign(tf.where(take, var, self.var))
     self.count.assign(tf.where(ok, new_count, self.count))
-    return ok
+    return tf.reduce_all(ok | ~present) & tf.reduce_any(present)
+
+
+def _task_rows(task, observation):
+  """Each observation row's task as int32 [N] (task 0 where none is given)."""
+  if task is None:
+    return tf.zeros(tf.shape(observation)[:1], tf.int32)
+  return tf.cast(tf.reshape(task, [-1]), tf.int32)
 
 
 class MLPTorso(tf.keras.layers.Layer):
@@ -224,14 +271,15 @@ def make_torso(name: str, mlp_hidden_sizes, output_size: int, initializer: str):
       f"torso must be 'mlp', 'shallow', 'nature' or 'resnet', got {name!r}.")
 
 
-def embed_sequence(torso, normalizer, channels_first: bool, observation):
+def embed_sequence(torso, normalizer, channels_first: bool, observation, task=None):
   """Torso features [T, B, F] of observations [T, B, *OBS_SHAPE] (normalised
-  by `normalizer` if given, else scaled to [0, 1] for images)."""
+  by `normalizer` if given, with each step's task [T, B] if it keeps
+  statistics per task; else scaled to [0, 1] for images)."""
   observation = tf.convert_to_tensor(observation)
   t_dim, b_dim = tf.shape(observation)[0], tf.shape(observation)[1]
   flat = tf.reshape(observation, tf.concat([[t_dim * b_dim], tf.shape(observation)[2:]], 0))
   if normalizer is not None:
-    x = normalizer(flat)
+    x = normalizer(flat, None if task is None else tf.reshape(task, [-1]))
   else:
     x = tf.cast(flat, tf.float32) * observation_scale(flat.dtype)
   if not isinstance(torso, MLPTorso) and channels_first:
@@ -291,6 +339,7 @@ class ImpalaNetwork(tf.keras.Model):
                initializer: str = 'glorot_uniform',
                observation_normalization: bool = False,
                num_tasks: int = 1,
+               normalizer_tasks: int = 1,
                name: str = 'impala_network'):
     """Builds the layers (variables are created on the first call).
 
@@ -312,6 +361,8 @@ class ImpalaNetwork(tf.keras.Model):
         statistics (see ObservationNormalizer).
       num_tasks: K, the number of baseline outputs, one per task (the
         policy is shared): `baseline` is [..] for one task, [.., K] for more.
+      normalizer_tasks: how many tasks keep their own observation
+        statistics (1: one set for all).
       name: model name.
     """
     super().__init__(name=name)
@@ -319,7 +370,8 @@ class ImpalaNetwork(tf.keras.Model):
     self._channels_first = channels_first
     self._num_actions = num_actions
     self._reward_clipping = reward_clipping
-    self.normalizer = ObservationNormalizer() if observation_normalization else None
+    self.normalizer = (ObservationNormalizer(normalizer_tasks) if observation_normalization
+                       else None)
     self.use_lstm = use_lstm
     self._lstm_units = lstm_units
     if use_lstm:
@@ -359,20 +411,29 @@ class ImpalaNetwork(tf.keras.Model):
     return (zeros, zeros)
 
 
-  def unroll(self, inputs: NetworkInput, core_state):
+  @property
+  def normalizes_per_task(self) -> bool:
+    """Whether observations are normalised with their task's statistics
+    (then `unroll` and `step` need each step's `task`)."""
+    return self.normalizer is not None and self.normalizer.num_tasks > 1
+
+  def unroll(self, inputs: NetworkInput, core_state, task=None):
     """Runs the network over time-major inputs.
 
     Args:
       inputs: NetworkInput with leading dimensions [T, B].
       core_state: the state before the first step (from `initial_state` or
         recorded by the actor at the start of the unroll).
+      task: int [T, B], each step's task, when `normalizes_per_task`.
 
     Returns:
       (NetworkOutput(policy_params [T, B, P], baseline [T, B] or, with several
       tasks, [T, B, K]), final state).
     """
+    if self.normalizes_per_task and task is None:
+      raise ValueError('this network normalises observations per task: pass each step\'s task.')
     features = embed_sequence(self._torso, self.normalizer, self._channels_first,
-                              inputs.observation)
+                              inputs.observation, task)
     if self.use_lstm:
       features, core_state = run_core(self._core, features, inputs, core_state,
                                       self._num_actions, self._reward_clipping)
@@ -382,10 +443,12 @@ class ImpalaNetwork(tf.keras.Model):
       baseline = tf.squeeze(baseline, -1)
     return NetworkOutput(policy_params, baseline), core_state
 
-  def step(self, inputs: NetworkInput, core_state):
-    """One acting step: inputs [B, ...] → (NetworkOutput [B, ...], new state)."""
+  def step(self, inputs: NetworkInput, core_state, task=None):
+    """One acting step: inputs [B, ...] (and task [B]) → (NetworkOutput
+    [B, ...], new state)."""
     expanded = tf.nest.map_structure(lambda x: tf.expand_dims(x, 0), inputs)
-    outputs, core_state = self.unroll(expanded, core_state)
+    outputs, core_state = self.unroll(
+        expanded, core_state, None if task is None else tf.expand_dims(task, 0))
     return tf.nest.map_structure(lambda x: x[0], outputs), core_state
 
   def call(self, inputs, core_state):
@@ -418,7 +481,9 @@ def make_network(config, observation_shape, distribution, channels_first=False, 
       reward_clipping=config.reward_clipping,
       initializer=config.initializer,
       observation_normalization=config.observation_normalization,
-      num_tasks=config.num_tasks)
+      num_tasks=config.num_tasks,
+      normalizer_tasks=(config.num_tasks if config.observation_normalization_per_task
+                        else 1))
   if not build:
     return network
   dummy = NetworkInput(
@@ -426,5 +491,6 @@ def make_network(config, observation_shape, distribution, channels_first=False, 
       first=tf.ones([1, 1], tf.bool),
       prev_action=tf.zeros([1, 1, *distribution.action_shape], distribution.action_dtype),
       prev_reward=tf.zeros([1, 1], tf.float32))
-  network.unroll(dummy, network.initial_state(1))
+  network.unroll(dummy, network.initial_state(1),
+                 tf.zeros([1, 1], tf.int32) if network.normalizes_per_task else None)
   return network

@@ -176,8 +176,8 @@ class TrainStep:
     if self.network.normalizer is not None:
       observation = batch['observation']
       flat = tf.reshape(observation, tf.concat([[-1], tf.shape(observation)[2:]], 0))
-      moments = ctx.all_reduce(tf.distribute.ReduceOp.SUM,
-                               self.network.normalizer.moments(flat))
+      moments = ctx.all_reduce(tf.distribute.ReduceOp.SUM, self.network.normalizer.moments(
+          flat, tf.reshape(batch['task'], [-1])))
     return episodes, info, moments
 
   # --- Cross-replica context ---------------------------------------------------------
@@ -333,7 +333,8 @@ def loss_and_gradients(config, network, dist, batch, entropy_cost, baseline_cost
     stats = (tf.linalg.matvec(task_onehot, popart.mu),
              tf.linalg.matvec(task_onehot, popart.sigma))
   with tf.GradientTape() as tape:
-    outputs, _ = network.unroll(inputs, batch.get('core_state', ()))
+    outputs, _ = network.unroll(inputs, batch.get('core_state', ()),
+                                batch['task'] if network.normalizes_per_task else None)
     baseline = outputs.baseline
     if config.num_tasks > 1:
       baseline = tf.reduce_sum(baseline * task_onehot, -1)

@@ -156,5 +156,46 @@ class ExportTest(tf.test.TestCase):
       evaluation.load_policy(broken)
 
 
+class PerTaskExportTest(tf.test.TestCase):
+  """An export whose observations are normalised per task: the task is in
+  the policy state, outlives episode starts, and picks the statistics."""
+
+  def test_actions_follow_the_task_in_the_state(self):
+    config = config_lib.ImpalaConfig(
+        env_id='CartPole-v1', torso='mlp', use_lstm=True, lstm_units=8, envs_per_actor=1,
+        batch_size=2, num_actors=2, tasks=('CartPole-v1', 'CartPole-v1'),
+        observation_normalization=True)
+    spec = environments.env_spec(config)
+    network = networks.make_network(config, spec.observation_shape, spec.distribution)
+    rng = np.random.default_rng(3)
+    obs = np.concatenate([rng.normal(1.0, 3.0, (50, 4)), rng.normal(-2.0, 0.2, (50, 4))])
+    network.normalizer.update(*network.normalizer.moments(
+        obs.astype(np.float32), np.repeat([0, 1], 50).astype(np.int32)))
+    out = export.export_policy(network, spec, config, os.path.join(self.get_temp_dir(), 'x'))
+    policy = tf.saved_model.load(os.path.join(out, 'greedy'))
+    step_type, reward, observation = _sequence(rng, 7, 3, 4)
+    task = np.array([1, 0, 1], np.int32)
+    state = policy.get_initial_state(3)
+    self.assertAllEqual([0, 0, 0], state['task'])
+    state = dict(state, task=tf.constant(task))
+    logits = []
+    for t in range(7):
+      step = policy.action(ts.TimeStep(tf.constant(step_type[t]), tf.constant(reward[t]),
+                                       tf.ones(3), tf.constant(observation[t])), state)
+      state = step.state
+      self.assertAllEqual(task, state['task'])   # kept across env 1's new episode at t=4
+      logits.append(step.info['policy_params'].numpy())
+    actions = np.argmax(np.stack(logits), -1)
+    prev_action = np.concatenate([np.zeros((1, 3), np.int64), actions[:-1]]).astype(np.int32)
+    unrolled, _ = network.unroll(
+        networks.NetworkInput(observation, step_type == 0, prev_action, reward),
+        network.initial_state(3), np.tile(task, (7, 1)))
+    self.assertAllClose(unrolled.policy_params, np.stack(logits), atol=1e-5)
+    wrong, _ = network.unroll(
+        networks.NetworkInput(observation, step_type == 0, prev_action, reward),
+        network.initial_state(3), np.tile(1 - task, (7, 1)))
+    self.assertNotAllClose(wrong.policy_params, np.stack(logits))
+
+
 if __name__ == '__main__':
   tf.test.main()

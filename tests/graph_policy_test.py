@@ -64,6 +64,29 @@ class GraphPolicyTest(tf.test.TestCase, parameterized.TestCase):
       self.assertEqual(action.dtype, np.int32)
       self.assertEqual(action.shape, (E,))
 
+  def test_acts_with_its_tasks_observation_statistics(self):
+    config = config_lib.ImpalaConfig(env_id='CartPole-v1', torso='mlp', action_repeat=1,
+                                     envs_per_actor=E, batch_size=2 * E, num_actors=2,
+                                     tasks=('CartPole-v1', 'CartPole-v1'),
+                                     observation_normalization=True)
+    spec = environments.env_spec(config)
+    net = networks.make_network(config, spec.observation_shape, spec.distribution)
+    self.assertTrue(net.normalizes_per_task)
+    rng = np.random.default_rng(4)
+    for v in net.variables:
+      value = rng.normal(0, 0.5, v.shape).astype(np.float32)
+      v.assign(np.abs(value) + 0.1 if v.name.endswith(('var:0', 'count:0')) else value)
+    inputs = _inputs(0)
+    params = []
+    for task_id in (0, 1):
+      policy = graph_policy.GraphPolicy(config, spec, E, task_id=task_id)
+      policy.set_weights([v.numpy() for v in net.variables])
+      _, got, _ = policy.step(inputs, (), counter=0)
+      want, _ = net.step(inputs, (), np.full(E, task_id, np.int32))
+      self.assertAllClose(want.policy_params, got, atol=1e-5)
+      params.append(got)
+    self.assertNotAllClose(params[0], params[1])
+
   def test_the_counter_seeds_the_sample(self):
     _, _, net, policy = _setup(False)
     policy.set_weights([np.zeros(v.shape, np.float32) for v in net.variables])  # uniform

@@ -588,7 +588,8 @@ class LearnerTest(tf.test.TestCase):
 
   def test_per_task_reporting(self):
     config = _config(tasks=('CartPole-v1', 'CartPole-v1'), task_reward_scales=(1.0, 10.0),
-                     num_actors=2, popart=True, reward_clipping='none')
+                     num_actors=2, popart=True, reward_clipping='none',
+                     observation_normalization=True)
     self.assertEqual(config.task_names, ('CartPole-v1', 'CartPole-v1_x10'))
     learner = learner_lib.Learner(config, self.get_temp_dir())
     stop = threading.Event()
@@ -620,6 +621,32 @@ class LearnerTest(tf.test.TestCase):
     for name in config.task_names:
       self.assertIn(f'{name}/episode_return', tags)
       self.assertIn(f'{name}/popart_sigma', tags)
+    # The learner merged each task's observations into that task's statistics.
+    normalizer = learner.network.normalizer
+    self.assertEqual((2, 4), tuple(normalizer.mean.shape))
+    self.assertAllGreater(normalizer.count.numpy(), 1000.0)
+
+  def test_per_task_observation_statistics_take_each_tasks_observations(self):
+    config = _config(tasks=('CartPole-v1', 'CartPole-v1'), num_actors=2,
+                     observation_normalization=True)
+    items = _random_items(config, config.items_per_batch, seed=11)
+    tasks = np.zeros_like(items['task'])
+    tasks[:, :, 1::2] = 1                           # envs 1, 3: task 1, for the whole unroll
+    items['task'] = tasks
+    items['observation'] = items['observation'] + 10.0 * tasks[..., None]
+    batch = trajectories.to_time_major(items)
+    learner = learner_lib.Learner(config, self.get_temp_dir(), dataset_fn=_in_memory(batch))
+    try:
+      learner.train_step()
+      normalizer = learner.network.normalizer
+      observation, task = batch['observation'].numpy(), batch['task'].numpy()
+      for k in (0, 1):
+        own = observation[task == k]
+        self.assertAllClose(own.mean(0), normalizer.mean[k], rtol=1e-4, atol=1e-4)
+        self.assertAllClose(own.var(0), normalizer.var[k], rtol=1e-3)
+        self.assertEqual(len(own), float(normalizer.count[k]))
+    finally:
+      learner.close()
 
 
 if __name__ == '__main__':

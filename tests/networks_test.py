@@ -95,6 +95,66 @@ class ObservationNormalizerTest(tf.test.TestCase):
     far = np.full((1, 3), 1e6, np.float32)
     self.assertAllClose(np.full((1, 3), 5.0), layer(far))
 
+  def test_per_task_statistics_equal_each_tasks_own_moments(self):
+    layer = networks.ObservationNormalizer(num_tasks=3)
+    layer.build([None, 2])
+    rng = np.random.default_rng(8)
+    data = {0: rng.normal(10.0, 2.0, (500, 2)), 1: rng.normal(-3.0, 0.5, (300, 2))}
+    x = rng.normal(size=(4, 2)).astype(np.float32)
+    task = np.array([0, 1, 2, 1], np.int32)
+    self.assertAllClose(np.clip(x, -5, 5), layer(x, task), atol=1e-6)
+    # Mixed batches, uneven; task 2 never appears.
+    obs = np.concatenate([data[0], data[1]]).astype(np.float32)
+    ids = np.array([0] * 500 + [1] * 300, np.int32)
+    order = rng.permutation(800)
+    obs, ids = obs[order], ids[order]
+    for lo, hi in ((0, 5), (5, 400), (400, 800)):
+      self.assertTrue(bool(layer.update(*layer.moments(obs[lo:hi], ids[lo:hi]))))
+    for k in (0, 1):
+      self.assertAllClose(data[k].mean(0), layer.mean[k], rtol=1e-4)
+      self.assertAllClose(data[k].var(0), layer.var[k], rtol=1e-3)
+    self.assertAllClose([500.0, 300.0, 0.0], layer.count)
+    self.assertAllClose([0.0, 0.0], layer.mean[2])
+    self.assertAllClose([1.0, 1.0], layer.var[2])
+    # Each row by its own task's statistics (task 2: still the identity).
+    means = [data[0].mean(0), data[1].mean(0), np.zeros(2)]
+    vars_ = [data[0].var(0), data[1].var(0), np.ones(2)]
+    expected = np.stack([np.clip((x[i] - means[k]) / np.sqrt(vars_[k] + 1e-8), -5, 5)
+                         for i, k in enumerate(task)])
+    self.assertAllClose(expected, layer(x, task), rtol=1e-3, atol=1e-4)
+    # A non-finite observation skips its task's merge only.
+    bad = np.array([[np.nan, 0.0], [1.0, 1.0]], np.float32)
+    before = layer.mean.numpy().copy()
+    self.assertFalse(bool(layer.update(*layer.moments(bad, np.array([0, 1], np.int32)))))
+    self.assertAllClose(before[0], layer.mean[0])
+    self.assertAllClose([500.0, 301.0, 0.0], layer.count)
+
+  def test_network_normalises_per_task_only_with_each_steps_task(self):
+    cfg = _config(torso='shallow', observation_normalization=True,
+                  tasks=('ALE/Pong-v5', 'ALE/Breakout-v5'), full_action_space=True)
+    net = networks.make_network(cfg, (4, 84, 84), distributions.Categorical(18),
+                                channels_first=True)
+    self.assertTrue(net.normalizes_per_task)
+    self.assertEqual((2, 4, 84, 84), tuple(net.normalizer.mean.shape))
+    shared = networks.make_network(
+        dataclasses.replace(cfg, observation_normalization_per_task=False), (4, 84, 84),
+        distributions.Categorical(18), channels_first=True)
+    self.assertFalse(shared.normalizes_per_task)
+    self.assertEqual((4, 84, 84), tuple(shared.normalizer.mean.shape))
+    rng = np.random.default_rng(9)
+    inputs = _inputs(rng, 2, 3, (4, 84, 84), 18, dtype=np.uint8)
+    with self.assertRaisesRegex(ValueError, 'per task'):
+      net.unroll(inputs, ())
+    frames = inputs.observation.reshape(-1, 4, 84, 84)
+    net.normalizer.update(*net.normalizer.moments(frames, np.zeros(6, np.int32)))
+    as_0, _ = net.unroll(inputs, (), np.zeros((2, 3), np.int32))
+    as_1, _ = net.unroll(inputs, (), np.ones((2, 3), np.int32))
+    self.assertNotAllClose(as_0.policy_params, as_1.policy_params)
+    # A step with the task equals the unroll's first step.
+    stepped, _ = net.step(tf.nest.map_structure(lambda x: x[0], inputs), (),
+                          np.ones(3, np.int32))
+    self.assertAllClose(as_1.policy_params[0], stepped.policy_params, rtol=1e-5, atol=1e-6)
+
   def test_network_normalises_scaled_frames_and_publishes_the_statistics(self):
     cfg = _config(torso='shallow', observation_normalization=True)
     net = networks.make_network(cfg, (4, 84, 84), distributions.Categorical(6),
