@@ -115,7 +115,8 @@ class ImpalaAgent:
   # --- actor side -----------------------------------------------------------------
   def acting_network(self, env_spec):
     return networks.make_network(self.config, env_spec.observation_shape,
-                                 env_spec.distribution, env_spec.channels_first, build=False)
+                                 env_spec.distribution, env_spec.channels_first, build=False,
+                                 action_masks=env_spec.action_masks)
 
   def acting_distribution(self, env_spec, actor_index):
     del actor_index

@@ -13,6 +13,7 @@ import os
 from typing import Tuple
 
 from impala_tf import architecture_checks
+from impala_tf import batch_checks
 from impala_tf import environment_checks
 from impala_tf import field_checks
 from impala_tf import learning_checks
@@ -53,6 +54,9 @@ class ImpalaConfig:
   # Atari: the full 18-action set for every game (needed when one policy
   # serves several games) instead of each game's minimal set.
   full_action_space: bool = False
+  # Atari with full_action_space: each task's policy over its game's minimal
+  # action set only (the other logits masked out).
+  task_action_masks: bool = False
   # Atari: a lost life is terminal for learning (no bootstrapping across it,
   # paper Table G.1) while the game goes on; reported returns stay whole games.
   episodic_life: bool = False
@@ -376,10 +380,6 @@ class ImpalaConfig:
                  'summary_every_steps', 'lr_decay_frames', 'num_epochs', 'num_minibatches',
                  'steps_per_call', 'replay_capacity'):
       positive(name)
-    if isinstance(self.replay_min_size, bool) or not isinstance(self.replay_min_size, int) or (
-        not 0 <= self.replay_min_size <= self.replay_capacity):
-      raise ConfigError(f'replay_min_size must be in [0, replay_capacity = '
-                        f'{self.replay_capacity}], got {self.replay_min_size!r}.')
     for name in ('noop_max', 'max_episode_steps', 'env_threads', 'learner_intra_op_threads',
                  'actor_intra_op_threads', 'seed', 'lr_warmup_frames', 'prefetch_batches'):
       field_checks.non_negative_integer(self, name, ConfigError)
@@ -387,7 +387,8 @@ class ImpalaConfig:
     learning_checks.validate(self, ConfigError)
     for name in ('rmsprop_epsilon_inside_sqrt', 'advantage_normalization', 'use_lstm',
                  'synchronous', 'observation_normalization', 'popart', 'full_action_space',
-                 'episodic_life', 'jit_compile'):
+                 'episodic_life', 'jit_compile', 'observation_normalization_per_task',
+                 'task_action_masks'):
       if not isinstance(getattr(self, name), bool):
         raise ConfigError(f'{name} must be true or false, got {getattr(self, name)!r}.')
     for name in ('checkpoint_every_seconds', 'export_every_seconds', 'log_every_seconds',
@@ -400,21 +401,7 @@ class ImpalaConfig:
         or not all(isinstance(h, int) and h > 0 for h in self.mlp_hidden_sizes)):
       raise ConfigError('mlp_hidden_sizes must be a non-empty tuple of positive '
                         f'integers, got {self.mlp_hidden_sizes!r}.')
-    if self.batch_size % self.envs_per_actor:
-      raise ConfigError(
-          f'batch_size ({self.batch_size}) must be a multiple of envs_per_actor '
-          f'({self.envs_per_actor}): each queue item holds one actor\'s unroll of '
-          'envs_per_actor trajectories.')
-    replayed = self.replay_fraction * self.items_per_batch
-    if abs(replayed - round(replayed)) > 1e-9 or round(replayed) >= self.items_per_batch:
-      raise ConfigError(
-          f'replay_fraction ({self.replay_fraction}) times the {self.items_per_batch} unrolls '
-          'of a batch (batch_size / envs_per_actor) must be a whole number of unrolls, '
-          'leaving at least one fresh unroll.')
-    if self.batch_size % self.num_minibatches:
-      raise ConfigError(
-          f'batch_size ({self.batch_size}) must be a multiple of num_minibatches '
-          f'({self.num_minibatches}): a minibatch is a set of whole trajectories.')
+    batch_checks.validate(self, ConfigError)
     architecture_checks.validate(self, ConfigError)
     r2d2_validation.validate(self, ConfigError)
     return self

@@ -22,6 +22,9 @@ def validate(config, error):
   if config.is_atari and len(set(config.task_ids)) > 1 and not config.full_action_space:
     raise error('several Atari games need full_action_space=true, so that one policy '
                 f'head serves them all (tasks {config.tasks!r}).')
+  if config.task_action_masks and not (config.is_atari and config.full_action_space):
+    raise error('task_action_masks masks the full action set to each game\'s minimal '
+                'set: it needs Atari tasks and full_action_space=true.')
   if config.task_reward_scales and (
       len(config.task_reward_scales) != config.num_tasks
       or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0

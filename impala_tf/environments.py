@@ -19,7 +19,7 @@ the config sets them explicitly.
 
 import dataclasses
 import re
-from typing import Tuple
+from typing import Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
@@ -34,6 +34,9 @@ class EnvSpec:
   observation_dtype: np.dtype
   action_space: gym.Space
   channels_first: bool  # observations are [C, H, W] frame stacks
+  # bool [K, A]: the actions each task's policy may take (task_action_masks),
+  # or None for all of them.
+  action_masks: Optional[np.ndarray] = None
 
   @property
   def distribution(self):
@@ -235,6 +238,21 @@ def make_env(config, num_envs: int, seed, render: bool = False, task: int = 0):
   return GymEnv(config, num_envs, seed, render=render, env_id=env_id, reward_scale=scale)
 
 
+def minimal_action_mask(env_id: str, num_actions: int) -> np.ndarray:
+  """bool [num_actions]: which of ALE's full action set (its enum's order, the
+  full_action_space's order) are in game `env_id`'s minimal action set."""
+  import ale_py  # pylint: disable=g-import-not-at-top
+  gym.register_envs(ale_py)
+  env = gym.make(env_id, full_action_space=False)
+  try:
+    minimal = [a.value for a in env.unwrapped.ale.getMinimalActionSet()]
+  finally:
+    env.close()
+  mask = np.zeros(num_actions, bool)
+  mask[minimal] = True
+  return mask
+
+
 def env_spec(config) -> EnvSpec:
   """The spec every task shares, from short-lived single envs; a ValueError
   names the task whose observations or actions differ from the first's."""
@@ -248,6 +266,10 @@ def env_spec(config) -> EnvSpec:
     finally:
       env.close()
   first_id, first = next(iter(specs.items()))
+  if config.task_action_masks:
+    masks = np.stack([minimal_action_mask(env_id, first.action_space.n)
+                      for env_id in config.task_ids])
+    first = dataclasses.replace(first, action_masks=masks)
   for env_id, spec in specs.items():
     if (spec.observation_shape, spec.observation_dtype, spec.action_space) != (
         first.observation_shape, first.observation_dtype, first.action_space):

@@ -4,7 +4,8 @@
   observation  the env's observation, [B, *OBS];
   policy state {'core_state': LSTM (h, c) or (), 'prev_action': [B, *ACT]},
                reset to zeros wherever `time_step.step_type` is FIRST; with
-               observations normalised per task, also 'task': int32 [B],
+               observations normalised or actions masked per task, also
+               'task': int32 [B],
                each environment's task (set it after `get_initial_state`;
                it is kept across episode starts);
   action       greedy (the mode) or sampled;
@@ -42,7 +43,7 @@ PREPROCESSING_FIELDS = ('env_id', 'action_repeat', 'frame_stack', 'noop_max',
                         'sticky_action_probability', 'max_episode_frames',
                         'max_episode_steps', 'reward_clipping', 'full_action_space', 'tasks',
                         'task_reward_scales', 'hidden_observation_components',
-                        'observation_key', 'observation_dtype')
+                        'observation_key', 'observation_dtype', 'task_action_masks')
 
 
 def _action_spec(action_space):
@@ -66,7 +67,7 @@ class ImpalaPolicy(tf_policy.TFPolicy):
                                  network.initial_state(1))
     state_spec = {'core_state': core,
                   'prev_action': tf.TensorSpec(action_spec.shape, action_spec.dtype)}
-    if network.normalizes_per_task:
+    if network.needs_task:
       state_spec['task'] = tf.TensorSpec([], tf.int32)
     info_spec = {'policy_params': tf.TensorSpec([self._dist.num_params], tf.float32)}
     super().__init__(ts.time_step_spec(observation_spec), action_spec,
@@ -208,7 +209,7 @@ def export_from_checkpoint(logdir: str, out_dir: str, checkpoint: str = None):
       raise SavedModelError(f'No checkpoint in {os.path.join(logdir, "checkpoints")}.')
   spec = environments.env_spec(config)
   network = networks.make_network(config, spec.observation_shape, spec.distribution,
-                                  spec.channels_first)
+                                  spec.channels_first, action_masks=spec.action_masks)
   try:
     tf.train.Checkpoint(network=network).restore(checkpoint).expect_partial() \
         .assert_existing_objects_matched()

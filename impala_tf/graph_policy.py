@@ -40,7 +40,7 @@ class GraphPolicy:
     """
     Args:
       task_id: the task these environments run (a network that normalises
-        observations per task normalises them with this task's statistics).
+        observations or masks actions per task does so for this task).
       gradients: also build the IMPALA loss's gradients for one unroll of
         these environments (an A3C actor computes them, see `gradients()`).
       network: the unbuilt network to act with (default: the config's
@@ -54,7 +54,7 @@ class GraphPolicy:
     if network is None:
       network = networks.make_network(config, env_spec.observation_shape,
                                        env_spec.distribution, env_spec.channels_first,
-                                       build=False)
+                                       build=False, action_masks=env_spec.action_masks)
     self._graph = tf.Graph()
     with self._graph.as_default():
       placeholder = tf.compat.v1.placeholder
@@ -68,7 +68,7 @@ class GraphPolicy:
           lambda s: placeholder(s.dtype, s.shape, 'core_state'), network.initial_state(e))
       self._counter = placeholder(tf.int64, [], 'counter')
       task = (tf.fill([e], tf.constant(task_id, tf.int32))
-              if getattr(network, 'normalizes_per_task', False) else None)
+              if getattr(network, 'needs_task', False) else None)
       outputs, new_state = network.step(self._inputs, self._state, *(
           [] if task is None else [task]))
       seed_value = np.int64(seed[0]) * 1_000_003 + np.int64(seed[1])

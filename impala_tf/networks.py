@@ -18,6 +18,7 @@ Both run the same layers and give the same outputs for the same inputs.
 import collections
 from typing import Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from impala_tf import losses
@@ -35,6 +36,10 @@ def kernel_initializer(kind: str, gain: float = 2.0 ** 0.5):
 NetworkInput = collections.namedtuple(
     'NetworkInput', ['observation', 'first', 'prev_action', 'prev_reward'])
 NetworkOutput = collections.namedtuple('NetworkOutput', ['policy_params', 'baseline'])
+
+# The logit of an action a task may not take: its probability is exactly 0
+# (finite, so entropies and KL terms stay finite: 0 · log 0 terms are 0).
+MASKED_LOGIT = -1e9
 
 
 @tf.function(jit_compile=True)
@@ -340,6 +345,7 @@ class ImpalaNetwork(tf.keras.Model):
                observation_normalization: bool = False,
                num_tasks: int = 1,
                normalizer_tasks: int = 1,
+               action_masks=None,
                name: str = 'impala_network'):
     """Builds the layers (variables are created on the first call).
 
@@ -363,6 +369,8 @@ class ImpalaNetwork(tf.keras.Model):
         policy is shared): `baseline` is [..] for one task, [.., K] for more.
       normalizer_tasks: how many tasks keep their own observation
         statistics (1: one set for all).
+      action_masks: None, or bool [K, A]: the actions task k's policy may
+        take; the others' logits are set to MASKED_LOGIT (probability 0).
       name: model name.
     """
     super().__init__(name=name)
@@ -372,6 +380,8 @@ class ImpalaNetwork(tf.keras.Model):
     self._reward_clipping = reward_clipping
     self.normalizer = (ObservationNormalizer(normalizer_tasks) if observation_normalization
                        else None)
+    self._action_masks = (None if action_masks is None
+                          else tf.constant(np.asarray(action_masks, bool)))
     self.use_lstm = use_lstm
     self._lstm_units = lstm_units
     if use_lstm:
@@ -413,9 +423,14 @@ class ImpalaNetwork(tf.keras.Model):
 
   @property
   def normalizes_per_task(self) -> bool:
-    """Whether observations are normalised with their task's statistics
-    (then `unroll` and `step` need each step's `task`)."""
+    """Whether observations are normalised with their task's statistics."""
     return self.normalizer is not None and self.normalizer.num_tasks > 1
+
+  @property
+  def needs_task(self) -> bool:
+    """Whether `unroll` and `step` need each step's task: observations
+    normalised per task, or actions masked per task."""
+    return self.normalizes_per_task or self._action_masks is not None
 
   def unroll(self, inputs: NetworkInput, core_state, task=None):
     """Runs the network over time-major inputs.
@@ -424,20 +439,24 @@ class ImpalaNetwork(tf.keras.Model):
       inputs: NetworkInput with leading dimensions [T, B].
       core_state: the state before the first step (from `initial_state` or
         recorded by the actor at the start of the unroll).
-      task: int [T, B], each step's task, when `normalizes_per_task`.
+      task: int [T, B], each step's task, when `needs_task`.
 
     Returns:
       (NetworkOutput(policy_params [T, B, P], baseline [T, B] or, with several
       tasks, [T, B, K]), final state).
     """
-    if self.normalizes_per_task and task is None:
-      raise ValueError('this network normalises observations per task: pass each step\'s task.')
+    if self.needs_task and task is None:
+      raise ValueError('this network normalises observations or masks actions per task: '
+                       'pass each step\'s task.')
     features = embed_sequence(self._torso, self.normalizer, self._channels_first,
                               inputs.observation, task)
     if self.use_lstm:
       features, core_state = run_core(self._core, features, inputs, core_state,
                                       self._num_actions, self._reward_clipping)
     policy_params = self._policy_head(features)
+    if self._action_masks is not None:
+      allowed = tf.gather(self._action_masks, tf.cast(task, tf.int32))
+      policy_params = tf.where(allowed, policy_params, MASKED_LOGIT)
     baseline = self._baseline_head(features)
     if self.num_tasks == 1:
       baseline = tf.squeeze(baseline, -1)
@@ -455,7 +474,8 @@ class ImpalaNetwork(tf.keras.Model):
     return self.unroll(inputs, core_state)
 
 
-def make_network(config, observation_shape, distribution, channels_first=False, build=True):
+def make_network(config, observation_shape, distribution, channels_first=False, build=True,
+                 action_masks=None):
   """Makes an ImpalaNetwork for `config` and (by default) creates its variables.
 
   Args:
@@ -463,6 +483,7 @@ def make_network(config, observation_shape, distribution, channels_first=False, 
     observation_shape: the single-environment observation shape.
     distribution: an `impala_tf.distributions` object for the action space.
     channels_first: observations are [C, H, W] frame stacks.
+    action_masks: bool [K, A] per-task action masks (EnvSpec.action_masks).
     build: create the variables now, with one eager call. False leaves that
       to the first call, e.g. inside a `tf.Graph` (graph_policy): Keras
       layers must be constructed eagerly, since constructing one inside a
@@ -483,7 +504,8 @@ def make_network(config, observation_shape, distribution, channels_first=False, 
       observation_normalization=config.observation_normalization,
       num_tasks=config.num_tasks,
       normalizer_tasks=(config.num_tasks if config.observation_normalization_per_task
-                        else 1))
+                        else 1),
+      action_masks=action_masks)
   if not build:
     return network
   dummy = NetworkInput(
@@ -492,5 +514,5 @@ def make_network(config, observation_shape, distribution, channels_first=False, 
       prev_action=tf.zeros([1, 1, *distribution.action_shape], distribution.action_dtype),
       prev_reward=tf.zeros([1, 1], tf.float32))
   network.unroll(dummy, network.initial_state(1),
-                 tf.zeros([1, 1], tf.int32) if network.normalizes_per_task else None)
+                 tf.zeros([1, 1], tf.int32) if network.needs_task else None)
   return network

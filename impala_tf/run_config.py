@@ -24,7 +24,7 @@ ACTOR_FIELDS = (
     'frame_stack', 'noop_max', 'sticky_action_probability', 'max_episode_frames',
     'max_episode_steps', 'envs_per_actor', 'unroll_length', 'torso', 'mlp_hidden_sizes',
     'torso_output_size', 'use_lstm', 'lstm_units', 'observation_normalization',
-    'observation_normalization_per_task',
+    'observation_normalization_per_task', 'task_action_masks',
     'reward_clipping', 'synchronous', 'replay_fraction', 'architecture',
     'hidden_observation_components', 'observation_key', 'observation_dtype', 'discount',
     'r2d2_sequence_length', 'r2d2_sequence_period', 'r2d2_burn_in', 'r2d2_head_hidden',

@@ -74,7 +74,8 @@ class TrainStep:
     self._strategy = strategy
     self._dist = env_spec.distribution
     self.network = networks.make_network(
-        config, env_spec.observation_shape, self._dist, env_spec.channels_first)
+        config, env_spec.observation_shape, self._dist, env_spec.channels_first,
+        action_masks=env_spec.action_masks)
     variables = self.network.trainable_variables
     self.optimizer = optimizers.make_optimizer(config, variables)
     self.hyperparameters = Hyperparameters(config)
@@ -334,7 +335,7 @@ def loss_and_gradients(config, network, dist, batch, entropy_cost, baseline_cost
              tf.linalg.matvec(task_onehot, popart.sigma))
   with tf.GradientTape() as tape:
     outputs, _ = network.unroll(inputs, batch.get('core_state', ()),
-                                batch['task'] if network.normalizes_per_task else None)
+                                batch['task'] if network.needs_task else None)
     baseline = outputs.baseline
     if config.num_tasks > 1:
       baseline = tf.reduce_sum(baseline * task_onehot, -1)

@@ -1,6 +1,7 @@
 """Observation options against the environments themselves: hidden
 components (partial observability) and a Dict observation's entry fed as
-numbers (MiniGrid)."""
+numbers (MiniGrid), and per-task action masks from the games' minimal
+action sets."""
 
 import dataclasses
 import os
@@ -114,6 +115,46 @@ class DictObservationTest(tf.test.TestCase):
                        (MEMORY, architecture, True))
       spec = environments.env_spec(config)
       self.assertEqual((spec.observation_shape, spec.observation_dtype), ((7, 7, 3), np.float32))
+
+
+class TaskActionMaskTest(tf.test.TestCase):
+
+  def test_masks_are_each_games_minimal_action_set(self):
+    config = config_lib.ImpalaConfig(
+        env_id='ALE/Pong-v5', tasks=('ALE/Pong-v5', 'ALE/Breakout-v5'), num_actors=2,
+        full_action_space=True, task_action_masks=True)
+    spec = environments.env_spec(config)
+    self.assertEqual(18, spec.action_space.n)
+    # ALE's enum: 0 NOOP, 1 FIRE, 3 RIGHT, 4 LEFT, 11 RIGHTFIRE, 12 LEFTFIRE.
+    self.assertAllEqual([[0, 1, 3, 4, 11, 12], [0, 1, 3, 4]],
+                        [np.flatnonzero(m).tolist() for m in spec.action_masks])
+    # Index i of the full set is the minimal set's action of the same
+    # meaning: stepping both with mapped actions gives the same frames.
+    import ale_py  # pylint: disable=g-import-not-at-top
+    import gymnasium as gym  # pylint: disable=g-import-not-at-top
+    gym.register_envs(ale_py)
+    full, minimal = (gym.make('ALE/Breakout-v5', full_action_space=f,
+                              repeat_action_probability=0.0) for f in (True, False))
+    allowed = np.flatnonzero(spec.action_masks[1])
+    a, b = full.reset(seed=3)[0], minimal.reset(seed=3)[0]
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+      i = int(rng.integers(len(allowed)))
+      a, b = full.step(int(allowed[i]))[0], minimal.step(i)[0]
+      self.assertAllEqual(a, b)
+    full.close()
+    minimal.close()
+    self.assertIsNone(environments.env_spec(
+        dataclasses.replace(config, task_action_masks=False)).action_masks)
+
+  def test_masks_need_atari_and_the_full_action_set(self):
+    with self.assertRaisesRegex(config_lib.ConfigError, 'task_action_masks.*full_action_space'):
+      config_lib.ImpalaConfig(env_id='ALE/Pong-v5', task_action_masks=True)
+    with self.assertRaisesRegex(config_lib.ConfigError, 'task_action_masks.*Atari'):
+      _config(task_action_masks=True)
+    with self.assertRaisesRegex(config_lib.ConfigError, 'r2d2.*task_action_masks'):
+      config_lib.ImpalaConfig(env_id='ALE/Pong-v5', architecture='r2d2',
+                              full_action_space=True, task_action_masks=True)
 
 
 if __name__ == '__main__':

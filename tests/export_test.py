@@ -196,6 +196,28 @@ class PerTaskExportTest(tf.test.TestCase):
         network.initial_state(3), np.tile(1 - task, (7, 1)))
     self.assertNotAllClose(wrong.policy_params, np.stack(logits))
 
+  def test_action_masks_follow_the_task_in_the_state(self):
+    config = config_lib.ImpalaConfig(env_id='CartPole-v1', torso='mlp', envs_per_actor=1,
+                                     batch_size=2, num_actors=2,
+                                     tasks=('CartPole-v1', 'CartPole-v1'))
+    spec = environments.env_spec(config)
+    # Task k may only take action k.
+    network = networks.make_network(config, spec.observation_shape, spec.distribution,
+                                    action_masks=np.eye(2, dtype=bool))
+    out = export.export_policy(network, spec, config, os.path.join(self.get_temp_dir(), 'm'))
+    rng = np.random.default_rng(5)
+    for name in ('greedy', 'sampling'):
+      policy = tf.saved_model.load(os.path.join(out, name))
+      task = np.array([0, 1, 1, 0, 1], np.int32)
+      state = dict(policy.get_initial_state(5), task=tf.constant(task))
+      for t in range(4):
+        step = policy.action(ts.TimeStep(tf.constant([0, 1, 1, 1, 2][:5], tf.int32),
+                                         tf.zeros(5), tf.ones(5), tf.constant(
+                                             rng.normal(size=(5, 4)).astype(np.float32))),
+                             state)
+        state = step.state
+        self.assertAllEqual(task, step.action)
+
 
 if __name__ == '__main__':
   tf.test.main()

@@ -174,6 +174,48 @@ class ObservationNormalizerTest(tf.test.TestCase):
     self.assertNotAllClose(before.policy_params, after.policy_params)
 
 
+class ActionMaskTest(tf.test.TestCase):
+
+  def test_masked_actions_have_probability_zero_and_finite_losses(self):
+    masks = np.zeros((2, 6), bool)
+    masks[0, [0, 1, 3]] = True
+    masks[1, [2, 5]] = True
+    cfg = _config(tasks=('CartPole-v1', 'CartPole-v1'), num_actors=2, use_lstm=True,
+                  lstm_units=8)
+    dist = distributions.Categorical(6)
+    net = networks.make_network(cfg, (4,), dist, action_masks=masks)
+    plain = networks.make_network(cfg, (4,), dist)
+    plain.set_weights(net.get_weights())
+    self.assertTrue(net.needs_task)
+    rng = np.random.default_rng(3)
+    inputs = _inputs(rng, 5, 4, (4,), 6)
+    task = np.tile(np.array([0, 1, 1, 0], np.int32), (5, 1))
+    with self.assertRaisesRegex(ValueError, 'per task'):
+      net.unroll(inputs, net.initial_state(4))
+    with tf.GradientTape() as tape:
+      out, _ = net.unroll(inputs, net.initial_state(4), task)
+      logits = out.policy_params
+      entropy = dist.entropy(logits)
+      allowed = masks[task]
+      actions = np.where(allowed, rng.uniform(size=allowed.shape), -1).argmax(-1)
+      log_prob = dist.log_prob(logits, actions)
+      loss = -tf.reduce_sum(log_prob) - 0.01 * tf.reduce_sum(entropy)
+    grads = tape.gradient(loss, net.trainable_variables)
+    ref, _ = plain.unroll(inputs, plain.initial_state(4))
+    self.assertAllClose(np.where(allowed, ref.policy_params, networks.MASKED_LOGIT), logits)
+    probs = tf.nn.softmax(logits).numpy()
+    self.assertAllEqual(np.zeros_like(probs[~allowed]), probs[~allowed])
+    self.assertAllClose(np.ones((5, 4)), probs.sum(-1), atol=1e-6)
+    self.assertTrue(np.isfinite(entropy.numpy()).all())
+    grads = [g for g in grads if g is not None]   # all but the baseline head's
+    self.assertLen(grads, len(net.trainable_variables) - 2)
+    self.assertTrue(all(np.isfinite(g.numpy()).all() for g in grads))
+    # Entropy over the allowed actions only: at most log |allowed|.
+    self.assertAllLessEqual(entropy.numpy() - np.log(allowed.sum(-1)), 1e-5)
+    samples = dist.sample(tf.reshape(logits, [-1, 6]), tf.constant([1, 2], tf.int64))
+    self.assertTrue(allowed.reshape(-1, 6)[np.arange(20), samples.numpy()].all())
+
+
 class StepUnrollAgreementTest(tf.test.TestCase, parameterized.TestCase):
 
   @parameterized.parameters(False, True)

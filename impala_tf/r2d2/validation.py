@@ -52,7 +52,8 @@ def _check_r2d2_run(config, error):
       ('replay_fraction', config.replay_fraction > 0), ('popart', config.popart),
       ('tasks', config.num_tasks > 1), ('strategy', config.strategy != 'default'),
       ('jit_compile', config.jit_compile), ('steps_per_call', config.steps_per_call != 1),
-      ('observation_normalization', config.observation_normalization)) if bad]
+      ('observation_normalization', config.observation_normalization),
+      ('task_action_masks', config.task_action_masks)) if bad]
   if clashes:
     raise error(f"architecture='r2d2' does not support {clashes[0]}="
                 f'{getattr(config, clashes[0])!r}: it is an IMPALA learner option.')
