@@ -108,7 +108,7 @@ def evaluate(saved_model_dir: str, episodes: int, env_id: str = None, seed: int 
                               render=bool(video) and not config.is_atari, task=task)
   obs = env.reset()
   state = policy.get_initial_state(n)
-  if 'task' in state:   # observations normalised with this task's statistics
+  if 'task' in state:   # the task picks the observation statistics and action mask
     state = dict(state, task=tf.fill([n], tf.constant(task, tf.int32)))
   step_type = np.full(n, FIRST, np.int32)
   reward = np.zeros(n, np.float32)

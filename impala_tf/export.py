@@ -3,11 +3,10 @@
 `ImpalaPolicy` wraps an `ImpalaNetwork` as a tf-agents `TFPolicy`:
   observation  the env's observation, [B, *OBS];
   policy state {'core_state': LSTM (h, c) or (), 'prev_action': [B, *ACT]},
-               reset to zeros wherever `time_step.step_type` is FIRST; with
-               observations normalised or actions masked per task, also
-               'task': int32 [B],
-               each environment's task (set it after `get_initial_state`;
-               it is kept across episode starts);
+               reset to zeros wherever `time_step.step_type` is FIRST;
+               with observations normalised or actions masked per task,
+               also 'task': int32 [B], each environment's task (set it
+               after `get_initial_state`; it is kept across episode starts);
   action       greedy (the mode) or sampled;
   info         {'policy_params': [B, P]}, the logits (or Gaussian parameters).
 The previous reward the LSTM core sees is `time_step.reward`, the reward

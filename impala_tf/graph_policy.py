@@ -67,10 +67,11 @@ class GraphPolicy:
       self._state = tf.nest.map_structure(
           lambda s: placeholder(s.dtype, s.shape, 'core_state'), network.initial_state(e))
       self._counter = placeholder(tf.int64, [], 'counter')
-      task = (tf.fill([e], tf.constant(task_id, tf.int32))
-              if getattr(network, 'needs_task', False) else None)
-      outputs, new_state = network.step(self._inputs, self._state, *(
-          [] if task is None else [task]))
+      if getattr(network, 'needs_task', False):
+        outputs, new_state = network.step(self._inputs, self._state,
+                                          tf.fill([e], tf.constant(task_id, tf.int32)))
+      else:
+        outputs, new_state = network.step(self._inputs, self._state)
       seed_value = np.int64(seed[0]) * 1_000_003 + np.int64(seed[1])
       action = dist.sample(outputs.policy_params,
                            tf.stack([tf.constant(seed_value, tf.int64), self._counter]))
