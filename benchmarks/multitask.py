@@ -14,7 +14,9 @@ game's share it reports the multi-task return, the single-task return of
 the same game at the same frames (from `--single_task`, a JSON written by
 benchmarks/atari_learning.py), both human-normalised, and their ratio.
 
-Writes `<out>.json` and ends with one JSON line: per game, the final
+Writes `<out>.json`, `<out>.png` (per game: return against that game's
+frames, this run, the runs of `--plot_with` JSONs and the single-task run)
+and ends with one JSON line: per game, the final
 human-normalised scores (multi-task, single-task) and their ratio; the
 median human-normalised score of the multi-task agent; and whether the
 goal holds (median ≥ 0.35 and every game ≥ 0.7× its single-task score).
@@ -45,6 +47,8 @@ _SINGLE_PRESET = flags.DEFINE_string('single_task_preset', 'atari',
                                      'Which preset of --single_task to compare with.')
 _WORKDIR = flags.DEFINE_string('workdir', os.path.join(_REPO, 'runs', 'multitask'),
                                'Where the run lives (reused across invocations).')
+_PLOT_WITH = flags.DEFINE_multi_string(
+    'plot_with', [], 'Other multi-task JSONs (this script\'s output) to draw beside this run.')
 _OUT = flags.DEFINE_string('out', os.path.join(_REPO, 'benchmarks', 'results', 'multitask'),
                            'Output path prefix for the .json file.')
 
@@ -104,7 +108,38 @@ def main(argv):
   os.makedirs(os.path.dirname(_OUT.value) or '.', exist_ok=True)
   with open(f'{_OUT.value}.json', 'w') as f:
     json.dump(dict(summary=summary, command=result.get('command'), games=games), f)
+  plot(games, single_runs, f'{_OUT.value}.png')
   print(json.dumps(summary))
+
+
+def plot(games, single_runs, path):
+  """Return against each game's frames: this run, `--plot_with` runs, single-task."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  runs = [(os.path.basename(_OUT.value), games)]
+  for other in _PLOT_WITH.value:
+    with open(other) as f:
+      runs.append((os.path.basename(other)[:-5], json.load(f)['games']))
+  fig, axes = plt.subplots(1, len(games), figsize=(5 * len(games), 4), squeeze=False)
+  for ax, game in zip(axes[0], games):
+    for label, run in runs:
+      if game in run:
+        ax.plot([x / 1e6 for x in run[game]['curve_frames_per_game']],
+                run[game]['curve_returns'], label=f'multi-task: {label}')
+    single = next((r for r in single_runs if r['game'] == game), None)
+    if single:
+      ax.plot([x / 1e6 for x in single['frames']], single['returns'], 'k--',
+              label='single-task')
+    ax.set_xlim(0, max(g['curve_frames_per_game'][-1] for g in games.values()) / 1e6)
+    ax.set_title(game)
+    ax.set_xlabel("frames of this game (millions)")
+    ax.set_ylabel('mean return, last 100 episodes')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
 
 
 if __name__ == '__main__':
