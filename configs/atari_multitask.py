@@ -3,10 +3,12 @@
 Pong, Breakout and Space Invaders with one shared policy over the full
 18-action set, one baseline output and one PopArt statistic per game, and
 the games' own rewards, unclipped (Hessel et al. 2019: PopArt instead of
-reward clipping). Actor i plays game i % 3. Everything else is the fast
-Atari preset (configs/atari.py). The budget, 12M frames, is 4M per game;
-docs/multitask_popart.md reports a 6M-frame run of it (about 2M per game) against
-single-task runs of the same frames per game.
+reward clipping). Actor i plays game i % 3. Observations are normalised
+with each game's own statistics (observation_normalization_per_task, on by
+default). Everything else is the fast Atari preset (configs/atari.py). The
+budget, 12M frames, is 4M per game; docs/multitask_popart.md reports 6M-frame
+runs of it (about 2M per game) against single-task runs of the same frames
+per game, and what each lever costs.
 """
 
 from impala_tf_configs import atari
