@@ -100,7 +100,8 @@ class AtariEnv:
         observation_shape=tuple(self._env.single_observation_space.shape),
         observation_dtype=np.dtype(self._env.single_observation_space.dtype),
         action_space=self._env.single_action_space,
-        channels_first=True)
+        channels_first=True,
+        action_masks=task_action_masks(config, self._env.single_action_space.n))
 
   def reset(self):
     obs, info = self._env.reset(seed=self._seed)
@@ -253,6 +254,15 @@ def minimal_action_mask(env_id: str, num_actions: int) -> np.ndarray:
   return mask
 
 
+def task_action_masks(config, num_actions: int) -> Optional[np.ndarray]:
+  """bool [K, num_actions], each task's minimal action set, with
+  `task_action_masks`; else None. Every Atari environment's spec carries it,
+  so the actors, the learner and the export all build the same masks."""
+  if not config.task_action_masks:
+    return None
+  return np.stack([minimal_action_mask(env_id, num_actions) for env_id in config.task_ids])
+
+
 def env_spec(config) -> EnvSpec:
   """The spec every task shares, from short-lived single envs; a ValueError
   names the task whose observations or actions differ from the first's."""
@@ -266,10 +276,6 @@ def env_spec(config) -> EnvSpec:
     finally:
       env.close()
   first_id, first = next(iter(specs.items()))
-  if config.task_action_masks:
-    masks = np.stack([minimal_action_mask(env_id, first.action_space.n)
-                      for env_id in config.task_ids])
-    first = dataclasses.replace(first, action_masks=masks)
   for env_id, spec in specs.items():
     if (spec.observation_shape, spec.observation_dtype, spec.action_space) != (
         first.observation_shape, first.observation_dtype, first.action_space):

@@ -380,8 +380,9 @@ class ImpalaNetwork(tf.keras.Model):
     self._reward_clipping = reward_clipping
     self.normalizer = (ObservationNormalizer(normalizer_tasks) if observation_normalization
                        else None)
-    self._action_masks = (None if action_masks is None
-                          else tf.constant(np.asarray(action_masks, bool)))
+    # A numpy array, made a constant where it is used: the actors build the
+    # network eagerly and call it inside a graph of their own.
+    self._action_masks = None if action_masks is None else np.asarray(action_masks, bool)
     self.use_lstm = use_lstm
     self._lstm_units = lstm_units
     if use_lstm:
@@ -455,7 +456,7 @@ class ImpalaNetwork(tf.keras.Model):
                                       self._num_actions, self._reward_clipping)
     policy_params = self._policy_head(features)
     if self._action_masks is not None:
-      allowed = tf.gather(self._action_masks, tf.cast(task, tf.int32))
+      allowed = tf.gather(tf.constant(self._action_masks), tf.cast(task, tf.int32))
       policy_params = tf.where(allowed, policy_params, MASKED_LOGIT)
     baseline = self._baseline_head(features)
     if self.num_tasks == 1:

@@ -128,6 +128,21 @@ class ActorTest(tf.test.TestCase):
     self.assertEqual(items[0]['policy_params'].shape, (3, 2, 6))
     self.assertEqual(actor.env_frames, 2 * 3 * 2 * 4)  # unrolls × T × envs × repeat
 
+  def test_actor_acts_within_its_games_action_mask(self):
+    config = config_lib.ImpalaConfig(
+        env_id='ALE/Pong-v5', tasks=('ALE/Pong-v5', 'ALE/Breakout-v5'), num_actors=2,
+        full_action_space=True, task_action_masks=True, unroll_length=10, envs_per_actor=2,
+        batch_size=2)
+    items, actor, _, _ = self._run_actor(config, unrolls=3, task=1)   # Breakout
+    allowed = [0, 1, 3, 4]                            # NOOP, FIRE, RIGHT, LEFT
+    actions = np.concatenate([item['action'].ravel() for item in items])
+    self.assertLen(actions, 3 * 10 * 2)
+    self.assertTrue(set(actions.tolist()) <= set(allowed), actions)
+    params = np.concatenate([item['policy_params'] for item in items])
+    masked = np.delete(params, allowed, axis=-1)
+    self.assertAllEqual(np.full_like(masked, networks.MASKED_LOGIT), masked)
+    self.assertTrue((np.take(params, allowed, axis=-1) > -1e3).all())
+
   def test_episodic_life_is_terminal_for_learning_only(self):
     def steps(episodic_life):
       config = config_lib.ImpalaConfig(
