@@ -66,7 +66,8 @@ class ImpalaPolicy(tf_policy.TFPolicy):
                                  network.initial_state(1))
     state_spec = {'core_state': core,
                   'prev_action': tf.TensorSpec(action_spec.shape, action_spec.dtype)}
-    if network.needs_task:
+    # R2D2's Q-network has no per-task parts.
+    if getattr(network, 'needs_task', False):
       state_spec['task'] = tf.TensorSpec([], tf.int32)
     info_spec = {'policy_params': tf.TensorSpec([self._dist.num_params], tf.float32)}
     super().__init__(ts.time_step_spec(observation_spec), action_spec,
@@ -81,8 +82,8 @@ class ImpalaPolicy(tf_policy.TFPolicy):
         first=time_step.is_first(),
         prev_action=policy_state['prev_action'],
         prev_reward=tf.cast(time_step.reward, tf.float32))
-    outputs, core_state = self._network.step(inputs, policy_state['core_state'],
-                                             policy_state.get('task'))
+    task = [policy_state['task']] if 'task' in policy_state else []
+    outputs, core_state = self._network.step(inputs, policy_state['core_state'], *task)
     return outputs.policy_params, core_state
 
   def _maybe_reset_state(self, time_step, policy_state):
