@@ -18,6 +18,7 @@ the config sets them explicitly.
 """
 
 import dataclasses
+import functools
 import re
 from typing import Optional, Tuple
 
@@ -239,18 +240,24 @@ def make_env(config, num_envs: int, seed, render: bool = False, task: int = 0):
   return GymEnv(config, num_envs, seed, render=render, env_id=env_id, reward_scale=scale)
 
 
-def minimal_action_mask(env_id: str, num_actions: int) -> np.ndarray:
-  """bool [num_actions]: which of ALE's full action set (its enum's order, the
-  full_action_space's order) are in game `env_id`'s minimal action set."""
+@functools.lru_cache(maxsize=None)
+def _minimal_actions(env_id: str) -> Tuple[int, ...]:
+  """Game `env_id`'s minimal action set as indices of ALE's full set (read
+  once per process: every Atari environment's spec asks for it)."""
   import ale_py  # pylint: disable=g-import-not-at-top
   gym.register_envs(ale_py)
   env = gym.make(env_id, full_action_space=False)
   try:
-    minimal = [a.value for a in env.unwrapped.ale.getMinimalActionSet()]
+    return tuple(a.value for a in env.unwrapped.ale.getMinimalActionSet())
   finally:
     env.close()
+
+
+def minimal_action_mask(env_id: str, num_actions: int) -> np.ndarray:
+  """bool [num_actions]: which of ALE's full action set (its enum's order, the
+  full_action_space's order) are in game `env_id`'s minimal action set."""
   mask = np.zeros(num_actions, bool)
-  mask[minimal] = True
+  mask[list(_minimal_actions(env_id))] = True
   return mask
 
 

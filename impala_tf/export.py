@@ -66,8 +66,7 @@ class ImpalaPolicy(tf_policy.TFPolicy):
                                  network.initial_state(1))
     state_spec = {'core_state': core,
                   'prev_action': tf.TensorSpec(action_spec.shape, action_spec.dtype)}
-    # R2D2's Q-network has no per-task parts.
-    if getattr(network, 'needs_task', False):
+    if network.needs_task:
       state_spec['task'] = tf.TensorSpec([], tf.int32)
     info_spec = {'policy_params': tf.TensorSpec([self._dist.num_params], tf.float32)}
     super().__init__(ts.time_step_spec(observation_spec), action_spec,

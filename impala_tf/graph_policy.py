@@ -67,7 +67,7 @@ class GraphPolicy:
       self._state = tf.nest.map_structure(
           lambda s: placeholder(s.dtype, s.shape, 'core_state'), network.initial_state(e))
       self._counter = placeholder(tf.int64, [], 'counter')
-      if getattr(network, 'needs_task', False):
+      if network.needs_task:
         outputs, new_state = network.step(self._inputs, self._state,
                                           tf.fill([e], tf.constant(task_id, tf.int32)))
       else:

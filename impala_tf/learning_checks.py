@@ -10,6 +10,14 @@ from impala_tf import choices
 from impala_tf import field_checks
 
 
+# Architectures whose learner cannot change the entropy cost, and why (PBT's
+# check names the same reasons).
+FIXED_ENTROPY_COST = {
+    'a3c': 'the actors compute the gradients with the entropy cost fixed in their graph',
+    'r2d2': "R2D2's Q-learning loss has no entropy term",
+}
+
+
 def validate(config, error):
   """Raises `error(message)` naming the first invalid learning field."""
   in_range = lambda *args, **kw: field_checks.in_range(config, *args, error=error, **kw)
@@ -40,12 +48,9 @@ def validate(config, error):
   one_of('optimizer', choices.OPTIMIZERS)
   one_of('lr_schedule', choices.SCHEDULES)
   one_of('entropy_schedule', choices.SCHEDULES)
-  if config.entropy_schedule != 'constant' and config.architecture in ('a3c', 'r2d2'):
+  if config.entropy_schedule != 'constant' and config.architecture in FIXED_ENTROPY_COST:
     raise error(f"entropy_schedule must be 'constant' with architecture="
-                f"{config.architecture!r}: " + (
-                    "the actors compute the gradients with the entropy cost fixed in "
-                    "their graph." if config.architecture == 'a3c' else
-                    "R2D2's Q-learning loss has no entropy term."))
+                f"{config.architecture!r}: {FIXED_ENTROPY_COST[config.architecture]}.")
   if config.ppo_clip > 0 and config.correction != 'vtrace':
     raise error(f"ppo_clip > 0 needs correction='vtrace', got {config.correction!r}.")
   in_range('grad_clip_norm', 0.0, math.inf, low_open=True)

@@ -116,7 +116,7 @@ class ObservationNormalizer(tf.keras.layers.Layer):
     scale = observation_scale(observation.dtype)
     if self.num_tasks == 1:
       return _normalize(observation, scale, self.mean, self.var, self.CLIP)
-    return _normalize_per_task(observation, _task_rows(task, observation), scale, self.mean,
+    return _normalize_per_task(observation, _task_rows(task), scale, self.mean,
                                self.var, self.CLIP)
 
   def moments(self, observation, task=None):
@@ -126,7 +126,7 @@ class ObservationNormalizer(tf.keras.layers.Layer):
     scale = observation_scale(observation.dtype)
     if self.num_tasks == 1:
       return _moments(observation, scale)
-    return _moments_per_task(observation, _task_rows(task, observation), scale, self.num_tasks)
+    return _moments_per_task(observation, _task_rows(task), scale, self.num_tasks)
 
   def update(self, count, total, total_squares):
     """Merges a batch's moments (Chan et al.'s parallel variance update),
@@ -159,10 +159,10 @@ class ObservationNormalizer(tf.keras.layers.Layer):
     return tf.reduce_all(ok | ~present) & tf.reduce_any(present)
 
 
-def _task_rows(task, observation):
-  """Each observation row's task as int32 [N] (task 0 where none is given)."""
+def _task_rows(task):
+  """Each observation row's task as int32 [N]; statistics per task need it."""
   if task is None:
-    return tf.zeros(tf.shape(observation)[:1], tf.int32)
+    raise ValueError('observation statistics are kept per task: pass each row\'s task.')
   return tf.cast(tf.reshape(task, [-1]), tf.int32)
 
 

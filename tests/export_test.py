@@ -157,8 +157,9 @@ class ExportTest(tf.test.TestCase):
 
 
 class PerTaskExportTest(tf.test.TestCase):
-  """An export whose observations are normalised per task: the task is in
-  the policy state, outlives episode starts, and picks the statistics."""
+  """Exports that normalise observations or mask actions per task: the task
+  is in the policy state, outlives episode starts, and picks the statistics
+  and the mask."""
 
   def test_actions_follow_the_task_in_the_state(self):
     config = config_lib.ImpalaConfig(
@@ -211,7 +212,7 @@ class PerTaskExportTest(tf.test.TestCase):
       task = np.array([0, 1, 1, 0, 1], np.int32)
       state = dict(policy.get_initial_state(5), task=tf.constant(task))
       for t in range(4):
-        step = policy.action(ts.TimeStep(tf.constant([0, 1, 1, 1, 2][:5], tf.int32),
+        step = policy.action(ts.TimeStep(tf.constant([0, 1, 1, 1, 2], tf.int32),
                                          tf.zeros(5), tf.ones(5), tf.constant(
                                              rng.normal(size=(5, 4)).astype(np.float32))),
                              state)

@@ -7,6 +7,7 @@
 import math
 
 from impala_tf import field_checks
+from impala_tf import learning_checks
 from impala_tf.pbt import rules
 
 RANGE_FIELDS = ('pbt_learning_rate_range', 'pbt_entropy_cost_range',
@@ -52,10 +53,7 @@ def validate_fields(config, error):
 
 def check_member(config):
   """Raises ValueError when `config` cannot run as a population member."""
-  if config.architecture == 'a3c' and 'entropy_cost' in config.pbt_hyperparameters:
-    raise ValueError("PBT cannot search entropy_cost with architecture='a3c': the actors "
-                     'compute the gradients with the entropy cost fixed in their graph; '
-                     'drop it from pbt_hyperparameters.')
-  if config.architecture == 'r2d2' and 'entropy_cost' in config.pbt_hyperparameters:
-    raise ValueError("PBT cannot search entropy_cost with architecture='r2d2': R2D2's "
-                     'Q-learning loss has no entropy term; drop it from pbt_hyperparameters.')
+  reason = learning_checks.FIXED_ENTROPY_COST.get(config.architecture)
+  if reason and 'entropy_cost' in config.pbt_hyperparameters:
+    raise ValueError('PBT cannot search entropy_cost with architecture='
+                     f'{config.architecture!r}: {reason}; drop it from pbt_hyperparameters.')

@@ -33,6 +33,9 @@ class DuelingHead(tf.keras.layers.Layer):
 class RecurrentQNetwork(tf.keras.Model):
   """Torso → (LSTM core) → dueling Q head."""
 
+  # Nothing in it is per task (R2D2 runs one task): `step` takes no task.
+  needs_task = False
+
   def __init__(self, num_actions: int, torso: str = 'nature', mlp_hidden_sizes=(64, 64),
                torso_output_size: int = 512, use_lstm: bool = True, lstm_units: int = 512,
                head_hidden: int = 512, channels_first: bool = False,
