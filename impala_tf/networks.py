@@ -58,18 +58,28 @@ def _normalize_per_task(observation, task, scale, mean, var, clip):
 
 
 @tf.function(jit_compile=True)
-def _moments(observation, scale):
+def _sums(observation, scale):
   x = tf.cast(observation, tf.float32) * scale
-  return (tf.cast(tf.shape(x)[0], tf.float32), tf.reduce_sum(x, 0),
-          tf.reduce_sum(tf.square(x), 0))
+  return tf.cast(tf.shape(x)[0], tf.float32), tf.reduce_sum(x, 0)
 
 
 @tf.function(jit_compile=True)
-def _moments_per_task(observation, task, scale, num_tasks):
+def _sums_per_task(observation, task, scale, num_tasks):
   x = tf.cast(observation, tf.float32) * scale
   count = tf.math.unsorted_segment_sum(tf.ones_like(task, tf.float32), task, num_tasks)
-  return (count, tf.math.unsorted_segment_sum(x, task, num_tasks),
-          tf.math.unsorted_segment_sum(tf.square(x), task, num_tasks))
+  return count, tf.math.unsorted_segment_sum(x, task, num_tasks)
+
+
+@tf.function(jit_compile=True)
+def _squared_deviations(observation, scale, mean):
+  x = tf.cast(observation, tf.float32) * scale
+  return tf.reduce_sum(tf.square(x - mean), 0)
+
+
+@tf.function(jit_compile=True)
+def _squared_deviations_per_task(observation, task, scale, mean, num_tasks):
+  x = tf.cast(observation, tf.float32) * scale
+  return tf.math.unsorted_segment_sum(tf.square(x - tf.gather(mean, task)), task, num_tasks)
 
 
 def observation_scale(dtype) -> float:
@@ -119,34 +129,58 @@ class ObservationNormalizer(tf.keras.layers.Layer):
     return _normalize_per_task(observation, _task_rows(task), scale, self.mean,
                                self.var, self.CLIP)
 
-  def moments(self, observation, task=None):
-    """(count, Σx, Σx²) of raw observations [N, *OBS], as the layer scales
-    them; with several tasks, per task ([K], [K, *OBS], [K, *OBS])."""
+  # A batch's moments in two passes: the mean first, then the squared
+  # deviations from it. The one-pass Σx²/n − mean² cancels catastrophically
+  # in float32 when |mean| ≫ σ (an observation component near 1e4 with σ ~ 1
+  # gets a variance off by ~10, or 0). Across replicas the learner sums
+  # `sums`, takes the mean, then sums `squared_deviations` from it.
+  def sums(self, observation, task=None):
+    """(count, Σx) of raw observations [N, *OBS], as the layer scales them;
+    with several tasks, per task ([K], [K, *OBS])."""
     observation = tf.convert_to_tensor(observation)
     scale = observation_scale(observation.dtype)
     if self.num_tasks == 1:
-      return _moments(observation, scale)
-    return _moments_per_task(observation, _task_rows(task), scale, self.num_tasks)
+      return _sums(observation, scale)
+    return _sums_per_task(observation, _task_rows(task), scale, self.num_tasks)
 
-  def update(self, count, total, total_squares):
-    """Merges a batch's moments (Chan et al.'s parallel variance update),
-    unless the result is not finite (a NaN or Inf observation, or squares
-    that overflow): then the statistics stay as they were. With several
-    tasks each task merges its own moments; a task absent from the batch
-    is left as it was. Returns whether every task present merged (a bool
-    tensor)."""
+  @staticmethod
+  def batch_mean(count, total):
+    """Σx / count, per task ([K] counts broadcast over [K, *OBS]); 0 for a task
+    with no observation."""
+    return total / tf.maximum(_broadcast_counts(count, total), 1.0)
+
+  def squared_deviations(self, observation, mean, task=None):
+    """Σ(x − mean)² of raw observations [N, *OBS] about `mean` ([*OBS], or
+    [K, *OBS] with each row's task's)."""
+    observation = tf.convert_to_tensor(observation)
+    scale = observation_scale(observation.dtype)
+    if self.num_tasks == 1:
+      return _squared_deviations(observation, scale, mean)
+    return _squared_deviations_per_task(observation, _task_rows(task), scale, mean,
+                                        self.num_tasks)
+
+  def moments(self, observation, task=None):
+    """(count, mean, Σ(x − mean)²) of one device's observations [N, *OBS]
+    (per task with several), what `update` merges."""
+    count, total = self.sums(observation, task)
+    mean = self.batch_mean(count, total)
+    return count, mean, self.squared_deviations(observation, mean, task)
+
+  def update(self, count, batch_mean, batch_m2):
+    """Merges a batch's moments (count, mean, Σ(x − mean)²; Chan et al.'s
+    parallel variance update), unless the result is not finite (a NaN or
+    Inf observation, or squares that overflow): then the statistics stay as
+    they were. With several tasks each task merges its own moments; a task
+    absent from the batch is left as it was. Returns whether every task
+    present merged (a bool tensor)."""
     present = count > 0
-    # Per-task counts broadcast over the observation's elements.
-    expand = lambda c: tf.reshape(c, tf.concat([tf.shape(c), tf.ones(
-        [tf.rank(total) - tf.rank(c)], tf.int32)], 0))
+    expand = lambda c: _broadcast_counts(c, batch_mean)
     c, own = expand(count), expand(self.count)
-    batch_mean = total / tf.maximum(c, 1.0)
-    batch_var = tf.maximum(total_squares / tf.maximum(c, 1.0) - tf.square(batch_mean), 0.0)
     new_count = self.count + count
     total_count = expand(new_count)
     delta = batch_mean - self.mean
     mean = self.mean + delta * c / tf.maximum(total_count, 1.0)
-    m2 = self.var * own + batch_var * c + tf.square(delta) * own * c / tf.maximum(total_count, 1.0)
+    m2 = self.var * own + batch_m2 + tf.square(delta) * own * c / tf.maximum(total_count, 1.0)
     var = m2 / tf.maximum(total_count, 1.0)
     elements = tf.range(1, tf.rank(mean)) if self.num_tasks > 1 else tf.range(tf.rank(mean))
     finite = (tf.reduce_all(tf.math.is_finite(mean), elements)
@@ -157,6 +191,13 @@ class ObservationNormalizer(tf.keras.layers.Layer):
     self.var.assign(tf.where(take, var, self.var))
     self.count.assign(tf.where(ok, new_count, self.count))
     return tf.reduce_all(ok | ~present) & tf.reduce_any(present)
+
+
+def _broadcast_counts(count, like):
+  """Counts (a scalar, or [K] per task) shaped to broadcast over `like`'s
+  observation elements."""
+  return tf.reshape(count, tf.concat([tf.shape(count), tf.ones(
+      [tf.rank(like) - tf.rank(count)], tf.int32)], 0))
 
 
 def _task_rows(task):

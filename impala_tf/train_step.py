@@ -177,8 +177,14 @@ class TrainStep:
     if self.network.normalizer is not None:
       observation = batch['observation']
       flat = tf.reshape(observation, tf.concat([[-1], tf.shape(observation)[2:]], 0))
-      moments = ctx.all_reduce(tf.distribute.ReduceOp.SUM, self.network.normalizer.moments(
-          flat, tf.reshape(batch['task'], [-1])))
+      task = tf.reshape(batch['task'], [-1])
+      normalizer = self.network.normalizer
+      # Two passes (see ObservationNormalizer.sums): the global batch's
+      # mean, then the squared deviations from it.
+      count, total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, normalizer.sums(flat, task))
+      mean = normalizer.batch_mean(count, total)
+      moments = (count, mean, ctx.all_reduce(tf.distribute.ReduceOp.SUM,
+                                             normalizer.squared_deviations(flat, mean, task)))
     return episodes, info, moments
 
   # --- Cross-replica context ---------------------------------------------------------

@@ -95,6 +95,24 @@ class ObservationNormalizerTest(tf.test.TestCase):
     far = np.full((1, 3), 1e6, np.float32)
     self.assertAllClose(np.full((1, 3), 5.0), layer(far))
 
+  def test_statistics_stay_exact_when_the_mean_dwarfs_the_spread(self):
+    # A float observation component near 1e4 with σ ~ 1 (a position or a
+    # counter): in float32 a one-pass Σx²/n − mean² loses the variance to
+    # cancellation (off by ~10, or 0); the merged two-pass moments match
+    # numpy's in float64.
+    layer = networks.ObservationNormalizer()
+    layer.build([None, 2])
+    rng = np.random.default_rng(11)
+    data = np.stack([rng.normal(1e4, 1.0, 2000), rng.normal(-3e3, 0.5, 2000)], 1)
+    data32 = data.astype(np.float32)
+    for chunk in np.split(data32, [1, 256, 1000, 1500]):
+      self.assertTrue(bool(layer.update(*layer.moments(chunk))))
+    self.assertAllClose(data32.astype(np.float64).mean(0), layer.mean, rtol=1e-6)
+    self.assertAllClose(data32.astype(np.float64).var(0), layer.var, rtol=1e-3)
+    # The network then sees unit-scale inputs, not values clipped to ±5.
+    x = np.array([[1e4 + 1.0, -3e3 - 0.5]], np.float32)
+    self.assertAllClose([[1.0, -1.0]], layer(x), atol=0.05)
+
   def test_per_task_statistics_equal_each_tasks_own_moments(self):
     layer = networks.ObservationNormalizer(num_tasks=3)
     layer.build([None, 2])
