@@ -14,6 +14,23 @@ _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEST_RETURN = 450.0
 
 
+def _story(result, output, events):
+  progress = [line for line in output.splitlines() if line.startswith('pbt |')][-12::4]
+  decisions = []
+  for e in events:
+    if e['event'] == 'exploit':
+      decisions.append(f"{e['frames']:>7} m{e['member']} copies m{e['source']} "
+                       f"({e['own_fitness']:.0f} < {e['source_fitness']:.0f})")
+    elif e['event'] == 'explore':
+      hp = ' '.join(f'{k[:2]}={v:.2g}' for k, v in sorted(e['after'].items()))
+      fitness = e.get('own_fitness')
+      decisions.append(f"{e['frames']:>7} m{e['member']} "
+                       f"{'n/a' if fitness is None else f'{fitness:.0f}'} -> {hp}")
+    elif e['event'] in ('restart', 'exploit_failed'):
+      decisions.append(f"{e['frames']:>7} m{e['member']} {e['event']}")
+  return '\n'.join([json.dumps(result), *progress, *decisions])
+
+
 class PopulationTest(tf.test.TestCase):
 
   def test_bad_member_is_exploited_best_learns_killed_member_rejoins(self):
@@ -49,15 +66,19 @@ class PopulationTest(tf.test.TestCase):
     self.assertEqual(proc.returncode, 0, output[-4000:])
     result = json.loads([l for l in output.splitlines() if l.startswith('{')][-1])
     print(json.dumps(result))   # shown with pytest -rP: the run's figures
-    self.assertEqual(result['population'], 4)
-    # The population learns (a random policy scores ~20; the cap is 500).
-    self.assertGreaterEqual(result['best_episode_return_mean'], BEST_RETURN, result)
-    self.assertGreaterEqual(result['exploits'], 1, result)
-    # Every ready decision explores, copy or not.
-    self.assertGreater(result['explores'], result['exploits'], result)
-    self.assertGreaterEqual(result['member_restarts'], 1, result)
     with open(os.path.join(logdir, 'lineage.jsonl')) as f:
       events = [json.loads(line) for line in f]
+    # What a failure shows: the run's figures, its last progress lines (each
+    # member's frames, fitness and hyperparameters) and its decisions; the
+    # run directory is deleted with the test's.
+    story = _story(result, output, events)
+    self.assertEqual(result['population'], 4)
+    # The population learns (a random policy scores ~20; the cap is 500).
+    self.assertGreaterEqual(result['best_episode_return_mean'], BEST_RETURN, story)
+    self.assertGreaterEqual(result['exploits'], 1, story)
+    # Every ready decision explores, copy or not.
+    self.assertGreater(result['explores'], result['exploits'], story)
+    self.assertGreaterEqual(result['member_restarts'], 1, story)
     # The member started with a learning rate too small to learn copied a
     # member better by more than the preset's margin (25).
     self.assertAllClose(1e-7, [e for e in events if e['member'] == 0][0]['after']['learning_rate'])
