@@ -129,42 +129,29 @@ class ObservationNormalizer(tf.keras.layers.Layer):
     return _normalize_per_task(observation, _task_rows(task), scale, self.mean,
                                self.var, self.CLIP)
 
-  # A batch's moments in two passes: the mean first, then the squared
-  # deviations from it. The one-pass Σx²/n − mean² cancels catastrophically
-  # in float32 when |mean| ≫ σ (a component near 1e4 with σ 1 came out 80 %
-  # off: networks_test). Across replicas the learner sums
-  # `sums`, takes the mean, then sums `squared_deviations` from it.
-  def sums(self, observation, task=None):
-    """(count, Σx) of raw observations [N, *OBS], as the layer scales them;
-    with several tasks, per task ([K], [K, *OBS])."""
+  def moments(self, observation, task=None, reduce=lambda sums: sums):
+    """(count, mean, Σ(x − mean)²) of raw observations [N, *OBS], as the
+    layer scales them (per task with several: [K], [K, *OBS], [K, *OBS]),
+    what `update` merges.
+
+    Two passes: the mean first, then the squared deviations from it. The
+    one-pass Σx²/n − mean² cancels catastrophically in float32 when
+    |mean| ≫ σ (a component near 1e4 with σ 1 came out 80 % off:
+    networks_test). `reduce` is applied to each pass's sums before they are
+    used: the identity for one device; the learner passes an all-reduce,
+    which makes these the global batch's moments.
+    """
     observation = tf.convert_to_tensor(observation)
     scale = observation_scale(observation.dtype)
     if self.num_tasks == 1:
-      return _sums(observation, scale)
-    return _sums_per_task(observation, _task_rows(task), scale, self.num_tasks)
-
-  @staticmethod
-  def batch_mean(count, total):
-    """Σx / count, per task ([K] counts broadcast over [K, *OBS]); 0 for a task
-    with no observation."""
-    return total / tf.maximum(_broadcast_counts(count, total), 1.0)
-
-  def squared_deviations(self, observation, mean, task=None):
-    """Σ(x − mean)² of raw observations [N, *OBS] about `mean` ([*OBS], or
-    [K, *OBS] with each row's task's)."""
-    observation = tf.convert_to_tensor(observation)
-    scale = observation_scale(observation.dtype)
-    if self.num_tasks == 1:
-      return _squared_deviations(observation, scale, mean)
-    return _squared_deviations_per_task(observation, _task_rows(task), scale, mean,
-                                        self.num_tasks)
-
-  def moments(self, observation, task=None):
-    """(count, mean, Σ(x − mean)²) of one device's observations [N, *OBS]
-    (per task with several), what `update` merges."""
-    count, total = self.sums(observation, task)
-    mean = self.batch_mean(count, total)
-    return count, mean, self.squared_deviations(observation, mean, task)
+      count, total = reduce(_sums(observation, scale))
+      mean = total / tf.maximum(count, 1.0)
+      return count, mean, reduce(_squared_deviations(observation, scale, mean))
+    task = _task_rows(task)
+    count, total = reduce(_sums_per_task(observation, task, scale, self.num_tasks))
+    mean = total / tf.maximum(_broadcast_counts(count, total), 1.0)  # 0 for an absent task
+    return count, mean, reduce(_squared_deviations_per_task(observation, task, scale, mean,
+                                                            self.num_tasks))
 
   def update(self, count, batch_mean, batch_m2):
     """Merges a batch's moments (count, mean, Σ(x − mean)²; Chan et al.'s

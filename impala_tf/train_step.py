@@ -178,13 +178,9 @@ class TrainStep:
       observation = batch['observation']
       flat = tf.reshape(observation, tf.concat([[-1], tf.shape(observation)[2:]], 0))
       task = tf.reshape(batch['task'], [-1])
-      normalizer = self.network.normalizer
-      # Two passes (see ObservationNormalizer.sums): the global batch's
-      # mean, then the squared deviations from it.
-      count, total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, normalizer.sums(flat, task))
-      mean = normalizer.batch_mean(count, total)
-      moments = (count, mean, ctx.all_reduce(tf.distribute.ReduceOp.SUM,
-                                             normalizer.squared_deviations(flat, mean, task)))
+      # The global batch's moments: each pass's sums all-reduced.
+      moments = self.network.normalizer.moments(
+          flat, task, reduce=lambda sums: ctx.all_reduce(tf.distribute.ReduceOp.SUM, sums))
     return episodes, info, moments
 
   # --- Cross-replica context ---------------------------------------------------------

@@ -70,8 +70,10 @@ _SCRIPT = textwrap.dedent('''
           a.assign(b.numpy())
       learners[name] = learner
     for name, learner in learners.items():
+      trainable = lambda: [v.numpy().tolist() for v in learner.network.trainable_variables]
+      initial = trainable()
       losses = [learner.train_step()['loss/total'] for _ in range(4)]
-      results[name] = {'losses': losses,
+      results[name] = {'losses': losses, 'initial': initial, 'trainable': trainable(),
                        'params': [v.numpy().tolist() for v in learner.network.variables]}
       if learner.train_step_fn.popart is not None:
         results[name]['popart'] = [learner.train_step_fn.popart.mu.numpy().tolist(),
@@ -122,10 +124,22 @@ class MirroredStrategyTest(tf.test.TestCase):
         self.assertEqual(4 * len(own), count[k])
         self.assertAllClose(own.mean(0), mean[k], rtol=1e-6)
         self.assertAllClose(own.var(0), var[k], rtol=1e-3)
-    # The updates agree too (to float32 summation order, which inputs
-    # normalised from values near 1e3 magnify a little).
-    for a, b in zip(result['default']['params'], result['mirrored']['params']):
-      self.assertAllClose(a, b, rtol=1e-3, atol=2e-4)
+    # The updates agree too, up to float32 summation order: the two
+    # devices' statistics differ in the last bits of a mean near 1e3, and a
+    # ReLU whose input sits at 0 can then switch on one device and not the
+    # other, which changes that unit's gradient outright (elementwise
+    # comparisons failed about one run in six, a few weights of one unit
+    # 3e-4 to 5e-4 apart). So the updates are compared as a whole.
+    moved, apart = [], []
+    for before, a, b in zip(result['default']['initial'], result['default']['trainable'],
+                            result['mirrored']['trainable']):
+      moved.append(np.ravel(np.subtract(a, before)))
+      apart.append(np.ravel(np.subtract(a, b)))
+    moved, apart = np.linalg.norm(np.concatenate(moved)), np.linalg.norm(np.concatenate(apart))
+    # Measured: 2e-4 typically, 7e-3 with a switched unit; a wrong update is
+    # of the order of the update itself.
+    self.assertGreater(moved, 0.0)
+    self.assertLess(apart / moved, 0.05, (apart, moved))
 
   def test_ppo_with_normalised_advantages_identical_to_one_device(self):
     # The default preset's loss: advantages normalised with moments summed

@@ -245,7 +245,7 @@ class R2D2AgentTest(tf.test.TestCase):
         (dict(r2d2_n_step=10), 'r2d2_n_step'),
         (dict(r2d2_sequence_period=11), 'r2d2_sequence_period'),
         (dict(r2d2_burn_in=-1), 'r2d2_burn_in'),
-        (dict(strategy='mirrored'), 'strategy'),
+        (dict(strategy='tpu'), 'strategy'),
         (dict(observation_normalization=True), 'observation_normalization'),
         (dict(r2d2_importance_sampling_exponent=1.5), 'r2d2_importance_sampling_exponent'),
     ):

@@ -99,14 +99,17 @@ class R2D2Agent(agents.ImpalaAgent):
     reader = progress.ProgressReader(client)
     learner.train_step_fn.bind(client, reader)
 
-    def dataset_fn(_):
+    def dataset_fn(context):
+      # Each replica reads its share of the batch (see learner_step).
+      batch_size = context.get_per_replica_batch_size(config.batch_size)
+
       def stream(_):
         return reverb.TrajectoryDataset.from_table_signature(
             server_address=address, table=replay.SEQUENCE_TABLE,
             max_in_flight_samples_per_worker=2 * config.batch_size,
             num_workers_per_iterator=1, rate_limiter_timeout_ms=STREAM_TIMEOUT_MS)
       samples = tf.data.Dataset.from_tensors(0).repeat().flat_map(stream)
-      return samples.batch(config.batch_size, drop_remainder=True).prefetch(1)
+      return samples.batch(batch_size, drop_remainder=True).prefetch(1)
 
     def ready():
       # Called before every step: progress is drained while replay fills, so

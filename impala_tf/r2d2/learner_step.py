@@ -10,7 +10,9 @@ loop (`network`, `optimizer`, `hyperparameters`, the counters,
   2. the compiled update: burn-in, the n-step double-Q loss with value
      rescaling (`learning.sequence_loss`), Adam, the target network's copy
      every `r2d2_target_period` updates; non-finite updates are skipped and
-     counted, as IMPALA's are;
+     counted, as IMPALA's are. Under a `tf.distribute` strategy each replica
+     trains on its share of the batch and the gradients are summed, as in
+     IMPALA's step;
   3. the sequences' new priorities, p = η max|δ| + (1 − η) mean|δ|, written
      back to Reverb;
   4. the frames and finished episodes actors reported since (`progress`).
@@ -26,6 +28,9 @@ from impala_tf.r2d2 import learning
 from impala_tf.r2d2 import networks as r2d2_networks
 from impala_tf.r2d2 import replay
 
+# Sums over the global batch (each replica's, all-reduced), in this order.
+_SUMS = ('loss', 'q_max', 'steps', 'td_abs', 'trained', 'priority', 'importance_weight',
+         'sequences', 'weights_version')
 STAT_NAMES = ('loss', 'q_mean', 'td_abs_mean', 'priority_mean', 'importance_weight_mean',
               'trained_steps', 'skipped', 'grad_norm', 'learning_rate', 'weights_version')
 
@@ -35,11 +40,24 @@ def _time_major(x):
 
 
 class R2D2Step:
-  """The R2D2 learner's state and its compiled update."""
+  """The R2D2 learner's state and its compiled update.
+
+  Build it inside `strategy.scope()`. Under a strategy with R replicas each
+  replica reads batch_size / R sequences of every batch (the learner's
+  `distribute_datasets_from_function`), computes its share of the loss, and
+  the gradients and statistics are summed over the replicas, so the update
+  is the one a single device makes on the whole batch. The replicas'
+  priorities are gathered and written back with their keys.
+  """
 
   def __init__(self, config, env_spec, strategy):
-    del strategy   # one device (r2d2/validation.py refuses the others)
     self._config = config
+    self._strategy = strategy
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+      raise ValueError(f'batch_size ({config.batch_size}) must be a multiple of the '
+                       f'{replicas} replicas of strategy={config.strategy!r}: each reads '
+                       'batch_size / replicas sequences.')
     self.env_spec = env_spec
     num_actions = env_spec.distribution.num_actions
     make = lambda: r2d2_networks.make_network(config, env_spec.observation_shape, num_actions,
@@ -71,12 +89,15 @@ class R2D2Step:
     `progress.ProgressReader`."""
     self._client, self._progress = client, progress
 
-  def train_on_batch(self, data, probability, table_size):
-    """One update on a batch of sequences ([B, L, ...] as sampled).
+  def _replica_update(self, data, probability, table_size):
+    """Replica context: one replica's sequences ([B/R, L, ...] as sampled).
 
-    Returns (stats float32 [len(STAT_NAMES)], priorities float32 [B]).
+    Returns (gradients summed over replicas and clipped, their norm, the
+    global batch's sums `_SUMS`, this replica's priorities [B/R]).
     """
     config = self._config
+    ctx = tf.distribute.get_replica_context()
+    total = lambda x: ctx.all_reduce(tf.distribute.ReduceOp.SUM, x)
     batch = learning.SequenceBatch(
         observation=_time_major(data['observation']),
         first=_time_major(data['first']),
@@ -90,48 +111,77 @@ class R2D2Step:
     weights = None
     beta = config.r2d2_importance_sampling_exponent
     if beta > 0:
-      # (N·P(i))^−β, scaled by the batch's largest (Schaul et al. 2016).
+      # (N·P(i))^−β, scaled by the global batch's largest (Schaul et al. 2016).
       raw = tf.pow(tf.cast(table_size, tf.float32) * tf.cast(probability, tf.float32), -beta)
-      weights = raw / tf.reduce_max(raw)
+      # (ReduceOp has no MAX: each replica's largest, gathered.)
+      weights = raw / tf.reduce_max(ctx.all_gather(tf.reduce_max(raw, keepdims=True), 0))
     with tf.GradientTape() as tape:
       out, q = learning.sequence_loss(
           self.network, self.target_network, batch, config.r2d2_burn_in, config.r2d2_n_step,
-          config.r2d2_value_rescaling_epsilon, config.r2d2_priority_eta, weights, with_q=True)
-    variables = self.network.trainable_variables
-    grads = tape.gradient(out.loss, variables)
+          config.r2d2_value_rescaling_epsilon, config.r2d2_priority_eta, weights, with_q=True,
+          cross_replica_sum=total)
+    grads = total(tape.gradient(out.loss, self.network.trainable_variables))
     grads, grad_norm = tf.clip_by_global_norm(grads, self.hyperparameters.grad_clip_norm)
-    finite = tf.math.is_finite(out.loss) & tf.math.is_finite(grad_norm)
+    trained_mask = learning.trained_mask(batch, config.r2d2_burn_in, config.r2d2_n_step)
+    mask = batch.mask[config.r2d2_burn_in:]
+    sums = {
+        'loss': out.loss,
+        'q_max': tf.reduce_sum(tf.reduce_max(tf.stop_gradient(q), -1) * mask),
+        'steps': tf.reduce_sum(mask),
+        'td_abs': tf.reduce_sum(tf.abs(out.td_errors) * trained_mask),
+        'trained': tf.reduce_sum(trained_mask),
+        'priority': tf.reduce_sum(out.priorities),
+        'importance_weight': (tf.reduce_sum(weights) if weights is not None
+                              else tf.cast(tf.shape(out.priorities)[0], tf.float32)),
+        'sequences': tf.cast(tf.shape(out.priorities)[0], tf.float32),
+        'weights_version': tf.reduce_sum(tf.cast(data['weights_version'], tf.float32)),
+    }
+    return grads, grad_norm, total(tf.stack([sums[k] for k in _SUMS])), out.priorities
+
+  def train_on_batch(self, iterator):
+    """One update on the next (distributed) batch of sequences.
+
+    Returns (stats float32 [len(STAT_NAMES)], the batch's keys uint64 [B] and
+    new priorities float32 [B], the replicas' in order).
+    """
+    config = self._config
+    strategy = self._strategy
+    sample = next(iterator)
     learning_rate = self.hyperparameters.learning_rate * optimizers.learning_rate_factor(
         config, self.env_frames)
     self.optimizer.learning_rate.assign(learning_rate)
+    grads, grad_norm, sums, priorities = strategy.run(
+        self._replica_update, args=(sample.data, sample.info.probability,
+                                    sample.info.table_size))
+    local = lambda x: strategy.experimental_local_results(x)[0]
+    gathered = lambda x: tf.concat(strategy.experimental_local_results(x), 0)
+    s = dict(zip(_SUMS, tf.unstack(local(sums))))
+    grad_norm = local(grad_norm)
+    finite = tf.math.is_finite(s['loss']) & tf.math.is_finite(grad_norm)
+    num_vars = len(self.network.trainable_variables)
     tf.cond(finite, lambda: tf.stack(self.optimizer.apply(grads)),
-            lambda: tf.zeros([len(variables)]))
+            lambda: tf.zeros([num_vars]))
     skipped = 1 - tf.cast(finite, tf.int64)
     self.skipped_updates.assign_add(skipped)
     self.target.after_update()
     self.learner_steps.assign_add(1)
-    trained_mask = learning.trained_mask(batch, config.r2d2_burn_in, config.r2d2_n_step)
-    trained = tf.reduce_sum(trained_mask)
-    mask = batch.mask[config.r2d2_burn_in:]
     stats = tf.stack([
-        out.loss,
-        tf.math.divide_no_nan(tf.reduce_sum(tf.reduce_max(tf.stop_gradient(q), -1) * mask), tf.reduce_sum(mask)),
-        tf.math.divide_no_nan(tf.reduce_sum(tf.abs(out.td_errors) * trained_mask), trained),
-        tf.reduce_mean(out.priorities),
-        tf.reduce_mean(weights) if weights is not None else tf.constant(1.0),
-        trained,
+        s['loss'],
+        tf.math.divide_no_nan(s['q_max'], s['steps']),
+        tf.math.divide_no_nan(s['td_abs'], s['trained']),
+        s['priority'] / s['sequences'],
+        s['importance_weight'] / s['sequences'],
+        s['trained'],
         tf.cast(skipped, tf.float32),
         grad_norm,
         learning_rate,
-        tf.reduce_mean(tf.cast(data['weights_version'], tf.float32)),
+        s['weights_version'] / s['sequences'],
     ])
-    return stats, out.priorities
+    return stats, gathered(sample.info.key), gathered(priorities)
 
   def __call__(self, iterator):
-    sample = next(iterator)
-    stats, priorities = self._update(sample.data, sample.info.probability,
-                                     sample.info.table_size)
-    replay.update_priorities(self._client, sample.info.key.numpy(), priorities.numpy())
+    stats, keys, priorities = self._update(iterator)
+    replay.update_priorities(self._client, keys.numpy(), priorities.numpy())
     # What actors reported up to the learner's readiness check before this call.
     frames, episodes = self._progress.take()
     self._frames_of_call = frames

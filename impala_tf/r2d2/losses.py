@@ -103,7 +103,8 @@ def sequence_priorities(td_errors, mask, eta: float = 0.9):
 
 
 def r2d2_loss(q_online, q_target, actions, rewards, discounts, mask, n: int = 5,
-              epsilon: float = 1e-3, eta: float = 0.9, importance_weights=None):
+              epsilon: float = 1e-3, eta: float = 0.9, importance_weights=None,
+              cross_replica_sum=None):
   """The R2D2 loss of one batch of sequences (after burn-in).
 
   Args:
@@ -115,6 +116,10 @@ def r2d2_loss(q_online, q_target, actions, rewards, discounts, mask, n: int = 5,
     n, epsilon, eta: the paper's n = 5, ε = 1e-3, η = 0.9.
     importance_weights: optional float32 [B], prioritised replay's
       importance-sampling weights (the paper uses none).
+    cross_replica_sum: fn summing a tensor over replicas (None: one
+      replica). The loss is then this replica's share of the global batch's
+      mean: its sum over the global count of trained steps, so the replicas'
+      gradients add up to the gradient of the global loss.
   Returns:
     LossOutput: loss = Σ_{t<T−n, b} w_b · ½ δ² · m / Σ m, m = `trained_mask`
     (the mean over the trained steps), the TD errors δ_t = y_t − Q_online(s_t, a_t) in the
@@ -127,7 +132,9 @@ def r2d2_loss(q_online, q_target, actions, rewards, discounts, mask, n: int = 5,
   td_errors = targets - q_taken
   trained = trained_mask(mask, discounts, n)
   weights = trained if importance_weights is None else trained * importance_weights[None]
-  loss = tf.math.divide_no_nan(tf.reduce_sum(0.5 * tf.square(td_errors) * weights),
-                               tf.reduce_sum(trained))
+  count = tf.reduce_sum(trained)
+  if cross_replica_sum is not None:
+    count = cross_replica_sum(count)
+  loss = tf.math.divide_no_nan(tf.reduce_sum(0.5 * tf.square(td_errors) * weights), count)
   return LossOutput(loss, td_errors, sequence_priorities(tf.stop_gradient(td_errors),
                                                          trained, eta))

@@ -50,10 +50,13 @@ def _check_r2d2_run(config, error):
   clashes = [name for name, bad in (
       ('synchronous', config.synchronous), ('policy_lag', config.policy_lag >= 0),
       ('replay_fraction', config.replay_fraction > 0), ('popart', config.popart),
-      ('tasks', config.num_tasks > 1), ('strategy', config.strategy != 'default'),
+      ('tasks', config.num_tasks > 1),
       ('jit_compile', config.jit_compile), ('steps_per_call', config.steps_per_call != 1),
       ('observation_normalization', config.observation_normalization),
       ('task_action_masks', config.task_action_masks)) if bad]
+  if config.strategy == 'tpu':
+    raise error("architecture='r2d2' does not support strategy='tpu': its replay samples "
+                "carry uint64 keys, which a TPU does not hold; use 'default' or 'mirrored'.")
   if clashes:
     raise error(f"architecture='r2d2' does not support {clashes[0]}="
                 f'{getattr(config, clashes[0])!r}: it is an IMPALA learner option.')
