@@ -159,9 +159,11 @@ class ImpalaConfig:
   baseline_cost: float = 0.5
   entropy_cost: float = 0.01
   # The entropy cost's schedule: constant, or linear | cosine decay to
-  # entropy_end_factor × entropy_cost over lr_decay_frames (then constant).
+  # entropy_end_factor × entropy_cost from entropy_decay_start_frames to
+  # lr_decay_frames (the full cost before, the end factor after).
   entropy_schedule: str = 'constant'
   entropy_end_factor: float = 0.0
+  entropy_decay_start_frames: int = 0
   # abs_one (Atari) | soft_asymmetric (DMLab) | none. Applied in the loss only:
   # reported episode returns are the environment's own scores.
   reward_clipping: str = 'abs_one'

@@ -51,6 +51,10 @@ def validate(config, error):
   if config.entropy_schedule != 'constant' and config.architecture in FIXED_ENTROPY_COST:
     raise error(f"entropy_schedule must be 'constant' with architecture="
                 f"{config.architecture!r}: {FIXED_ENTROPY_COST[config.architecture]}.")
+  start = config.entropy_decay_start_frames
+  if config.entropy_schedule != 'constant' and not 0 <= start < config.lr_decay_frames:
+    raise error(f'entropy_decay_start_frames must be in [0, lr_decay_frames='
+                f'{config.lr_decay_frames}), where the decay ends; got {start!r}.')
   if config.ppo_clip > 0 and config.correction != 'vtrace':
     raise error(f"ppo_clip > 0 needs correction='vtrace', got {config.correction!r}.")
   in_range('grad_clip_norm', 0.0, math.inf, low_open=True)

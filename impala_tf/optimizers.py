@@ -201,7 +201,10 @@ def learning_rate_factor(config, frames):
 
 def entropy_cost_factor(config, frames):
   """The multiplier of the base entropy cost after `frames` consumed
-  frames: `entropy_schedule` from 1 to `entropy_end_factor` over
-  `lr_decay_frames` (the learning rate's span), constant afterwards."""
-  return decay_factor(config.entropy_schedule, frames, config.lr_decay_frames,
-                      config.entropy_end_factor)
+  frames: 1 until `entropy_decay_start_frames`, then `entropy_schedule`
+  from 1 to `entropy_end_factor` until `lr_decay_frames` (where the
+  learning rate's decay ends too), constant afterwards."""
+  start = config.entropy_decay_start_frames
+  since_start = tf.maximum(tf.cast(frames, tf.float32) - float(start), 0.0)
+  return decay_factor(config.entropy_schedule, since_start,
+                      config.lr_decay_frames - start, config.entropy_end_factor)

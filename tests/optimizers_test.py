@@ -153,6 +153,19 @@ class ScheduleTest(tf.test.TestCase):
     # The default schedule leaves the cost constant.
     self.assertAllClose(1.0, optimizers.entropy_cost_factor(config_lib.ImpalaConfig(), 10**9))
 
+  def test_entropy_cost_decay_starting_late(self):
+    cfg = config_lib.ImpalaConfig(entropy_schedule='linear', entropy_end_factor=0.0,
+                                  entropy_decay_start_frames=600, lr_decay_frames=1000)
+    factor = lambda f: float(optimizers.entropy_cost_factor(cfg, f))
+    # Full cost until frame 600, then linear to 0 at frame 1000.
+    self.assertAllClose([1.0, 1.0, 0.75, 0.25, 0.0, 0.0],
+                        [factor(0), factor(600), factor(700), factor(900), factor(1000),
+                         factor(10**9)])
+    with self.assertRaisesRegex(ValueError, r'entropy_decay_start_frames must be in \[0, '
+                                r'lr_decay_frames=1000\).*got 1000'):
+      config_lib.ImpalaConfig(entropy_schedule='linear', entropy_decay_start_frames=1000,
+                              lr_decay_frames=1000).validate()
+
 
 if __name__ == '__main__':
   tf.test.main()
