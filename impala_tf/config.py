@@ -341,6 +341,9 @@ class ImpalaConfig:
   r2d2_value_rescaling_epsilon: float = 1e-3
   r2d2_priority_eta: float = 0.9         # p = η max|δ| + (1 − η) mean|δ|
   r2d2_priority_exponent: float = 0.9
+  # A new sequence's priority: the TD errors of the Q values its actor acted
+  # with (Ape-X's actors, which R2D2's follow), or a constant 1.0 (False).
+  r2d2_actor_priorities: bool = True
   # β of prioritised replay's importance weights (0: none, the paper's
   # R2D2 runs; see docs/r2d2.md).
   r2d2_importance_sampling_exponent: float = 0.0

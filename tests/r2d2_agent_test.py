@@ -22,6 +22,8 @@ from impala_tf import config as config_lib
 from impala_tf import learner as learner_lib
 from impala_tf import networks
 from impala_tf.r2d2 import agent as agent_lib
+from impala_tf.r2d2 import learning
+from impala_tf.r2d2 import losses
 from impala_tf.r2d2 import replay
 from impala_tf.r2d2 import sequences
 
@@ -80,6 +82,7 @@ class R2D2AgentTest(tf.test.TestCase):
     # (below what the rate limiter lets in before the learner samples).
     self.assertGreater(len(samples), 15)
     starts = mid = 0
+    priorities = []
     for sample in samples:
       d = sample.data
       self.assertEqual(d['observation'].shape, (BURN_IN + LENGTH, 4))
@@ -108,16 +111,38 @@ class R2D2AgentTest(tf.test.TestCase):
       self.assertTrue(ended.size == 0 or ended.tolist() == [len(real) - 1], d['discount'])
       discounted = d['discount'][real][d['discount'][real] > 0]
       self.assertAllClose(discounted, np.full(len(discounted), config.discount))
-      self.assertEqual(sample.info.priority, agent_lib.INITIAL_PRIORITY)
+      # The actor's priority: the TD errors of the Q values it acted with.
+      # The learner never ran, so every step acted with its initial weights;
+      # unrolled from the stored state over the whole sequence, they give the
+      # same Q values, and the learner's formula (one network) the priority.
+      self.assertEqual(d['weights_version'], 0)
+      column = lambda name: tf.constant(d[name][:, None])
+      batch = learning.SequenceBatch(
+          observation=column('observation'), first=column('first'),
+          prev_action=column('prev_action'), prev_reward=column('prev_reward'),
+          action=column('action'), reward=column('reward'), discount=column('discount'),
+          mask=column('mask'), start_state=tuple(s[None] for s in d['core_state']))
+      q = learning.q_values(learner.train_step_fn.network, batch, burn_in=0)[BURN_IN:]
+      want = losses.r2d2_loss(q, q, batch.action[BURN_IN:], batch.reward[BURN_IN:],
+                              batch.discount[BURN_IN:], batch.mask[BURN_IN:],
+                              n=config.r2d2_n_step).priorities[0]
+      self.assertAllClose(sample.info.priority, want, rtol=1e-4)
+      priorities.append(sample.info.priority)
     self.assertGreater(starts, 0)
     self.assertGreater(mid, 0)
+    self.assertGreater(len(set(priorities)), len(priorities) // 2)
 
   def test_replay_items_are_views_of_steps_written_once(self):
     # What SequenceWriter puts in Reverb equals NumpyWriter's stacked
-    # sequences, including across a reconnect (a new writer mid-episode).
+    # sequences, including across a reconnect (a new writer mid-episode);
+    # each item's priority is the function of the steps' Q values, actions,
+    # rewards, discounts and mask it was given, the Q values kept aside.
     length, period, lead = BURN_IN + LENGTH, PERIOD, BURN_IN
     signature = {'id': tf.TensorSpec([length], tf.int64),
                  'obs': tf.TensorSpec([length, 3], tf.float32),
+                 'action': tf.TensorSpec([length], tf.int32),
+                 'reward': tf.TensorSpec([length], tf.float32),
+                 'discount': tf.TensorSpec([length], tf.float32),
                  'mask': tf.TensorSpec([length], tf.float32),
                  'weights_version': tf.TensorSpec([], tf.int64),
                  'core_state': (tf.TensorSpec([2], tf.float32),) * 2}
@@ -125,7 +150,9 @@ class R2D2AgentTest(tf.test.TestCase):
     self.addCleanup(server.stop)
     client = reverb.Client(f'127.0.0.1:{server.port}')
     version = [7]
-    new_writer = lambda: replay.SequenceWriter(client, length, 1.0, lambda: version[0],
+    priority = lambda q, action, reward, discount, mask: float(
+        np.sum(q[:, 1] * mask) + 0.5 * np.sum(action) + 0.25 * np.sum(reward * discount))
+    new_writer = lambda: replay.SequenceWriter(client, length, priority, lambda: version[0],
                                                with_state=True, name='q')
     def steps(builder, switch_at=None):
       out, writer = [], builder.writer
@@ -137,7 +164,10 @@ class R2D2AgentTest(tf.test.TestCase):
             writer = new_writer()
             builder.attach(writer)
           out += builder.add({'id': np.int64(1000 * episode + i),
-                              'obs': np.full(3, i, np.float32)},
+                              'obs': np.full(3, i, np.float32),
+                              'action': np.int32(i % 3), 'reward': np.float32(i),
+                              'discount': np.float32(0.5 if i % 2 else 1.0),
+                              replay.Q_VALUES: np.array([-i, i / 7], np.float32)},
                              (np.full(2, i, np.float32), np.full(2, -i, np.float32)))
         out += builder.end_episode()
       return out, writer
@@ -148,16 +178,22 @@ class R2D2AgentTest(tf.test.TestCase):
     writer.close()
     self.assertEqual(client.server_info()['q'].current_size, len(expected))
     for want in expected:
-      got = next(client.sample('q', emit_timesteps=False, unpack_as_table_signature=True)).data
-      self.assertAllEqual(got['id'], want.steps['id'])
-      self.assertAllEqual(got['obs'], want.steps['obs'])
+      got = next(client.sample('q', emit_timesteps=False, unpack_as_table_signature=True))
+      self.assertAllClose(got.info.priority, priority(
+          want.steps[replay.Q_VALUES], want.steps['action'], want.steps['reward'],
+          want.steps['discount'], want.mask))
+      got = got.data
+      self.assertNotIn(replay.Q_VALUES, got)
+      for name in ('id', 'obs', 'action', 'reward', 'discount'):
+        self.assertAllEqual(got[name], want.steps[name])
       self.assertAllEqual(got['mask'], want.mask)
       self.assertAllEqual(got['core_state'][0], want.start_state[0])
       self.assertAllEqual(got['core_state'][1], want.start_state[1])
       self.assertEqual(got['weights_version'], 7)
 
   def test_learner_trains_writes_priorities_and_counts_frames_once(self):
-    config = _config()
+    # New sequences at a constant priority, so the learner's are told apart.
+    config = _config(r2d2_actor_priorities=False)
     logdir = self.get_temp_dir()
     learner, started, stop = self._start(config, logdir, actors=2)
     status = learner.run(max_steps=12)

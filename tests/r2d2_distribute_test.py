@@ -124,8 +124,10 @@ _SAME_BATCH = _PRELUDE + textwrap.dedent('''
 _REAL_REPLAY = _PRELUDE + textwrap.dedent('''
     import dataclasses
     # Uniform sampling (α = 0), so the test's own samples see the sequences
-    # the learner trained on as often as the others.
-    config = dataclasses.replace(config, r2d2_priority_exponent=0.0)
+    # the learner trained on as often as the others; new sequences at a
+    # constant priority, so the learner's are told apart.
+    config = dataclasses.replace(config, r2d2_priority_exponent=0.0,
+                                 r2d2_actor_priorities=False)
     learner = learner_lib.Learner(config, tempfile.mkdtemp())   # strategy='mirrored'
     assert learner._strategy.num_replicas_in_sync == 2
     # The actor writes a fixed number of sequences and stops, so the table

@@ -4,6 +4,7 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
+from impala_tf.r2d2 import actor_priorities
 from impala_tf.r2d2 import losses
 
 
@@ -187,6 +188,33 @@ class LossTest(tf.test.TestCase, parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, 'rewards must be'):
       losses.r2d2_loss(tf.zeros([8, 1, 2]), tf.zeros([8, 1, 2]), tf.zeros([8, 1], tf.int32),
                        tf.zeros([8]), tf.zeros([8, 1]), tf.ones([8, 1]))
+
+
+class ActorPriorityTest(tf.test.TestCase, parameterized.TestCase):
+  """The priority an actor gives a new sequence: the learner's formula on the
+  actor's own Q values (one network: it picks and values the bootstrap)."""
+
+  @parameterized.named_parameters(('n5', 5), ('n1', 1), ('n3', 3))
+  def test_equals_the_reference_with_one_network_after_burn_in(self, n):
+    rng = np.random.default_rng(10 + n)
+    q, _, actions, rewards, discounts, mask = _episode_batch(rng)
+    _, _, want = _reference(q, q, actions, rewards, discounts, mask, n, 1e-3, 0.9)
+    burn_in = 3
+    lead = lambda x: np.concatenate([rng.normal(size=(burn_in,) + x.shape[1:]) * 9, x])
+    for b in range(q.shape[1]):
+      got = actor_priorities.sequence_priority(
+          lead(q[:, b]).astype(np.float32), np.concatenate([[0, 1, 2], actions[:, b]]),
+          lead(rewards[:, b]), np.concatenate([[0.0, 0.5, 1.0], discounts[:, b]]),
+          np.concatenate([[1.0, 0.0, 1.0], mask[:, b]]), burn_in=burn_in, n=n)
+      self.assertAllClose(got, want[b], rtol=1e-5)
+
+  def test_no_trained_step_gives_zero_and_a_short_sequence_is_refused(self):
+    # Real steps 0-2 of 8, cut by a time limit: none has its s_{t+3}.
+    mask = np.array([1, 1, 1, 0, 0, 0, 0, 0], np.float32)
+    args = (np.ones((8, 2)), np.zeros(8, int), mask, np.where(mask > 0, 0.9, 0.0), mask)
+    self.assertEqual(actor_priorities.sequence_priority(*args, burn_in=0, n=3), 0.0)
+    with self.assertRaisesRegex(ValueError, 'n must be in'):
+      actor_priorities.sequence_priority(*args, burn_in=4, n=4)
 
 
 if __name__ == '__main__':

@@ -14,6 +14,7 @@ weights version that acted. Each step goes to Reverb once
 (`replay.SequenceWriter`); a sequence is an item over the steps it spans.
 """
 
+import functools
 import time
 
 from absl import logging
@@ -24,6 +25,7 @@ import tensorflow as tf
 from impala_tf import agents
 from impala_tf import trajectories
 from impala_tf import weights as weights_lib
+from impala_tf.r2d2 import actor_priorities
 from impala_tf.r2d2 import exploration
 from impala_tf.r2d2 import learner_step
 from impala_tf.r2d2 import networks as r2d2_networks
@@ -31,9 +33,10 @@ from impala_tf.r2d2 import progress
 from impala_tf.r2d2 import replay
 from impala_tf.r2d2 import sequences
 
-# A new sequence's priority until the learner has computed its TD errors:
-# above what trained sequences settle at, so it is sampled soon (Schaul et
-# al.'s "new transitions first"; see docs/r2d2.md).
+# A new sequence's priority with r2d2_actor_priorities=False, until the
+# learner has computed its TD errors: above what trained sequences settle
+# at, so it is sampled soon (Schaul et al.'s "new transitions first"; see
+# docs/r2d2.md).
 INITIAL_PRIORITY = 1.0
 # How long the learner's sample stream waits on the rate limiter before it
 # is reopened (it then notices a stopped server).
@@ -167,7 +170,7 @@ class SequenceSender:
     actor, config = self._actor, self._config
     subscriber = weights_lib.WeightSubscriber(client, actor.policy.set_weights)
     subscriber.version = actor.weights_version
-    writers = [replay.SequenceWriter(client, self._length, INITIAL_PRIORITY,
+    writers = [replay.SequenceWriter(client, self._length, self._priority(),
                                      lambda: actor.weights_version, config.use_lstm)
                for _ in self._builders]
     for builder, writer in zip(self._builders, writers):
@@ -198,6 +201,17 @@ class SequenceSender:
         writer.close()
       progress_writer.close()
 
+  def _priority(self):
+    """What a new sequence's priority is: the TD errors of the actor's own
+    Q values (Ape-X's and the paper's actors), or a constant."""
+    config = self._config
+    if not config.r2d2_actor_priorities:
+      return INITIAL_PRIORITY
+    return functools.partial(
+        actor_priorities.sequence_priority, burn_in=config.r2d2_burn_in,
+        n=config.r2d2_n_step, epsilon=config.r2d2_value_rescaling_epsilon,
+        eta=config.r2d2_priority_eta)
+
   def _step(self, episodes):
     """One step of every environment, each written to its builder; appends
     the episodes it finished to `episodes`."""
@@ -206,8 +220,8 @@ class SequenceSender:
     observation = np.array(before['observation'])   # the env reuses its buffer
     state = before.get('core_state', ())
     taken = []
-    actor.act_and_step(lambda record: taken.append(record['action']))
-    action = taken[0]
+    actor.act_and_step(taken.append)
+    action, q_values = taken[0]['action'], taken[0]['policy_params']
     after = actor.observation_part()
     discount = np.where(after['terminal'], 0.0, self._config.discount).astype(np.float32)
     t0 = time.perf_counter()
@@ -217,6 +231,8 @@ class SequenceSender:
       step = {'observation': observation[i], 'first': before['first'][i],
               'prev_action': before['prev_action'][i], 'prev_reward': before['reward'][i],
               'action': action[i], 'reward': after['reward'][i], 'discount': discount[i]}
+      if self._config.r2d2_actor_priorities:
+        step[replay.Q_VALUES] = q_values[i]
       builder.add(step, tuple(s[i] for s in state))
       if after['last'][i]:
         builder.end_episode()

@@ -7,10 +7,15 @@ The learner writes each sampled sequence's new priority back after its
 update (`update_priorities`).
 """
 
+import collections
+
 import numpy as np
 import reverb
 
 SEQUENCE_TABLE = 'r2d2_sequences'
+# A step field the actor keeps for its priority and does not write: the Q
+# values it acted on, [A].
+Q_VALUES = 'q_values'
 
 
 def table(signature, capacity: int, priority_exponent: float = 0.9,
@@ -59,13 +64,18 @@ class SequenceWriter:
   instead of holding copies (the paper's Atari replay: 4M steps, not 12M).
   """
 
-  def __init__(self, client, length: int, priority: float, weights_version,
+  def __init__(self, client, length: int, priority, weights_version,
                with_state: bool, name: str = SEQUENCE_TABLE):
-    """`weights_version`: a callable giving the version of the acting weights;
+    """`priority`: every new sequence's priority (a float), or a function
+    of its last `length` steps' (Q values [L, A], actions, rewards,
+    discounts, mask [L]) returning it, with each step's Q values given as
+    its `Q_VALUES` field (kept here, not written);
+    `weights_version`: a callable giving the version of the acting weights;
     `with_state`: whether sequences store a recurrent state (an LSTM core)."""
     self._writer = client.trajectory_writer(num_keep_alive_refs=length)
     self._length = length
     self._priority = priority
+    self._kept = collections.deque(maxlen=length) if callable(priority) else None
     self._weights_version = weights_version
     self._name = name
     self._with_state = with_state
@@ -77,6 +87,9 @@ class SequenceWriter:
   def append(self, step, mask, state):
     data = dict(step, mask=np.float32(mask),
                 weights_version=np.int64(self._weights_version()))
+    q_values = data.pop(Q_VALUES, None)
+    if self._kept is not None:
+      self._kept.append((q_values, step['action'], step['reward'], step['discount'], mask))
     if self._with_state:
       # A partial step elsewhere: only a sequence's first step holds a state.
       data['core_state'] = ((None, None) if state is None
@@ -91,7 +104,10 @@ class SequenceWriter:
     trajectory['weights_version'] = history['weights_version'][-1]
     if self._with_state:
       trajectory['core_state'] = tuple(c[-self._length] for c in history['core_state'])
-    self._writer.create_item(self._name, priority=self._priority, trajectory=trajectory)
+    priority = self._priority
+    if self._kept is not None:
+      priority = priority(*(np.stack(column) for column in zip(*self._kept)))
+    self._writer.create_item(self._name, priority=priority, trajectory=trajectory)
 
   def close(self):
     self._writer.close()
