@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+import types
 
 import numpy as np
 import reverb
@@ -190,6 +191,19 @@ class R2D2AgentTest(tf.test.TestCase):
       self.assertAllEqual(got['core_state'][0], want.start_state[0])
       self.assertAllEqual(got['core_state'][1], want.start_state[1])
       self.assertEqual(got['weights_version'], 7)
+
+  def test_a_non_finite_actor_priority_is_not_written(self):
+    # A NaN reward (a broken environment) gives a NaN TD error; the sequence
+    # enters replay at the constant priority instead of breaking the sampler.
+    config = _config(r2d2_n_step=2)
+    priority = agent_lib.SequenceSender(config, types.SimpleNamespace())._priority()
+    length = BURN_IN + LENGTH
+    columns = [np.ones((length, 2)), np.zeros(length, int), np.ones(length),
+               np.full(length, 0.9), np.ones(length)]
+    self.assertGreater(priority(*columns), 0.0)
+    self.assertNotEqual(priority(*columns), agent_lib.INITIAL_PRIORITY)
+    columns[2][BURN_IN + 3] = np.nan
+    self.assertEqual(priority(*columns), agent_lib.INITIAL_PRIORITY)
 
   def test_learner_trains_writes_priorities_and_counts_frames_once(self):
     # New sequences at a constant priority, so the learner's are told apart.

@@ -9,12 +9,14 @@ Actor: ε-greedy over the recurrent Q network, actor i of N with its ε from
 the ladder (`exploration`); each environment's steps cut into sequences of
 `r2d2_burn_in + r2d2_sequence_length` steps, a new one every
 `r2d2_sequence_period` (`sequences.SequenceBuilder`, with the burn-in as its
-lead), each stored with the LSTM state before its first step and the
-weights version that acted. Each step goes to Reverb once
+lead), each stored with the LSTM state before its first step, the
+weights version that acted and, as its priority, the TD errors of the Q
+values it acted with (`actor_priorities`). Each step goes to Reverb once
 (`replay.SequenceWriter`); a sequence is an item over the steps it spans.
 """
 
 import functools
+import math
 import time
 
 from absl import logging
@@ -207,10 +209,17 @@ class SequenceSender:
     config = self._config
     if not config.r2d2_actor_priorities:
       return INITIAL_PRIORITY
-    return functools.partial(
+    compute = functools.partial(
         actor_priorities.sequence_priority, burn_in=config.r2d2_burn_in,
         n=config.r2d2_n_step, epsilon=config.r2d2_value_rescaling_epsilon,
         eta=config.r2d2_priority_eta)
+
+    def priority(*columns):
+      # A non-finite reward or Q value must not reach Reverb's sampler; the
+      # learner skips (and counts) the update such a sequence is in.
+      p = compute(*columns)
+      return p if math.isfinite(p) else INITIAL_PRIORITY
+    return priority
 
   def _step(self, episodes):
     """One step of every environment, each written to its builder; appends
