@@ -205,6 +205,36 @@ class R2D2AgentTest(tf.test.TestCase):
     columns[2][BURN_IN + 3] = np.nan
     self.assertEqual(priority(*columns), agent_lib.INITIAL_PRIORITY)
 
+  def test_a_non_finite_sequence_is_skipped_and_deleted_not_fatal(self):
+    # A sequence with a NaN reward (a broken environment) in replay: the
+    # update it is sampled into is skipped, the sequence deleted (Reverb
+    # refuses a NaN priority), and training goes on.
+    config = _config()
+    learner, [(_, thread)], _ = self._start(config, self.get_temp_dir(), max_unrolls=12)
+    thread.join(timeout=300)
+    self.assertFalse(thread.is_alive())
+    address = f'127.0.0.1:{learner.port}'
+    client = reverb.Client(address)
+    size = client.server_info()[replay.SEQUENCE_TABLE].current_size
+    data = next(tf.nest.map_structure(np.array, s.data) for s in _sequences(address, 10)
+                if s.data['mask'][BURN_IN + 1])
+    data['reward'][BURN_IN + 1] = np.nan   # in the first trained steps' returns
+    with client.trajectory_writer(num_keep_alive_refs=1) as writer:
+      writer.append(data)
+      # Far above every other priority: the first batch samples it.
+      writer.create_item(replay.SEQUENCE_TABLE, priority=1e6,
+                         trajectory=tf.nest.map_structure(lambda c: c[-1], writer.history))
+    status = learner.run(max_steps=6)
+    self.assertEqual(status['learner_steps'], 6)
+    step = learner.train_step_fn
+    self.assertLen(step.deleted_sequences, 1)
+    self.assertEqual(client.server_info()[replay.SEQUENCE_TABLE].current_size, size)
+    # Skipped: the batches sampled before the deletion (the dataset keeps up
+    # to 2 batches of samples in flight and one batch ready); the rest train.
+    self.assertBetween(int(step.skipped_updates.numpy()), 1, 4)
+    for sample in _sequences(address, 20):
+      self.assertTrue(np.all(np.isfinite(sample.data['reward'])))
+
   def test_learner_trains_writes_priorities_and_counts_frames_once(self):
     # New sequences at a constant priority, so the learner's are told apart.
     config = _config(r2d2_actor_priorities=False)

@@ -14,10 +14,11 @@ loop (`network`, `optimizer`, `hyperparameters`, the counters,
      trains on its share of the batch and the gradients are summed, as in
      IMPALA's step;
   3. the sequences' new priorities, p = η max|δ| + (1 − η) mean|δ|, written
-     back to Reverb;
+     back to Reverb (a sequence whose priority is not finite is deleted);
   4. the frames and finished episodes actors reported since (`progress`).
 """
 
+from absl import logging
 import numpy as np
 import reverb
 import tensorflow as tf
@@ -82,6 +83,7 @@ class R2D2Step:
     self._client = None
     self._progress = None
     self._frames_of_call = 0
+    self.deleted_sequences = set()   # keys of non-finite ones, since the learner started
     self._update = tf.function(self.train_on_batch)
 
   def bind(self, client: reverb.Client, progress):
@@ -181,7 +183,12 @@ class R2D2Step:
 
   def __call__(self, iterator):
     stats, keys, priorities = self._update(iterator)
-    replay.update_priorities(self._client, keys.numpy(), priorities.numpy())
+    deleted = replay.update_priorities(self._client, keys.numpy(), priorities.numpy())
+    if deleted:
+      self.deleted_sequences.update(deleted)
+      logging.warning('learner: deleted replayed sequence(s) %s, whose TD errors are not '
+                      'finite (%d so far); the update they were in is skipped.', deleted,
+                      len(self.deleted_sequences))
     # What actors reported up to the learner's readiness check before this call.
     frames, episodes = self._progress.take()
     self._frames_of_call = frames

@@ -49,9 +49,22 @@ def table(signature, capacity: int, priority_exponent: float = 0.9,
 
 
 def update_priorities(client: reverb.Client, keys, priorities, name: str = SEQUENCE_TABLE):
-  """Writes back the priorities of the sampled sequences `keys` (uint64 [B])."""
-  client.mutate_priorities(name, updates=dict(zip(
-      [int(k) for k in keys], [float(p) for p in priorities])))
+  """Writes back the priorities of the sampled sequences `keys` (uint64 [B]).
+
+  A sequence whose priority is not finite (a NaN or Inf in its rewards or
+  observations) is deleted instead: Reverb refuses a NaN priority, and such
+  a sequence would spoil every batch it is sampled into. Returns the keys
+  deleted (a batch can hold a sequence more than once, and samples already
+  in flight can hold one deleted before).
+  """
+  keys = [int(k) for k in keys]
+  priorities = np.asarray(priorities, np.float64)
+  finite = np.isfinite(priorities)
+  deletes = sorted({k for k, ok in zip(keys, finite) if not ok})
+  client.mutate_priorities(
+      name, updates={k: float(p) for k, p, ok in zip(keys, priorities, finite) if ok},
+      deletes=deletes)
+  return deletes
 
 
 class SequenceWriter:
