@@ -37,7 +37,8 @@ _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _GAMES = flags.DEFINE_list('games', ['Pong'], 'Atari games (ALE names, e.g. Pong,Breakout).')
 _FRAMES = flags.DEFINE_integer('frames', 10_000_000, 'Environment frames per run.')
-_SEEDS = flags.DEFINE_integer('seeds', 1, 'Seeds per game (0, 1, ...).')
+_SEEDS = flags.DEFINE_integer('seeds', 1, 'Seeds per game (first_seed, first_seed + 1, ...).')
+_FIRST_SEED = flags.DEFINE_integer('first_seed', 0, 'The first seed of each game.')
 _PRESETS = flags.DEFINE_multi_string('preset', [os.path.join(_REPO, 'configs', 'atari.py')],
                                      'Preset file(s) to compare (repeat the flag).')
 _OVERRIDES = flags.DEFINE_multi_string('override', [],
@@ -127,7 +128,7 @@ def main(argv):
   runs = []
   for preset in _PRESETS.value:
     for game in _GAMES.value:
-      for seed in range(_SEEDS.value):
+      for seed in range(_FIRST_SEED.value, _FIRST_SEED.value + _SEEDS.value):
         logdir = _run_dir(preset, game, seed)
         result = train(preset, game, seed, logdir)
         frames, seconds, values = curve(logdir, result['launch_time'])
