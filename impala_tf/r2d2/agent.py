@@ -239,9 +239,9 @@ class SequenceSender:
         continue   # the step that reset this environment: no decision was made
       step = {'observation': observation[i], 'first': before['first'][i],
               'prev_action': before['prev_action'][i], 'prev_reward': before['reward'][i],
-              'action': action[i], 'reward': after['reward'][i], 'discount': discount[i]}
-      if self._config.r2d2_actor_priorities:
-        step[replay.Q_VALUES] = q_values[i]
+              'action': action[i], 'reward': after['reward'][i], 'discount': discount[i],
+              # Kept by the writer if its priority is a function of them.
+              replay.Q_VALUES: q_values[i]}
       builder.add(step, tuple(s[i] for s in state))
       if after['last'][i]:
         builder.end_episode()
