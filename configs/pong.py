@@ -2,8 +2,9 @@
 
 README command 1 trains this preset. The learning rate's cosine decay
 spans the 8M frames; the entropy cost stays whole to 4M frames, then falls
-linearly to 0 at 8M (docs/results.md, "Levers toward +20"). Its figures (return at 1M, 2M, 4M and 8M frames over
-3 seeds, time to +18) are in docs/results.md.
+linearly to 0 at 8M. Its figures (return at 1M, 2M, 4M and 8M frames over
+3 seeds, time to +18) are in docs/results.md ("Levers toward +20" for the
+entropy decay).
 """
 
 from impala_tf_configs import atari
