@@ -25,6 +25,7 @@ import multiprocessing
 import sys
 import tempfile
 
+import impala_tf  # pylint: disable=g-bad-import-order  (first: oneDNN, see cpu_kernels)
 from absl import app
 from absl import flags
 import numpy as np

@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 
+import impala_tf  # pylint: disable=g-bad-import-order  (first: oneDNN, see cpu_kernels)
 from absl import app
 from absl import flags
 import numpy as np

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 
+import impala_tf  # pylint: disable=g-bad-import-order  (first: oneDNN, see cpu_kernels)
 from absl import app
 from absl import flags
 from ml_collections import config_flags

@@ -2,9 +2,16 @@
 
 Names load on first use (PEP 562), so importing one light module (the config,
 the command-line checks) does not import TensorFlow and tf-agents.
+
+Importing the package sets TF_ENABLE_ONEDNN_OPTS=1 unless it is set, before
+TensorFlow loads: see cpu_kernels.
 """
 
 import importlib
+
+from impala_tf import cpu_kernels as _cpu_kernels
+
+_cpu_kernels.default_to_onednn()
 
 _MODULES = ('atari_scores', 'distributions', 'losses', 'popart', 'vtrace')
 _NAMES = {

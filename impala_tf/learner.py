@@ -24,6 +24,7 @@ from impala_tf import agents
 from impala_tf import atari_scores
 from impala_tf import checkpoints
 from impala_tf import config as config_lib
+from impala_tf import cpu_kernels
 from impala_tf import environments
 from impala_tf import export
 from impala_tf import run_config
@@ -252,8 +253,8 @@ class Learner:
     published_at = summarised_at = self.step
     metrics, steps_run = {}, 0
     status = self._status(start, frames_at_start, 0.0, 0.0, {})
-    logging.info('learner: serving on port %d; step %d, %d frames.', self.port, self.step,
-                 frames_at_start)
+    logging.info('learner: serving on port %d; step %d, %d frames; %s.', self.port, self.step,
+                 frames_at_start, cpu_kernels.status())
     while (not self._stop_requested
            and self._frames < config.total_environment_frames
            and (max_steps is None or steps_run < max_steps)):

@@ -1,4 +1,10 @@
-"""pytest collection tweaks for tf.test.TestCase suites."""
+"""pytest collection tweaks for tf.test.TestCase suites.
+
+impala_tf is imported before any test module imports TensorFlow, so tests
+run TensorFlow's kernels as the binaries do (oneDNN: see cpu_kernels).
+"""
+
+import impala_tf  # noqa: F401  pylint: disable=unused-import
 
 
 def pytest_collection_modifyitems(config, items):
