@@ -3,6 +3,8 @@ r"""Throughput of the Pong set-up, measured side by side in one run.
   python benchmarks/throughput.py [--config=configs/pong.py] [--repeats=3]
       [--seconds=10] [--pipeline_seconds=150]
   python benchmarks/throughput.py --jit_ab   # the train step without and with XLA
+  python benchmarks/throughput.py --profile  # where the train step's time goes
+  python benchmarks/throughput.py --kernels_ab  # all of it, oneDNN's kernels off and on
 
 Measures, each as environment frames per second (agent steps × action repeat):
   (a) env:      one actor's vectorised Atari envs stepped with random actions;
@@ -33,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from impala_tf import actor as actor_lib
+from impala_tf import cpu_kernels
 from impala_tf import environments
 from impala_tf import learner as learner_lib
 from impala_tf import networks
@@ -46,6 +49,13 @@ _SECONDS = flags.DEFINE_float('seconds', 10.0, 'Seconds per component measuremen
 _PIPELINE_SECONDS = flags.DEFINE_integer('pipeline_seconds', 150, 'Seconds of the full run.')
 _JIT_AB = flags.DEFINE_bool('jit_ab', False, 'Instead: the train step alone with jit_compile '
                             'off and on, interleaved; medians and their ratio.')
+_PROFILE = flags.DEFINE_bool('profile', False, 'Instead: trace --profile_steps train steps '
+                             'with the TensorFlow profiler; print each op type\'s time.')
+_PROFILE_STEPS = flags.DEFINE_integer('profile_steps', 20, 'Train steps traced by --profile.')
+_KERNELS_AB = flags.DEFINE_bool('kernels_ab', False, 'Instead: this benchmark in child '
+                                'processes with TF_ENABLE_ONEDNN_OPTS=0 and =1, alternating '
+                                '--ab_rounds times; medians and their ratios.')
+_AB_ROUNDS = flags.DEFINE_integer('ab_rounds', 1, 'Rounds of --kernels_ab.')
 _WARMUP_SECONDS = 40  # learner start-up, tracing and queue filling
 
 
@@ -173,11 +183,94 @@ def compare_jit(config):
                     'runs': {str(k): [round(r) for r in v] for k, v in runs.items()}}))
 
 
+def profile_train(config, steps):
+  """Op types' time in `steps` train steps (the TensorFlow profiler's trace of
+  the host's compute threads, summed over threads, so shares can exceed the
+  wall time's)."""
+  from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top
+  batch = random_batch(config)
+  with tempfile.TemporaryDirectory() as logdir, tempfile.TemporaryDirectory() as trace_dir:
+    learner = learner_lib.Learner(
+        config, logdir, dataset_fn=lambda _: tf.data.Dataset.from_tensors(batch).repeat())
+    try:
+      for _ in range(3):
+        learner.train_step()
+      start = time.perf_counter()
+      tf.profiler.experimental.start(trace_dir)
+      for _ in range(steps):
+        learner.train_step()
+      tf.profiler.experimental.stop()
+      wall = (time.perf_counter() - start) / steps
+    finally:
+      learner.close()
+    [path] = [os.path.join(d, f) for d, _, files in os.walk(trace_dir) for f in files
+              if f.endswith('.xplane.pb')]
+    space = xplane_pb2.XSpace()
+    with open(path, 'rb') as f:
+      space.ParseFromString(f.read())
+  ops = {}
+  for plane in space.planes:
+    for line in plane.lines:
+      if not line.name.startswith('tf_Compute'):
+        continue
+      for event in line.events:
+        name = plane.event_metadata[event.metadata_id].name
+        ops[name] = ops.get(name, 0.0) + event.duration_ps * 1e-9 / steps  # ms per step
+  # 'Process' spans a thread's whole stint; ParallelFor and Start are Eigen's
+  # work inside the ops.
+  busy = ops.pop('Process', 0.0)
+  for name in ('ParallelFor', 'Start'):
+    ops.pop(name, None)
+  top = sorted(ops.items(), key=lambda kv: -kv[1])[:12]
+  print(f'train step: {wall * 1e3:.0f} ms wall, {busy:.0f} ms on compute threads '
+        f'({config.frames_per_learner_step / wall:,.0f} frames/s)')
+  for name, ms in top:
+    print(f'  {name:28s} {ms:8.1f} ms/step  {100 * ms / busy:5.1f}%')
+  print(json.dumps({'onednn': cpu_kernels.onednn_enabled(), 'step_ms': round(wall * 1e3, 1),
+                    'compute_thread_ms': round(busy, 1),
+                    'ops_ms_per_step': {k: round(v, 1) for k, v in top}}))
+
+
+def compare_kernels(rounds):
+  """This benchmark (without --kernels_ab) in child processes, oneDNN's
+  kernels off then on, `rounds` times: TensorFlow reads the choice when it
+  loads, so each setting needs its own process."""
+  argv = [a for a in sys.argv[1:] if not a.startswith(('--kernels_ab', '--ab_rounds'))]
+  runs = {'0': [], '1': []}
+  for _ in range(rounds):
+    for value in runs:
+      result = subprocess.run(
+          [sys.executable, os.path.abspath(__file__), *argv], capture_output=True, text=True,
+          env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS=value, TF_CPP_MIN_LOG_LEVEL='3'))
+      lines = [l for l in result.stdout.splitlines() if l.startswith('{')]
+      if result.returncode or not lines:
+        raise RuntimeError(f'TF_ENABLE_ONEDNN_OPTS={value}: {result.stderr[-2000:]}')
+      runs[value].append(json.loads(lines[-1]))
+      print(f'TF_ENABLE_ONEDNN_OPTS={value}: {lines[-1]}', flush=True)
+  keys = [k for k, v in runs['0'][0].items()
+          if isinstance(v, (int, float)) and not isinstance(v, bool)]
+  medians = {value: {k: statistics.median(r[k] for r in rs) for k in keys}
+             for value, rs in runs.items()}
+  for k in keys:
+    print(f'{k:36s} off {medians["0"][k]:10,.3f}  on {medians["1"][k]:10,.3f}  '
+          f'({medians["1"][k] / medians["0"][k]:.2f}x)')
+  print(json.dumps({'onednn_off': medians['0'], 'onednn_on': medians['1'],
+                    'ratio_on_to_off': {k: round(medians['1'][k] / medians['0'][k], 3)
+                                        for k in keys}}))
+
+
 def main(argv):
   del argv
   config = _CONFIG.value.validate()
+  if _KERNELS_AB.value:
+    compare_kernels(_AB_ROUNDS.value)
+    return
+  print(cpu_kernels.status(), flush=True)
   if _JIT_AB.value:
     compare_jit(config)
+    return
+  if _PROFILE.value:
+    profile_train(config, _PROFILE_STEPS.value)
     return
   results = {}
   for name, fn in (('env', measure_env), ('act', measure_act), ('train', measure_train)):
@@ -192,6 +285,7 @@ def main(argv):
         f'{100 * pipeline / results["env"]:.0f}% of env-only)')
   print(f'actor 0 time shares in the pipeline: {actor_time}')
   print(json.dumps({
+      'onednn': cpu_kernels.onednn_enabled(),
       'train_frames_per_second': round(pipeline, 1),
       'env_only_frames_per_second': round(results['env'], 1),
       'act_only_frames_per_second': round(results['act'], 1),
