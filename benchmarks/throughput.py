@@ -214,7 +214,8 @@ def profile_train(config, steps):
       if not line.name.startswith('tf_Compute'):
         continue
       for event in line.events:
-        name = plane.event_metadata[event.metadata_id].name
+        # 'op name:op type' for TensorFlow ops
+        name = plane.event_metadata[event.metadata_id].name.rsplit(':', 1)[-1]
         ops[name] = ops.get(name, 0.0) + event.duration_ps * 1e-9 / steps  # ms per step
   # 'Process' spans a thread's whole stint; ParallelFor and Start are Eigen's
   # work inside the ops.
