@@ -3,9 +3,9 @@
 TensorFlow 2.15 turns its oneDNN kernels on by default only on CPUs with
 AVX-512-class features; on others (this project's AVX2 machine) it runs
 Eigen's. oneDNN's convolution gradients are far faster there: the Pong
-preset's train step runs 2.3-2.5x as many frames per second with them, the
-acting step no slower, and CartPole's MLP and LSTM alike (docs/results.md,
-"Throughput"). `impala_tf/__init__.py` therefore sets TF_ENABLE_ONEDNN_OPTS=1
+preset's train step ran 1.7-2.9x as many frames per second with them (2.5x
+in the profiled step), the whole Pong pipeline 1.57x; the acting step was no
+slower, and CartPole's MLP and LSTM alike (docs/results.md, "Throughput"). `impala_tf/__init__.py` therefore sets TF_ENABLE_ONEDNN_OPTS=1
 unless it is already set (0 keeps Eigen's kernels).
 
 TensorFlow reads the variable once, when it loads: the default applies to a
