@@ -35,7 +35,6 @@ import tensorflow as tf
 
 from impala_tf import actor as actor_lib
 from impala_tf import environments
-from impala_tf import learner as learner_lib
 from impala_tf import networks
 from impala_tf_configs import atari
 
@@ -136,10 +135,7 @@ def _sample(unused_config):
 
 
 def _learner(config):
-  batch = throughput.random_batch(config)
-  logdir = tempfile.mkdtemp()
-  learner = learner_lib.Learner(
-      config, logdir, dataset_fn=lambda _: tf.data.Dataset.from_tensors(batch).repeat())
+  learner = throughput.random_batch_learner(config, tempfile.mkdtemp())
 
   def call(unused_i):
     learner.train_step()

@@ -129,11 +129,16 @@ def random_batch(config):
   return trajectories.to_time_major(tf.nest.map_structure(sample, signature))
 
 
-def measure_train(config, seconds):
+def random_batch_learner(config, logdir):
+  """A learner whose every step trains on the same in-memory `random_batch`."""
   batch = random_batch(config)
+  return learner_lib.Learner(
+      config, logdir, dataset_fn=lambda _: tf.data.Dataset.from_tensors(batch).repeat())
+
+
+def measure_train(config, seconds):
   with tempfile.TemporaryDirectory() as logdir:
-    learner = learner_lib.Learner(
-        config, logdir, dataset_fn=lambda _: tf.data.Dataset.from_tensors(batch).repeat())
+    learner = random_batch_learner(config, logdir)
     try:
       return _timed(learner.train_step, seconds) * config.frames_per_learner_step
     finally:
@@ -188,10 +193,8 @@ def profile_train(config, steps):
   the host's compute threads, summed over threads, so shares can exceed the
   wall time's)."""
   from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top
-  batch = random_batch(config)
   with tempfile.TemporaryDirectory() as logdir, tempfile.TemporaryDirectory() as trace_dir:
-    learner = learner_lib.Learner(
-        config, logdir, dataset_fn=lambda _: tf.data.Dataset.from_tensors(batch).repeat())
+    learner = random_batch_learner(config, logdir)
     try:
       for _ in range(3):
         learner.train_step()

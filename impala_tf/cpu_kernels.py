@@ -19,9 +19,9 @@ import os
 VARIABLE = 'TF_ENABLE_ONEDNN_OPTS'
 
 
-def default_to_onednn(environ=os.environ):
-  """Sets TF_ENABLE_ONEDNN_OPTS=1 in `environ` unless it is set."""
-  environ.setdefault(VARIABLE, '1')
+def default_to_onednn():
+  """Sets TF_ENABLE_ONEDNN_OPTS=1 in this process's environment unless it is set."""
+  os.environ.setdefault(VARIABLE, '1')
 
 
 def onednn_enabled() -> bool:
