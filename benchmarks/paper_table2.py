@@ -27,12 +27,12 @@ a config override to every run (a variant of the whole table, under its own
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 
 from absl import app
 from absl import flags
+
+import train_runs  # benchmarks/train_runs.py, beside this script
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _ENV = flags.DEFINE_string('env', 'CartPole-v1', 'Gymnasium id of the task.')
@@ -75,19 +75,16 @@ def train(correction, overrides, seed, attempts=2):
 
 def _train_once(correction, overrides, seed):
   with tempfile.TemporaryDirectory() as logdir:
-    proc = subprocess.run(
-        [sys.executable, os.path.join(_REPO, 'binaries', 'train_local.py'),
-         f'--config={os.path.join(_REPO, "configs", "cartpole.py")}', f'--logdir={logdir}',
-         f'--config.env_id={_ENV.value}', f'--config.correction={correction}',
-         f'--config.seed={seed}', f'--config.total_environment_frames={_FRAMES.value}',
-         f'--config.lr_decay_frames={_FRAMES.value}',
-         *[f'--config.{o}' for o in _OVERRIDES.value], *overrides],
-        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'),
-        check=False)
-  lines = [l for l in proc.stdout.splitlines() if l.startswith('{')]
-  if proc.returncode != 0 or not lines:
-    raise RuntimeError(f'{correction} {overrides} seed {seed} failed:\n{proc.stdout[-2000:]}')
-  return json.loads(lines[-1])['episode_return_mean']
+    try:
+      result = train_runs.train(logdir, [
+          f'--config={os.path.join(_REPO, "configs", "cartpole.py")}',
+          f'--config.env_id={_ENV.value}', f'--config.correction={correction}',
+          f'--config.seed={seed}', f'--config.total_environment_frames={_FRAMES.value}',
+          f'--config.lr_decay_frames={_FRAMES.value}',
+          *[f'--config.{o}' for o in _OVERRIDES.value], *overrides])
+    except RuntimeError as e:
+      raise RuntimeError(f'{correction} {overrides} seed {seed}: {e}') from e
+  return result['episode_return_mean']
 
 
 def plot(results, path):
