@@ -5,8 +5,9 @@ AVX-512-class features; on others (this project's AVX2 machine) it runs
 Eigen's. oneDNN's convolution gradients are far faster there: the Pong
 preset's train step ran 1.7-2.9x as many frames per second with them (2.5x
 in the profiled step), the whole Pong pipeline 1.57x; the acting step was no
-slower, and CartPole's MLP and LSTM alike (docs/results.md, "Throughput"). `impala_tf/__init__.py` therefore sets TF_ENABLE_ONEDNN_OPTS=1
-unless it is already set (0 keeps Eigen's kernels).
+slower, and CartPole's MLP and LSTM alike (docs/results.md, "Throughput").
+`impala_tf/__init__.py` therefore sets TF_ENABLE_ONEDNN_OPTS=1 unless it is
+already set (0 keeps Eigen's kernels).
 
 TensorFlow reads the variable once, when it loads: the default applies to a
 process that imports impala_tf before TensorFlow, as every binary does, and
