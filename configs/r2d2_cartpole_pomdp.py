@@ -24,6 +24,7 @@ def get_config():
       cartpole_pomdp.get_config(),
       architecture='r2d2',
       observation_normalization=False,
+      popart=False,  # IMPALA's value normalisation; R2D2 has no baseline
       batch_size=32,
       num_actors=2,
       envs_per_actor=8,

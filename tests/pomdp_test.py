@@ -2,13 +2,12 @@
 
 The preset (configs/cartpole_pomdp.py) trains to its 1M-frame budget with its
 LSTM, and again without it. Without memory, a policy that sees positions
-only stays near 45 (42.5-44.6 over four runs). With memory the result at 1M
-frames spreads widely with the free-running actors' timing: 120 to 487
-over seven runs (docs/pomdp.md), 120 in a CI run, and 47 in a CI run whose
-agent had fallen back by the end. The test asserts what every run showed,
-that memory more than doubles what no memoryless run reached: the LSTM
-agent's mean return of 100 episodes reaches ≥ 100 during the run (its best
-over the run, read from its summaries), while without memory it ends < 70.
+only stays near 45 (42.5-44.6 over four runs). With memory and PopArt the
+mean return of 100 episodes peaked at 450-494 during each of nine runs
+(docs/pomdp.md); before PopArt, runs collapsed mid-way and one CI run
+ended at 120. The test asserts that the LSTM agent's best over the run,
+read from its summaries, reaches ≥ 300 (which that collapse-prone preset
+did not always do), while without memory it ends < 70.
 """
 
 import json
@@ -43,7 +42,7 @@ class PartialObservabilityTest(tf.test.TestCase):
     self.assertEqual(with_memory['env_frames'], 1_000_000)
     _, _, returns = curves.read_scalar(with_memory['logdir'], 'episode_return')
     best = float(returns.max())
-    self.assertGreaterEqual(best, 100.0, (best, with_memory))
+    self.assertGreaterEqual(best, 300.0, (best, with_memory))
     self.assertLess(without['episode_return_mean'], 70.0, without)
     self.assertGreater(best, 2 * without['episode_return_mean'], (best, without))
 
