@@ -2,8 +2,8 @@
 
 The preset (configs/cartpole_pomdp.py) trains to its 1M-frame budget with its
 LSTM, and again without it. Without memory, a policy that sees positions
-only stays near 45 (42.5-44.6 over four runs). With memory and PopArt the
-mean return of 100 episodes peaked at 450-494 during each of nine runs
+only stays near 45 (42.5-46.6 over six runs). With memory and PopArt the
+mean return of 100 episodes peaked at 450-494 during each of ten runs
 (docs/pomdp.md); before PopArt, runs collapsed mid-way and one CI run
 ended at 120. The test asserts that the LSTM agent's best over the run,
 read from its summaries, reaches ≥ 300 (which that collapse-prone preset
