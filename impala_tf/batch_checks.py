@@ -3,7 +3,9 @@ replayed and fresh shares, minibatches of whole trajectories, the replay
 buffer's minimum size.
 
 `ImpalaConfig.validate` calls `validate`; each refusal is one line naming
-the field.
+the field. R2D2's batch is `batch_size` sequences sampled from its own
+replay table, not queue items: with architecture='r2d2' only the shared
+`replay_min_size` range is checked here (`r2d2/validation.py` checks the rest).
 """
 
 
@@ -14,6 +16,8 @@ def validate(config, error):
       not 0 <= size <= config.replay_capacity):
     raise error(f'replay_min_size must be in [0, replay_capacity = '
                 f'{config.replay_capacity}], got {size!r}.')
+  if config.architecture == 'r2d2':
+    return
   if config.batch_size % config.envs_per_actor:
     raise error(
         f'batch_size ({config.batch_size}) must be a multiple of envs_per_actor '

@@ -328,10 +328,19 @@ class R2D2AgentTest(tf.test.TestCase):
         (dict(strategy='tpu'), 'strategy'),
         (dict(observation_normalization=True), 'observation_normalization'),
         (dict(r2d2_importance_sampling_exponent=1.5), 'r2d2_importance_sampling_exponent'),
+        (dict(num_epochs=2), 'num_epochs'),
+        (dict(num_minibatches=2), 'num_minibatches'),
     ):
       with self.subTest(field=field):
         with self.assertRaisesRegex(config_lib.ConfigError, f'^{field}|{field}='):
           _config(**overrides)
+
+  def test_batch_counts_sequences_not_queue_items(self):
+    # IMPALA's batch is whole queue items of envs_per_actor unrolls; R2D2's is
+    # batch_size sequences sampled from replay, so 6 with 4 envs an actor is valid.
+    self.assertEqual(_config(batch_size=6, envs_per_actor=4).batch_size, 6)
+    with self.assertRaisesRegex(config_lib.ConfigError, '^batch_size.*envs_per_actor'):
+      _config(batch_size=6, envs_per_actor=4, architecture='impala')
 
 
 if __name__ == '__main__':

@@ -52,6 +52,7 @@ def _check_r2d2_run(config, error):
       ('replay_fraction', config.replay_fraction > 0), ('popart', config.popart),
       ('tasks', config.num_tasks > 1),
       ('jit_compile', config.jit_compile), ('steps_per_call', config.steps_per_call != 1),
+      ('num_epochs', config.num_epochs != 1), ('num_minibatches', config.num_minibatches != 1),
       ('observation_normalization', config.observation_normalization),
       ('task_action_masks', config.task_action_masks)) if bad]
   if config.strategy == 'tpu':
