@@ -4,6 +4,7 @@ r"""Throughput of the Pong set-up, measured side by side in one run.
       [--seconds=10] [--pipeline_seconds=150]
   python benchmarks/throughput.py --jit_ab   # the train step without and with XLA
   python benchmarks/throughput.py --profile  # where the train step's time goes
+      [--profile_by=name]                      # per op rather than per op type
   python benchmarks/throughput.py --kernels_ab  # all of it, oneDNN's kernels off and on
 
 Measures, each as environment frames per second (agent steps × action repeat):
@@ -52,6 +53,8 @@ _JIT_AB = flags.DEFINE_bool('jit_ab', False, 'Instead: the train step alone with
 _PROFILE = flags.DEFINE_bool('profile', False, 'Instead: trace --profile_steps train steps '
                              'with the TensorFlow profiler; print each op type\'s time.')
 _PROFILE_STEPS = flags.DEFINE_integer('profile_steps', 20, 'Train steps traced by --profile.')
+_PROFILE_BY = flags.DEFINE_enum('profile_by', 'type', ['type', 'name'],
+                                '--profile sums time per op type, or per op (its graph name).')
 _KERNELS_AB = flags.DEFINE_bool('kernels_ab', False, 'Instead: this benchmark in child '
                                 'processes with TF_ENABLE_ONEDNN_OPTS=0 and =1, alternating '
                                 '--ab_rounds times; medians and their ratios.')
@@ -188,10 +191,10 @@ def compare_jit(config):
                     'runs': {str(k): [round(r) for r in v] for k, v in runs.items()}}))
 
 
-def profile_train(config, steps):
-  """Op types' time in `steps` train steps (the TensorFlow profiler's trace of
-  the host's compute threads, summed over threads, so shares can exceed the
-  wall time's)."""
+def profile_train(config, steps, by='type'):
+  """Op types' (`by='type'`) or ops' (`by='name'`) time in `steps` train
+  steps (the TensorFlow profiler's trace of the host's compute threads,
+  summed over threads, so shares can exceed the wall time's)."""
   from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top
   with tempfile.TemporaryDirectory() as logdir, tempfile.TemporaryDirectory() as trace_dir:
     learner = random_batch_learner(config, logdir)
@@ -218,7 +221,9 @@ def profile_train(config, steps):
         continue
       for event in line.events:
         # 'op name:op type' for TensorFlow ops
-        name = plane.event_metadata[event.metadata_id].name.rsplit(':', 1)[-1]
+        op_name, _, name = plane.event_metadata[event.metadata_id].name.rpartition(':')
+        if by == 'name' and op_name and not op_name.endswith(':'):  # not 'Executor::Process'
+          name = op_name.replace('while/body/_1/', '').replace('while/', '')
         ops[name] = ops.get(name, 0.0) + event.duration_ps * 1e-9 / steps  # ms per step
   # 'Process' spans a thread's whole stint; ParallelFor and Start are Eigen's
   # work inside the ops.
@@ -228,8 +233,9 @@ def profile_train(config, steps):
   top = sorted(ops.items(), key=lambda kv: -kv[1])[:12]
   print(f'train step: {wall * 1e3:.0f} ms wall, {busy:.0f} ms on compute threads '
         f'({config.frames_per_learner_step / wall:,.0f} frames/s)')
+  width = max(len(name) for name, _ in top)
   for name, ms in top:
-    print(f'  {name:28s} {ms:8.1f} ms/step  {100 * ms / busy:5.1f}%')
+    print(f'  {name:{width}s} {ms:8.1f} ms/step  {100 * ms / busy:5.1f}%')
   print(json.dumps({'onednn': cpu_kernels.onednn_enabled(), 'step_ms': round(wall * 1e3, 1),
                     'compute_thread_ms': round(busy, 1),
                     'ops_ms_per_step': {k: round(v, 1) for k, v in top}}))
@@ -274,7 +280,7 @@ def main(argv):
     compare_jit(config)
     return
   if _PROFILE.value:
-    profile_train(config, _PROFILE_STEPS.value)
+    profile_train(config, _PROFILE_STEPS.value, _PROFILE_BY.value)
     return
   results = {}
   for name, fn in (('env', measure_env), ('act', measure_act), ('train', measure_train)):
