@@ -12,7 +12,6 @@ JSON line. Targets: RSS growth after warm-up under 10 %, steady frame rate.
 
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -23,23 +22,13 @@ from absl import app
 from absl import flags
 import psutil
 
+import run_processes  # benchmarks/run_processes.py, beside this script
+
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _CONFIG = flags.DEFINE_string('config', os.path.join(_REPO, 'configs', 'pong.py'), 'Preset.')
 _MINUTES = flags.DEFINE_float('minutes', 30.0, 'Length of the soak.')
 _WARMUP = flags.DEFINE_float('warmup_minutes', 5.0, 'Warm-up excluded from the growth figure.')
 _SAMPLE = flags.DEFINE_float('sample_seconds', 10.0, 'Sampling interval.')
-
-
-def _role(proc, root):
-  if proc.pid == root.pid:
-    return 'launcher'
-  cmd = ' '.join(proc.cmdline())
-  if 'actor.py' in cmd:
-    task = re.search(r'--task=(\d+)', cmd)
-    return f'actor_{task.group(1) if task else "?"}'
-  if 'learner.py' in cmd:
-    return 'learner'
-  return None  # sh/unshare wrappers of the private network namespace
 
 
 def main(argv):
@@ -61,7 +50,7 @@ def main(argv):
       rss = {}
       try:
         for proc in [root] + root.children(recursive=True):
-          role = _role(proc, root)
+          role = run_processes.role(proc, root)
           if role:
             rss[role] = rss.get(role, 0) + proc.memory_info().rss
       except psutil.NoSuchProcess:

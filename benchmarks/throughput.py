@@ -33,6 +33,7 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 import numpy as np
+import psutil
 import tensorflow as tf
 
 from impala_tf import actor as actor_lib
@@ -41,6 +42,7 @@ from impala_tf import environments
 from impala_tf import learner as learner_lib
 from impala_tf import networks
 from impala_tf import trajectories
+import run_processes  # benchmarks/run_processes.py, beside this script
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _CONFIG = config_flags.DEFINE_config_file(
@@ -63,12 +65,14 @@ _WARMUP_SECONDS = 40  # learner start-up, tracing and queue filling
 
 
 def _timed(fn, seconds):
+  """(calls of `fn` per second, cores this process used meanwhile)."""
   fn()  # warm-up (tracing)
-  count, start = 0, time.perf_counter()
+  count, start, cpu_start = 0, time.perf_counter(), time.process_time()
   while time.perf_counter() - start < seconds:
     fn()
     count += 1
-  return count / (time.perf_counter() - start)
+  wall = time.perf_counter() - start
+  return count / wall, (time.process_time() - cpu_start) / wall
 
 
 def measure_env(config, seconds):
@@ -76,9 +80,9 @@ def measure_env(config, seconds):
   env.reset()
   n = env.spec.action_space.n
   rng = np.random.default_rng(0)
-  calls = _timed(lambda: env.step(rng.integers(0, n, config.envs_per_actor)), seconds)
+  calls, cores = _timed(lambda: env.step(rng.integers(0, n, config.envs_per_actor)), seconds)
   env.close()
-  return calls * config.envs_per_actor * config.action_repeat
+  return calls * config.envs_per_actor * config.action_repeat, cores
 
 
 def random_inputs(env_spec, num_envs):
@@ -104,7 +108,8 @@ def measure_act(config, seconds):
     actor.policy.step(inputs, state, counter[0])
 
   try:
-    return _timed(step, seconds) * e * config.action_repeat
+    calls, cores = _timed(step, seconds)
+    return calls * e * config.action_repeat, cores
   finally:
     actor.close()
 
@@ -143,12 +148,17 @@ def measure_train(config, seconds):
   with tempfile.TemporaryDirectory() as logdir:
     learner = random_batch_learner(config, logdir)
     try:
-      return _timed(learner.train_step, seconds) * config.frames_per_learner_step
+      calls, cores = _timed(learner.train_step, seconds)
+      return calls * config.frames_per_learner_step, cores
     finally:
       learner.close()
 
 
 def measure_pipeline(seconds):
+  """The whole local run's steady frames/s (median of the learner's readings
+  after the warm-up), actor 0's time shares, and the CPU microseconds each
+  process (and the learner's thread kinds) spent per frame over the same
+  window."""
   argv = sys.argv[1:]
   config_args = [a for a in argv if a.startswith('--config')]
   if not any(a.startswith('--config=') for a in config_args):
@@ -159,19 +169,32 @@ def measure_pipeline(seconds):
          f'--logdir={logdir}', '--config.log_every_seconds=5'],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
-    readings, start = [], time.time()
+    root = psutil.Process(proc.pid)
+    readings, start, first, last = [], time.time(), None, None
     for line in proc.stdout:
-      match = re.match(r'frames [\d,]+ \(([\d,]+)/s\)', line)
+      match = re.match(r'frames ([\d,]+) \(([\d,]+)/s\)', line)
       if match and time.time() - start > _WARMUP_SECONDS:
-        readings.append(float(match.group(1).replace(',', '')))
+        frames = int(match.group(1).replace(',', ''))
+        cpu = (frames, *run_processes.cpu_seconds(root))
+        if first is None:
+          first = cpu
+        else:
+          readings.append(float(match.group(2).replace(',', '')))
+          last = cpu
       if time.time() - start > seconds:
         proc.send_signal(2)
         break
     proc.communicate(timeout=120)
     with open(os.path.join(logdir, 'logs', 'actor_0.log')) as f:
       actor_lines = [l for l in f if 'time:' in l]
-  return statistics.median(readings), (actor_lines[-1].split('time:')[-1].strip()
-                                       if actor_lines else 'n/a')
+  if last is None:
+    raise RuntimeError(f'no frames/s reading after the {_WARMUP_SECONDS} s warm-up in '
+                       f'{seconds} s: raise --pipeline_seconds.')
+  frames = last[0] - first[0]
+  cpu = {'process': run_processes.per_frame_microseconds(first[1], last[1], frames),
+         'learner_threads': run_processes.per_frame_microseconds(first[2], last[2], frames)}
+  return (statistics.median(readings),
+          actor_lines[-1].split('time:')[-1].strip() if actor_lines else 'n/a', cpu)
 
 
 def compare_jit(config):
@@ -180,7 +203,7 @@ def compare_jit(config):
   for _ in range(_REPEATS.value):
     for jit in (False, True):
       runs[jit].append(measure_train(dataclasses.replace(config, jit_compile=jit),
-                                     _SECONDS.value))
+                                     _SECONDS.value)[0])
       print(f'train, jit_compile={jit}: {runs[jit][-1]:,.0f} frames/s', flush=True)
   plain, compiled = (statistics.median(runs[k]) for k in (False, True))
   print(f'train step: {plain:,.0f} frames/s without XLA, {compiled:,.0f} with '
@@ -283,17 +306,27 @@ def main(argv):
     profile_train(config, _PROFILE_STEPS.value, _PROFILE_BY.value)
     return
   results = {}
+  cores = {}
   for name, fn in (('env', measure_env), ('act', measure_act), ('train', measure_train)):
-    runs = [fn(config, _SECONDS.value) for _ in range(_REPEATS.value)]
-    results[name] = statistics.median(runs)
-    print(f'{name:6s} {results[name]:10,.0f} frames/s  (runs: '
+    runs, used = zip(*[fn(config, _SECONDS.value) for _ in range(_REPEATS.value)])
+    results[name], cores[name] = statistics.median(runs), statistics.median(used)
+    print(f'{name:6s} {results[name]:10,.0f} frames/s on {cores[name]:.2f} cores  (runs: '
           + ', '.join(f'{r:,.0f}' for r in runs) + ')', flush=True)
   ideal = 1.0 / sum(1.0 / results[k] for k in ('env', 'act', 'train'))
-  pipeline, actor_time = measure_pipeline(_PIPELINE_SECONDS.value)
+  pipeline, actor_time, cpu = measure_pipeline(_PIPELINE_SECONDS.value)
   print(f'ideal  {ideal:10,.0f} frames/s')
   print(f'whole  {pipeline:10,.0f} frames/s  ({100 * pipeline / ideal:.0f}% of ideal, '
         f'{100 * pipeline / results["env"]:.0f}% of env-only)')
   print(f'actor 0 time shares in the pipeline: {actor_time}')
+  # What each part costs alone, as CPU per frame: the env and acting step
+  # run on one thread; the train step on the compute threads it used.
+  alone = {k: 1e6 * cores[k] / results[k] for k in results}
+  print('CPU microseconds per frame in the pipeline (each part alone: '
+        + ', '.join(f'{k} {v:.0f}' for k, v in alone.items()) + '):')
+  for group in ('process', 'learner_threads'):
+    total = sum(cpu[group].values())
+    print(f'  {group:16s} total {total:5.0f}: ' + ', '.join(
+        f'{k} {v:.0f}' for k, v in sorted(cpu[group].items(), key=lambda kv: -kv[1])))
   print(json.dumps({
       'onednn': cpu_kernels.onednn_enabled(),
       'train_frames_per_second': round(pipeline, 1),
@@ -304,6 +337,10 @@ def main(argv):
       'fraction_of_ideal': round(pipeline / ideal, 3),
       'fraction_of_env_only': round(pipeline / results['env'], 3),
       'actor_time_shares': actor_time,
+      'cores_alone': {k: round(v, 2) for k, v in cores.items()},
+      'cpu_microseconds_per_frame_alone': {k: round(v, 1) for k, v in alone.items()},
+      'cpu_microseconds_per_frame': {g: {k: round(v, 1) for k, v in d.items()}
+                                     for g, d in cpu.items()},
   }))
 
 
