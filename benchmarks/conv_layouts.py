@@ -97,7 +97,7 @@ def main(argv):
   channels, side, width = spec.observation_shape
   if side != width or side % _STRIDE:
     raise app.UsageError(f'frames of {side}×{width}: the arrangements need square frames '
-                     f'whose side is a multiple of the stride {_STRIDE}.')
+                         f'whose side is a multiple of the stride {_STRIDE}.')
   print(cpu_kernels.status())
   print(f'first layer of one update: {n} frames of {channels}×{side}×{side}')
   frames, runs = _arrangements(n, channels, side)

@@ -2,9 +2,10 @@
 
 `role` names each process of the launcher's tree (launcher, learner,
 actor_K); `cpu_seconds` reads, per role, the CPU time used so far, and for
-the learner per thread kind (TensorFlow's compute threads, tf.data's,
-gRPC's, the Python main thread...), so two readings give where a run's
-cores went between them. Linux only (it reads /proc).
+the learner per thread name (the Python main thread; Reverb's and gRPC's
+named threads; TensorFlow's pool threads keep the process's name), so two
+readings give where a run's cores went between them. Linux only (it reads
+/proc).
 """
 
 import re
@@ -34,8 +35,7 @@ def _thread_kind(pid, tid):
     return 'gone'
   if tid == pid:
     return 'python main'
-  # 'tf_Compute', 'tf_data_private_threadpool', 'grpc_global_timer'...:
-  # numbered threads of one pool are one kind.
+  # Numbered threads of one pool ('worker-3', 'pool_12') are one kind.
   return re.sub(r'[\d_/-]+$', '', name) or name
 
 
@@ -65,4 +65,3 @@ def per_frame_microseconds(before, after, frames):
   readings (each a dict), for every key of `after`."""
   return {k: 1e6 * (v - before.get(k, 0.0)) / frames for k, v in after.items()
           if v - before.get(k, 0.0) > 0}
-
