@@ -318,8 +318,9 @@ def main(argv):
   print(f'whole  {pipeline:10,.0f} frames/s  ({100 * pipeline / ideal:.0f}% of ideal, '
         f'{100 * pipeline / results["env"]:.0f}% of env-only)')
   print(f'actor 0 time shares in the pipeline: {actor_time}')
-  # What each part costs alone, as CPU per frame: the env and acting step
-  # run on one thread; the train step on the compute threads it used.
+  # What each part costs alone, as CPU per frame: its frames/s and the
+  # cores its process used meanwhile (the acting and train steps use more
+  # than one thread).
   alone = {k: 1e6 * cores[k] / results[k] for k in results}
   print('CPU microseconds per frame in the pipeline (each part alone: '
         + ', '.join(f'{k} {v:.0f}' for k, v in alone.items()) + '):')
