@@ -9,23 +9,25 @@ Runs `binaries/train_local.py` once per (preset, game, seed), one after the
 other (each run needs the whole machine), with `--config.env_id=ALE/<Game>-v5`,
 `--config.seed=<seed>` and `--config.total_environment_frames=<frames>`.
 A run directory that already finished its budget is read, not run again, so
-an interrupted benchmark resumes where it stopped (`--workdir`).
+an interrupted benchmark resumes where it stopped (`--workdir`); a run
+stopped part-way starts afresh (benchmarks/train_runs.py).
 
-Writes `<out>.json` (every run's curve: frames, seconds since launch, mean
-return of the last 100 episodes; returns at fixed frame budgets; the frames
-and seconds at which each target is first reached) and `<out>.png` (one
-column per game: return against frames and against minutes, one line per
-preset and seed), and ends with one JSON line: per preset and game, the
-median over seeds of the final and the best return, of the return at each
-budget, and of the frames and minutes to each target (a seed that never
-reached it counts as infinitely slow; a median that is infinite is null).
+Writes `<out>.json` after every run (`complete` is false until the last):
+every run's curve (frames, seconds since launch, mean return of the last
+100 episodes), its returns at fixed frame budgets and the frames and
+seconds at which each target is first reached. At the end it writes
+`<out>.png` (one column per game: return against frames and against
+minutes, one line per preset and seed), and ends with one JSON line: per
+preset and game, the median over seeds of the final and the best return, of
+the return at each budget, and of the frames and minutes to each target (a
+seed that never reached it counts as infinitely slow; a median that is
+infinite is null).
 """
 
 import json
 import math
 import os
 import statistics
-import time
 
 from absl import app
 from absl import flags
@@ -117,6 +119,13 @@ def plot(runs, path):
   plt.close(fig)
 
 
+def _write(runs, complete):
+  os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
+  with open(_OUT.value + '.json', 'w') as f:
+    json.dump({'frames': _FRAMES.value, 'overrides': _OVERRIDES.value, 'complete': complete,
+               'runs': runs}, f)
+
+
 def main(argv):
   del argv
   budgets = [int(b) for b in _BUDGETS.value if int(b) <= _FRAMES.value]
@@ -151,9 +160,10 @@ def main(argv):
                         for (t, f), s in zip(run['frames_to'].items(),
                                              run['seconds_to'].values())), flush=True)
         runs.append(run)
-  os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
-  with open(_OUT.value + '.json', 'w') as f:
-    json.dump({'frames': _FRAMES.value, 'overrides': _OVERRIDES.value, 'runs': runs}, f)
+        # Each run's result as soon as it ends: a benchmark stopped later
+        # keeps it (and, rerun, reads the finished runs back).
+        _write(runs, complete=False)
+  _write(runs, complete=True)
   plot(runs, _OUT.value + '.png')
   summary = {}
   for preset in dict.fromkeys(r['preset'] for r in runs):
@@ -163,6 +173,9 @@ def main(argv):
                'max_return': _median([r['max_return'] for r in mine]),
                'return_at': {b: _median([r['return_at'][b] for r in mine])
                              for b in mine[0]['return_at']},
+               # The spread over seeds: [lowest, highest] at each budget.
+               'return_at_range': {b: _range([r['return_at'][b] for r in mine])
+                                   for b in mine[0]['return_at']},
                'minutes': _median([r['wall_seconds'] / 60 for r in mine]),
                'seeds': len(mine)}
       # A seed that never reached a target counts as infinitely slow.
@@ -175,6 +188,11 @@ def main(argv):
       summary[f'{preset}/{game}'] = entry
   print(f'wrote {_OUT.value}.json and {_OUT.value}.png')
   print(json.dumps(summary))
+
+
+def _range(values):
+  values = [v for v in values if v is not None]
+  return [min(values), max(values)] if values else None
 
 
 def _inf_median(values):

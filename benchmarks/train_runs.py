@@ -2,7 +2,10 @@
 
 A run directory whose run finished its budget holds `result.json` (the
 final JSON line of train_local, with the launch time) and is read instead
-of run again, so an interrupted benchmark resumes where it stopped.
+of run again, so an interrupted benchmark resumes where it stopped. A run
+directory without it is a run that was stopped part-way: it is moved aside
+(`<dir>.stopped-<time>`, kept for inspection) and the run starts afresh, so
+that its wall-clock figures are those of one uninterrupted run.
 """
 
 import json
@@ -32,6 +35,11 @@ def train(logdir, flags):
   if done:
     print(f'--- {logdir}: already done, reading it', flush=True)
     return done
+  if os.path.exists(logdir):
+    aside = f'{logdir}.stopped-{time.strftime("%Y%m%d-%H%M%S")}'
+    os.rename(logdir, aside)
+    print(f'--- {logdir}: stopped part-way earlier; moved to {aside}, starting afresh',
+          flush=True)
   argv = [sys.executable, os.path.join(REPO, 'binaries', 'train_local.py'),
           f'--logdir={logdir}', *flags]
   print('---', ' '.join(argv[1:]), flush=True)

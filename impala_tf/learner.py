@@ -88,6 +88,10 @@ class Learner:
       logging.warning('jit_compile=true on a CPU-only learner: TF 2.15\'s XLA on CPU ran the '
                       'Pong preset\'s step about 75 times slower than without it '
                       '(docs/cloud.md). It is meant for accelerators.')
+    # The initial weights (and any other draw of TensorFlow's, numpy's or
+    # Python's global generators in this process) come from the run's seed,
+    # not from the clock: a run started twice with one seed starts alike.
+    tf.keras.utils.set_random_seed(config.seed)
     # Chosen once: what this agent's step, tables and input are.
     self._agent = agents.for_config(config)
     with self._strategy.scope():

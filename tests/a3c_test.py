@@ -5,19 +5,16 @@ import numpy as np
 import tensorflow as tf
 
 from impala_tf import actor as actor_lib
-from impala_tf import config as config_lib
 from impala_tf import environments
 from impala_tf import graph_policy
 from impala_tf import networks
 from impala_tf import train_step
+import small_runs  # tests/small_runs.py
 
 
 def _config(**kwargs):
-  base = dict(env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5,
-              envs_per_actor=4, batch_size=4, num_actors=1, reward_clipping='none',
-              architecture='a3c', use_lstm=True, lstm_units=8)
-  base.update(kwargs)
-  return config_lib.ImpalaConfig(**base)
+  return small_runs.cartpole(**dict(
+      dict(batch_size=4, architecture='a3c', use_lstm=True, lstm_units=8), **kwargs))
 
 
 class A3CTest(tf.test.TestCase):

@@ -3,25 +3,20 @@ learn CartPole through the ordinary `train_local.py`, one config field apart."""
 
 import json
 import os
-import subprocess
-import sys
 
+import pytest
 import tensorflow as tf
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import small_runs  # tests/small_runs.py
+
+# Tier (pytest.ini): trains to return thresholds.
+pytestmark = pytest.mark.learning
 
 
 def _train_cartpole(logdir, *overrides):
   """Runs configs/cartpole.py for 200k frames; returns its final JSON line."""
-  proc = subprocess.run(
-      [sys.executable, os.path.join(_REPO, 'binaries', 'train_local.py'),
-       f'--config={os.path.join(_REPO, "configs", "cartpole.py")}', f'--logdir={logdir}',
-       '--config.total_environment_frames=200000', '--config.lr_decay_frames=200000',
-       *overrides],
-      capture_output=True, text=True, timeout=900, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'),
-      check=False)
-  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-  return json.loads([l for l in proc.stdout.splitlines() if l.startswith('{')][-1])
+  return small_runs.train_local(logdir, '--config.total_environment_frames=200000',
+                                '--config.lr_decay_frames=200000', *overrides, timeout=900)
 
 
 class ArchitecturesTest(tf.test.TestCase):

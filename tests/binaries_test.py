@@ -7,33 +7,29 @@ import subprocess
 import sys
 
 import portpicker
+import pytest
 import tensorflow as tf
 
 from impala_tf import config as config_lib
+import small_runs  # tests/small_runs.py
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_BIN = os.path.join(_REPO, 'binaries')
-# SDL_AUDIODRIVER: gymnasium's renderer (pygame) has no sound card here.
-_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', SDL_AUDIODRIVER='dummy')
+_REPO = small_runs.REPO
+_BIN = small_runs.BINARIES
+_ENV = small_runs.ENV
 
 
 def _small_cartpole(**kwargs):
-  base = dict(env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5,
-              envs_per_actor=4, batch_size=8, num_actors=2, queue_capacity=2,
-              reward_clipping='none', log_every_seconds=1.0, checkpoint_every_seconds=2.0,
-              summary_every_steps=2)
-  base.update(kwargs)
-  return config_lib.ImpalaConfig(**base)
+  return small_runs.cartpole(**dict(
+      dict(num_actors=2, queue_capacity=2, log_every_seconds=1.0, checkpoint_every_seconds=2.0,
+           summary_every_steps=2), **kwargs))
 
 
-def _final_json(stdout):
-  lines = [l for l in stdout.splitlines() if l.startswith('{')]
-  assert lines, f'no JSON line in output:\n{stdout[-3000:]}'
-  return json.loads(lines[-1])
+_final_json = small_runs.final_json
 
 
 class LearnerAndActorsTest(tf.test.TestCase):
 
+  @pytest.mark.system
   def test_learner_with_two_actor_processes(self):
     tmp = self.get_temp_dir()
     config_path = os.path.join(tmp, 'config.py')
@@ -77,24 +73,20 @@ class LearnerAndActorsTest(tf.test.TestCase):
     self.assertTrue(tf.train.latest_checkpoint(os.path.join(logdir, 'checkpoints')))
 
   def test_bad_config_value_is_a_clear_error(self):
-    result = subprocess.run(
-        [sys.executable, os.path.join(_BIN, 'learner.py'),
-         f'--config={os.path.join(_REPO, "configs", "cartpole.py")}',
-         f'--logdir={self.get_temp_dir()}', '--config.discount=1.5'],
-        capture_output=True, text=True, env=_ENV, timeout=120)
+    result = small_runs.run_binary(
+        'learner', f'--config={os.path.join(small_runs.CONFIGS, "cartpole.py")}',
+        f'--logdir={self.get_temp_dir()}', '--config.discount=1.5', timeout=120, check=False)
     self.assertNotEqual(result.returncode, 0)
     self.assertIn('discount must be in [0.0, 1.0], got 1.5', result.stdout + result.stderr)
     self.assertNotIn('Traceback', result.stdout + result.stderr)
 
 
+@pytest.mark.system
 class TrainLocalTest(tf.test.TestCase):
 
   def _train_local(self, config_file, logdir, *overrides, timeout=400):
-    result = subprocess.run(
-        [sys.executable, os.path.join(_BIN, 'train_local.py'), f'--config={config_file}',
-         f'--logdir={logdir}', *overrides],
-        capture_output=True, text=True, env=_ENV, timeout=timeout)
-    self.assertEqual(result.returncode, 0, result.stdout[-3000:] + result.stderr[-3000:])
+    result = small_runs.run_binary('train_local', f'--config={config_file}',
+                                   f'--logdir={logdir}', *overrides, timeout=timeout)
     return result.stdout, _final_json(result.stdout)
 
   def test_runs_and_resumes(self):
@@ -124,6 +116,7 @@ def _run(argv, timeout=600):
                         timeout=timeout)
 
 
+@pytest.mark.learning
 class CartPoleEndToEndTest(tf.test.TestCase):
   """One CartPole training run with the preset, then what a user does next."""
 
@@ -182,6 +175,7 @@ class CartPoleEndToEndTest(tf.test.TestCase):
     self.assertNotIn('Traceback', result.stdout + result.stderr)
 
 
+@pytest.mark.learning
 class CartPoleScalesTest(tf.test.TestCase):
   """Multi-task PopArt: two CartPole tasks whose rewards differ by 1000×."""
 

@@ -8,7 +8,11 @@ import textwrap
 
 import numpy as np
 
+import pytest
 import tensorflow as tf
+
+# Tier (pytest.ini): compiles whole learner steps (several seconds each).
+pytestmark = pytest.mark.slow
 
 # Logical devices must be configured before TensorFlow initialises, so the
 # comparison runs in a fresh interpreter.

@@ -25,12 +25,17 @@ import subprocess
 import sys
 import tempfile
 
+import pytest
 import tensorflow as tf
 
 from impala_tf import config as config_lib
 from impala_tf.cloud import gke
 from impala_tf.cloud import launch
 from impala_tf.cloud import vertex
+import small_runs  # tests/small_runs.py
+
+# Tier (pytest.ini): starts learner, actor and launcher process trees.
+pytestmark = pytest.mark.system
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _ACTORS = 2
@@ -92,7 +97,7 @@ class FakeClusterTest(tf.test.TestCase):
       with open(pod['log']) as f:
         logs[pod['name']] = f.read()
     self.assertEqual(result.returncode, 0, (result.stderr, _tails(logs)))
-    return json.loads(result.stdout.strip().splitlines()[-1]), logs
+    return small_runs.final_json(result.stdout), logs
 
   def _assert_trained_to_budget(self, ended, logs):
     self.assertEqual(ended, {name: 0 for name in ended}, _tails(logs))

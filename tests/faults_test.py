@@ -10,9 +10,16 @@ import time
 
 import portpicker
 import psutil
+import reverb
+import pytest
 import tensorflow as tf
 
 from impala_tf import config as config_lib
+from impala_tf import weights as weights_lib
+import small_runs  # tests/small_runs.py
+
+# Tier (pytest.ini): starts learner, actor and launcher process trees.
+pytestmark = pytest.mark.system
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _BIN = os.path.join(_REPO, 'binaries')
@@ -27,12 +34,11 @@ class Cluster:
   """Learner and actor processes on 127.0.0.1, logs in files."""
 
   def __init__(self, tmp, **config_overrides):
-    base = dict(env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5,
-                envs_per_actor=4, batch_size=8, queue_capacity=2, reward_clipping='none',
-                log_every_seconds=0.5, checkpoint_every_seconds=1.0)
-    base.update(config_overrides)
+    config = small_runs.cartpole(**dict(
+        dict(num_actors=2, queue_capacity=2, log_every_seconds=0.5,
+             checkpoint_every_seconds=1.0), **config_overrides))
     self.config_path = os.path.join(tmp, 'config.py')
-    config_lib.write_config_file(config_lib.ImpalaConfig(**base), self.config_path)
+    config_lib.write_config_file(config, self.config_path)
     self.logdir = os.path.join(tmp, 'run')
     self.tmp = tmp
     self.port = portpicker.pick_unused_port()
@@ -75,9 +81,29 @@ class Cluster:
     raise AssertionError(f'timed out waiting for {what}; learner log:\n'
                          + self.log('learner.log')[-3000:])
 
+  def actors(self):
+    return [p for p in self.procs if p.log_name.startswith('actor_') and p.poll() is None]
+
+  def freeze_actors_and_read_version(self):
+    """Stops every actor (SIGSTOP), then returns the newest weights version
+    the learner has published: no actor can hold a newer one, since none
+    can fetch any more. Exact, unlike the status file or the actors' log
+    lines, which are written every log_every_seconds."""
+    for p in self.actors():
+      p.send_signal(signal.SIGSTOP)
+    client = reverb.Client(f'127.0.0.1:{self.port}')
+    newest = next(client.sample(weights_lib.VERSION_TABLE, num_samples=1,
+                                emit_timesteps=False, unpack_as_table_signature=True))
+    return int(newest.data['version'])
+
+  def thaw_actors(self):
+    for p in self.actors():
+      p.send_signal(signal.SIGCONT)
+
   def close(self):
     for p in self.procs:
       if p.poll() is None:
+        p.send_signal(signal.SIGCONT)
         p.kill()
       p.wait()
 
@@ -129,16 +155,12 @@ class FaultsTest(tf.test.TestCase):
     ckpt_dir = os.path.join(c.logdir, 'checkpoints')
     c.wait_for(lambda: tf.train.latest_checkpoint(ckpt_dir) is not None
                and c.status().get('learner_steps', 0) >= 10, 180, 'a checkpoint')
+    old_max = c.freeze_actors_and_read_version()
     learner.send_signal(signal.SIGKILL)
     learner.wait()
     saved_step = int(tf.train.latest_checkpoint(ckpt_dir).rsplit('-', 1)[-1])
-    time.sleep(3)  # the actors notice the learner is gone
-    # The newest version the dead learner can have published: its last status
-    # (written every 0.5 s) or what the actors logged, plus a margin for the
-    # steps after that status (~1 s of training).
-    old_max = max([c.status()['learner_steps']]
-                  + [max(_versions(c.log(f'actor_{i}.log'))) for i in range(2)]) + 50
     log_start = [len(c.log(f'actor_{i}.log')) for i in range(2)]
+    c.thaw_actors()
     restarted = c.learner(log='learner_2.log')
     # The actors act with weights only the restarted learner can have
     # published: they reconnected by themselves, without being restarted.
@@ -157,15 +179,45 @@ class FaultsTest(tf.test.TestCase):
     self.assertGreater(status['learner_steps'], old_max)
     self.assertEqual(status['env_frames'], status['learner_steps'] * 8 * 5)
 
+  def test_status_and_logs_trail_the_weights_actors_hold(self):
+    # What made the test above fail once (learner_steps 25 after the actors
+    # had logged versions above 79): it bounded the killed learner's newest
+    # weights by its status file and the actors' log lines plus 50 steps.
+    # Both are written every log_every_seconds, and a CartPole learner
+    # takes more than 50 steps in that time, so an actor could hold (and,
+    # once its unroll went through, log) the dead learner's weights above
+    # that bound, and the test stopped the restarted learner before it had
+    # trained that far. Here nothing is logged before the learner stops (a
+    # log interval longer than the run): the weights actors hold run ahead
+    # of the status and the logs, and only the version read from the
+    # learner while the actors are frozen bounds them.
+    c = self.cluster = Cluster(self.get_temp_dir(), log_every_seconds=1000.0)
+    self.addCleanup(c.close)
+    learner = c.learner()
+    c.actor(0)
+    c.actor(1)
+    ckpt_dir = os.path.join(c.logdir, 'checkpoints')
+    c.wait_for(lambda: tf.train.latest_checkpoint(ckpt_dir) is not None
+               and int(tf.train.latest_checkpoint(ckpt_dir).rsplit('-', 1)[-1]) >= 60,
+               180, 'a checkpoint at step 60')
+    published = c.freeze_actors_and_read_version()
+    logged = max(c.status().get('learner_steps', 0),
+                 *[max(_versions(c.log(f'actor_{i}.log'))) for i in range(2)])
+    self.assertGreater(published, logged + 50)
+    c.thaw_actors()
+    learner.send_signal(signal.SIGTERM)
+    self.assertEqual(learner.wait(timeout=120), 0, c.log('learner.log')[-3000:])
+    # Its final status is exact: every published version, and the last steps.
+    self.assertGreaterEqual(c.status()['learner_steps'], published)
+
 
 class LauncherKilledTest(tf.test.TestCase):
 
   def test_children_die_with_the_launcher(self):
     tmp = self.get_temp_dir()
     config_path = os.path.join(tmp, 'config.py')
-    config_lib.write_config_file(config_lib.ImpalaConfig(
-        env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5, envs_per_actor=4,
-        batch_size=8, num_actors=2, log_every_seconds=0.5), config_path)
+    config_lib.write_config_file(small_runs.cartpole(
+        num_actors=2, reward_clipping='abs_one', log_every_seconds=0.5), config_path)
     launcher = subprocess.Popen(
         [sys.executable, os.path.join(_BIN, 'train_local.py'), f'--config={config_path}',
          f'--logdir={os.path.join(tmp, "run")}'],

@@ -11,7 +11,6 @@ import tensorflow as tf
 
 from impala_tf import actor as actor_lib
 from impala_tf import checkpoints
-from impala_tf import config as config_lib
 from impala_tf import environments
 from impala_tf import learner as learner_lib
 from impala_tf import losses
@@ -20,15 +19,13 @@ from impala_tf import optimizers
 from impala_tf import trajectories
 from impala_tf import trajectory_queue
 from impala_tf import weights as weights_lib
+import small_runs  # tests/small_runs.py
 
 
 def _config(**kwargs):
-  base = dict(env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5,
-              envs_per_actor=4, batch_size=8, num_actors=1, queue_capacity=4,
-              summary_every_steps=1, log_every_seconds=0.5, reward_clipping='none',
-              total_environment_frames=10_000_000, lr_decay_frames=100_000)
-  base.update(kwargs)
-  return config_lib.ImpalaConfig(**base)
+  return small_runs.cartpole(**dict(
+      dict(queue_capacity=4, summary_every_steps=1, log_every_seconds=0.5,
+           total_environment_frames=10_000_000, lr_decay_frames=100_000), **kwargs))
 
 
 def _signature(config):
@@ -63,26 +60,20 @@ def _in_memory(batch):
 class LearnerTest(tf.test.TestCase):
 
   def _train(self, config, logdir, steps):
-    learner = learner_lib.Learner(config, logdir)
-    stop = threading.Event()
-    actor = actor_lib.Actor(config, f'127.0.0.1:{learner.port}', task=0)
-    thread = threading.Thread(target=actor.run, kwargs={'stop': stop}, daemon=True)
-    thread.start()
-    try:
-      status = learner.run(max_steps=steps)
+    """(learner, status, the version the actor acts with, the published weights)."""
+
+    def published(learner, actor):
       # Weights reached the actor: it acts with a version the learner made.
       for _ in range(100):
         if actor.weights_version > 0:
           break
-        stop.wait(0.05)
-      weights_seen = actor.weights_version
-      published = next(reverb.Client(f'127.0.0.1:{learner.port}').sample(
+        time.sleep(0.05)
+      return actor.weights_version, next(reverb.Client(f'127.0.0.1:{learner.port}').sample(
           weights_lib.WEIGHTS_TABLE, emit_timesteps=False, unpack_as_table_signature=True))
-    finally:
-      stop.set()
-      learner.close()
-      thread.join(timeout=30)
-    return learner, status, weights_seen, published
+
+    learner, status, (weights_seen, weights) = small_runs.train_in_process(
+        config, logdir, steps, on_trained=published)
+    return learner, status, weights_seen, weights
 
   def test_trains_checkpoints_and_resumes(self):
     logdir = self.get_temp_dir()
@@ -313,6 +304,23 @@ class LearnerTest(tf.test.TestCase):
                         atol=1e-5)
     self.assertAllClose([0.0] * len(metrics), [m['policy/kl_behaviour'] for m in metrics],
                         atol=1e-6)
+
+  def test_initial_weights_follow_the_seed(self):
+    def initial(seed, name):
+      learner = learner_lib.Learner(_config(seed=seed, use_lstm=True, lstm_units=8),
+                                    os.path.join(self.get_temp_dir(), name))
+      try:
+        return [v.numpy() for v in learner.network.variables]
+      finally:
+        learner.close()
+
+    first, again, other = initial(3, 'a'), initial(3, 'b'), initial(4, 'c')
+    for a, b in zip(first, again):
+      self.assertAllEqual(a, b)
+    kernels = [i for i, v in enumerate(first) if v.ndim == 2]
+    self.assertNotEmpty(kernels)
+    for i in kernels:
+      self.assertNotAllClose(first[i], other[i])
 
   def test_unreadable_checkpoint_is_a_clear_error(self):
     logdir = self.get_temp_dir()

@@ -10,9 +10,14 @@ import time
 import uuid
 
 import portpicker
+import pytest
 import tensorflow as tf
 
 from impala_tf import config as config_lib
+import small_runs  # tests/small_runs.py
+
+# Tier (pytest.ini): starts learner, actor and launcher process trees.
+pytestmark = pytest.mark.system
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
@@ -84,10 +89,8 @@ class MultiHostTest(tf.test.TestCase):
   def test_training_across_virtual_hosts(self):
     tmp = self.get_temp_dir()
     config_path = os.path.join(tmp, 'config.py')
-    config_lib.write_config_file(config_lib.ImpalaConfig(
-        env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5, envs_per_actor=4,
-        batch_size=8, queue_capacity=2, reward_clipping='none', log_every_seconds=0.5),
-        config_path)
+    config_lib.write_config_file(small_runs.cartpole(
+        num_actors=2, queue_capacity=2, log_every_seconds=0.5), config_path)
     port = portpicker.pick_unused_port()
     logdir = os.path.join(tmp, 'run')
     learner = self.hosts.popen(

@@ -7,7 +7,12 @@ import sys
 import time
 
 import psutil
+import pytest
 import tensorflow as tf
+import small_runs  # tests/small_runs.py
+
+# Tier (pytest.ini): a population of learner process trees trained to a return.
+pytestmark = pytest.mark.learning
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # What the best member's fitness (mean return over its last window) must reach.
@@ -64,7 +69,7 @@ class PopulationTest(tf.test.TestCase):
     self.assertTrue(killed, 'member 2 never reached 100k frames')
     output = proc.communicate(timeout=2400)[0]
     self.assertEqual(proc.returncode, 0, output[-4000:])
-    result = json.loads([l for l in output.splitlines() if l.startswith('{')][-1])
+    result = small_runs.final_json(output)
     print(json.dumps(result))   # shown with pytest -rP: the run's figures
     with open(os.path.join(logdir, 'lineage.jsonl')) as f:
       events = [json.loads(line) for line in f]
@@ -96,10 +101,7 @@ class PopulationTest(tf.test.TestCase):
       self.assertGreaterEqual(json.load(f)['frames'], 400_000)
     # The population's plot: returns and hyperparameters per member.
     png = os.path.join(logdir, 'pbt.png')
-    plot = subprocess.run([sys.executable, os.path.join(_REPO, 'binaries', 'plot.py'),
-                           f'--population={logdir}', f'--out={png}'],
-                          capture_output=True, text=True, timeout=300, check=False)
-    self.assertEqual(plot.returncode, 0, plot.stderr[-2000:])
+    small_runs.run_binary('plot', f'--population={logdir}', f'--out={png}', timeout=300)
     self.assertGreater(os.path.getsize(png), 10_000)
 
 

@@ -1,29 +1,29 @@
 """Population members through a real population directory and real learners."""
 
 import glob
-import json
 import os
+import time
+import types
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
 
-from impala_tf import config as config_lib
 from impala_tf import environments
 from impala_tf import learner as learner_lib
 from impala_tf import trajectories
 from impala_tf.pbt import member as member_lib
 from impala_tf.pbt import population as population_lib
+import small_runs  # tests/small_runs.py
 
 
 def _config(**kwargs):
-  base = dict(env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5,
-              envs_per_actor=4, batch_size=8, num_actors=1, reward_clipping='none',
-              optimizer='adam', observation_normalization=True, popart=True,
-              popart_step_size=0.01, pbt_burn_in_frames=0, pbt_ready_episodes=10,
-              pbt_min_episodes=5, pbt_exploit_margin=25.0, pbt_interval_frames=1,
-              pbt_sample_initial=False, pbt_hyperparameters=('learning_rate', 'entropy_cost'))
-  base.update(kwargs)
-  return config_lib.ImpalaConfig(**base)
+  return small_runs.cartpole(**dict(
+      dict(optimizer='adam', observation_normalization=True, popart=True,
+           popart_step_size=0.01, pbt_burn_in_frames=0, pbt_ready_episodes=10,
+           pbt_min_episodes=5, pbt_exploit_margin=25.0, pbt_interval_frames=1,
+           pbt_sample_initial=False, pbt_hyperparameters=('learning_rate', 'entropy_cost')),
+      **kwargs))
 
 
 def _batch(config, seed):
@@ -163,6 +163,37 @@ class MemberTest(tf.test.TestCase):
     finally:
       for learner in learners:
         learner.close()
+
+  def _decisions(self, root, seed, clock, count=4):
+    """The hyperparameters after each of `count` decisions of a lone member
+    whose clock reads `clock` (plus the seconds since)."""
+    pop_dir = os.path.join(root, 'population')
+    population_lib.Population(pop_dir).write_size(1)
+    learner = _learner(_config(seed=seed), os.path.join(root, 'member_0'), seed=0)
+    offset = clock - time.time()
+    shifted = types.SimpleNamespace(time=lambda: time.time() + offset)
+    after = []
+    try:
+      with mock.patch.object(member_lib, 'time', shifted):
+        member = member_lib.Member(_config(seed=seed), pop_dir, 0, learner)
+        for _ in range(count):
+          member.add_episodes([100.0] * 10, [0] * 10)
+          learner.train_step()
+          member.after_step()
+          after.append(member.hyperparameters())
+    finally:
+      learner.close()
+    self.assertEqual(count, member.explores)
+    return after
+
+  def test_decisions_follow_the_seed_not_the_clock(self):
+    root = self.get_temp_dir()
+    first = self._decisions(f'{root}/a', seed=5, clock=1e9)
+    again = self._decisions(f'{root}/b', seed=5, clock=2e9 + 12345.678)
+    self.assertEqual(first, again)
+    # Something was explored, and another seed explores otherwise.
+    self.assertNotEqual(first[0], first[-1])
+    self.assertNotEqual(first, self._decisions(f'{root}/c', seed=6, clock=1e9))
 
   def test_a_failed_copy_leaves_the_member_as_it_was(self):
     root = self.get_temp_dir()

@@ -7,31 +7,24 @@ mean return of 100 episodes peaked at 450-494 during each of ten runs
 (docs/pomdp.md); before PopArt, runs collapsed mid-way and one CI run
 ended at 120. The test asserts that the LSTM agent's best over the run,
 read from its summaries, reaches ≥ 300 (which that collapse-prone preset
-did not always do), while without memory it ends < 70.
+did not always do), while without memory it ends < 70 and never
+reaches 100.
 """
 
-import json
 import os
-import subprocess
-import sys
 
+import pytest
 import tensorflow as tf
 
 from impala_tf import curves
+import small_runs  # tests/small_runs.py
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Tier (pytest.ini): trains to return thresholds.
+pytestmark = pytest.mark.learning
 
 
 def _train(logdir, *overrides, preset='cartpole_pomdp.py'):
-  result = subprocess.run(
-      [sys.executable, os.path.join(_REPO, 'binaries', 'train_local.py'),
-       f'--config={os.path.join(_REPO, "configs", preset)}', f'--logdir={logdir}',
-       *overrides],
-      capture_output=True, text=True, timeout=1200,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
-  lines = [l for l in result.stdout.splitlines() if l.startswith('{')]
-  assert result.returncode == 0 and lines, result.stdout[-3000:] + result.stderr[-3000:]
-  return json.loads(lines[-1])
+  return small_runs.train_local(logdir, *overrides, preset=preset, timeout=1200)
 
 
 class PartialObservabilityTest(tf.test.TestCase):
@@ -44,7 +37,11 @@ class PartialObservabilityTest(tf.test.TestCase):
     best = float(returns.max())
     self.assertGreaterEqual(best, 300.0, (best, with_memory))
     self.assertLess(without['episode_return_mean'], 70.0, without)
-    self.assertGreater(best, 2 * without['episode_return_mean'], (best, without))
+    # Not only at the end: at no point of its run did the memoryless agent
+    # get anywhere near (its plateau is 42-47, docs/pomdp.md), which a
+    # velocity leaking into the observation would allow.
+    _, _, returns_without = curves.read_scalar(without['logdir'], 'episode_return')
+    self.assertLess(float(returns_without.max()), 100.0, without)
 
   def test_r2d2_learns_with_memory_from_replay(self):
     # R2D2 (configs/r2d2_cartpole_pomdp.py) on the same task, its first 300k

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import types
+from unittest import mock
 
 import numpy as np
 import reverb
@@ -240,7 +241,15 @@ class R2D2AgentTest(tf.test.TestCase):
     config = _config(r2d2_actor_priorities=False)
     logdir = self.get_temp_dir()
     learner, started, stop = self._start(config, logdir, actors=2)
-    status = learner.run(max_steps=12)
+    written = {}   # sequence key -> the priority the learner last wrote for it
+    write = replay.update_priorities
+
+    def recording(client, keys, priorities):
+      written.update(zip(np.asarray(keys).tolist(), np.asarray(priorities).tolist()))
+      return write(client, keys, priorities)
+
+    with mock.patch.object(replay, 'update_priorities', recording):
+      status = learner.run(max_steps=12)
     stop.set()
     for _, thread in started:
       thread.join(timeout=60)
@@ -256,7 +265,14 @@ class R2D2AgentTest(tf.test.TestCase):
     samples = _sequences(f'127.0.0.1:{learner.port}')
     priorities = np.array([s.info.priority for s in samples])
     self.assertGreater(np.sum(priorities != agent_lib.INITIAL_PRIORITY), 0)
-    self.assertTrue(np.all(priorities >= 0))
+    # Each sequence the learner trained on holds, in the table, the priority
+    # the learner computed for it (the keys and priorities stayed paired),
+    # and the TD errors gave sequences different priorities.
+    trained = [s for s in samples if int(s.info.key) in written]
+    self.assertNotEmpty(trained)
+    for sample in trained:
+      self.assertAllClose(sample.info.priority, written[int(sample.info.key)], rtol=1e-6)
+    self.assertGreater(len(set(np.round(list(written.values()), 6))), 1)
     # The measured replay ratio, read before the last step: by then the
     # learner had sampled at least 11 batches of 8 out of (at most) all
     # the sequences inserted by now.
@@ -271,7 +287,15 @@ class R2D2AgentTest(tf.test.TestCase):
     self.assertLessEqual(learner.frames, stepped)
     self.assertGreater(learner.episodes, 0)
     self.assertEqual(status['env_frames'], learner.frames)
-    self.assertGreaterEqual(status['episode_return_mean'], 8.0)
+    # The learner's episodes are episodes the actors finished, each counted
+    # with its whole return (none made up, cut short or summed twice).
+    played = collections.Counter(round(r, 3) for actor, _ in started
+                                 for r in actor.episode_returns)
+    counted = collections.Counter(round(r, 3) for r in learner._episode_returns)  # pylint: disable=protected-access
+    self.assertNotEmpty(counted)
+    self.assertEqual(counted - played, collections.Counter(), (counted, played))
+    self.assertAlmostEqual(status['episode_return_mean'],
+                           np.mean(list(learner._episode_returns)), places=4)  # pylint: disable=protected-access
     for actor, _ in started:
       self.assertGreater(actor.weights_version, 0)
     # The checkpoint holds the target network and its update count.

@@ -14,7 +14,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import tensorflow as tf
+
+# Tier (pytest.ini): compiles whole learner steps (several seconds each).
+pytestmark = pytest.mark.slow
 
 # Logical devices must be configured before TensorFlow initialises, so the
 # runs happen in a fresh interpreter.

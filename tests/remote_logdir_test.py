@@ -12,25 +12,21 @@ failing.
 import json
 import os
 import tempfile
-import threading
 import uuid
 
 import tensorflow as tf
 
-from impala_tf import actor as actor_lib
 from impala_tf import config as config_lib
 from impala_tf import curves
 from impala_tf import evaluation
 from impala_tf import export
-from impala_tf import learner as learner_lib
 from impala_tf.pbt import population as population_lib
+import small_runs  # tests/small_runs.py
 
 
 def _config():
-  return config_lib.ImpalaConfig(
-      env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=10, envs_per_actor=4,
-      batch_size=8, num_actors=1, queue_capacity=4, summary_every_steps=1,
-      log_every_seconds=0.5, reward_clipping='none', total_environment_frames=10_000_000)
+  return small_runs.cartpole(unroll_length=10, queue_capacity=4, summary_every_steps=1,
+                             log_every_seconds=0.5, total_environment_frames=10_000_000)
 
 
 class RemoteLogdirTest(tf.test.TestCase):
@@ -46,17 +42,7 @@ class RemoteLogdirTest(tf.test.TestCase):
     super().tearDown()
 
   def _train(self, config, logdir, steps):
-    learner = learner_lib.Learner(config, logdir)
-    stop = threading.Event()
-    actor = actor_lib.Actor(config, f'127.0.0.1:{learner.port}', task=0)
-    thread = threading.Thread(target=actor.run, kwargs={'stop': stop}, daemon=True)
-    thread.start()
-    try:
-      return learner.run(max_steps=steps)
-    finally:
-      stop.set()
-      learner.close()
-      thread.join(timeout=30)
+    return small_runs.train_in_process(config, logdir, steps)[1]
 
   def test_train_resume_export_evaluate_plot(self):
     logdir = f'ram://run_{uuid.uuid4().hex}'
@@ -86,10 +72,19 @@ class RemoteLogdirTest(tf.test.TestCase):
     export.export_from_checkpoint(logdir, out)
     preprocessing = export.read_preprocessing(f'{out}/greedy')
     self.assertEqual(preprocessing['train_step'], 35)
-    result = evaluation.evaluate(f'{out}/greedy', episodes=2, seed=0)
-    self.assertEqual(result['episodes'], 2)
+    result = evaluation.evaluate(f'{out}/greedy', episodes=4, seed=0)
+    self.assertEqual(result['episodes'], 4)
     self.assertEqual(result['train_step'], 35)
-    self.assertGreater(result['return_min'], 0)
+    # The same checkpoint exported to a local directory and evaluated with
+    # the same seed plays the same episodes: the greedy policy read from
+    # ram:// is the one the learner trained.
+    local = os.path.join(self.get_temp_dir(), 'export_local')
+    export.export_from_checkpoint(logdir, local)
+    expected = evaluation.evaluate(f'{local}/greedy', episodes=4, seed=0)
+    for key in ('return_mean', 'return_min', 'return_max', 'length_mean'):
+      self.assertEqual(result[key], expected[key], key)
+    # CartPole pays 1 a step: an episode's return is its length.
+    self.assertEqual(result['return_mean'], result['length_mean'])
 
     # A curve plotted from the ram:// run to a ram:// file.
     plot = curves.plot_runs([logdir], f'{logdir}/curve.png')

@@ -5,20 +5,19 @@ import os
 import subprocess
 import sys
 
+import pytest
 import tensorflow as tf
 
 from impala_tf import config as config_lib
 from impala_tf import learner as learner_lib
 from impala_tf import run_config
+import small_runs  # tests/small_runs.py
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _config(**kwargs):
-  base = dict(env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5,
-              envs_per_actor=4, batch_size=8, num_actors=1, reward_clipping='none')
-  base.update(kwargs)
-  return config_lib.ImpalaConfig(**base)
+  return small_runs.cartpole(**kwargs)
 
 
 class RunConfigTest(tf.test.TestCase):
@@ -30,6 +29,7 @@ class RunConfigTest(tf.test.TestCase):
     found = run_config.differences(json.loads(mine), json.loads(theirs))
     self.assertEqual([('envs_per_actor', 8, 4), ('use_lstm', True, False)], found)
 
+  @pytest.mark.system
   def test_mismatched_actor_exits_with_one_line(self):
     config = _config()
     config_file = os.path.join(self.get_temp_dir(), 'config.py')

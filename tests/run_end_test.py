@@ -12,9 +12,14 @@ import sys
 import time
 
 import portpicker
+import pytest
 import tensorflow as tf
 
 from impala_tf import config as config_lib
+import small_runs  # tests/small_runs.py
+
+# Tier (pytest.ini): starts learner, actor and launcher process trees.
+pytestmark = pytest.mark.system
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _BIN = os.path.join(_REPO, 'binaries')
@@ -22,12 +27,9 @@ _ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
 
 
 def _config(**kwargs):
-  base = dict(env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5,
-              envs_per_actor=4, batch_size=8, num_actors=2, queue_capacity=2,
-              reward_clipping='none', log_every_seconds=1.0,
-              total_environment_frames=20_000)
-  base.update(kwargs)
-  return config_lib.ImpalaConfig(**base)
+  return small_runs.cartpole(**dict(
+      dict(num_actors=2, queue_capacity=2, log_every_seconds=1.0,
+           total_environment_frames=20_000), **kwargs))
 
 
 def _actor(config_path, port, task, log_path):

@@ -8,9 +8,14 @@ import subprocess
 import sys
 import time
 
+import pytest
 import tensorflow as tf
 
 from impala_tf import config as config_lib
+import small_runs  # tests/small_runs.py
+
+# Tier (pytest.ini): starts learner, actor and launcher process trees.
+pytestmark = pytest.mark.system
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
@@ -30,10 +35,9 @@ class NetworkIsolationTest(tf.test.TestCase):
     tmp = os.path.join(self.get_temp_dir(), str(len(flags)))
     os.makedirs(tmp, exist_ok=True)
     config_path = os.path.join(tmp, 'config.py')
-    config_lib.write_config_file(config_lib.ImpalaConfig(
-        env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=5, envs_per_actor=4,
-        batch_size=8, num_actors=1, total_environment_frames=10_000_000,
-        log_every_seconds=1.0), config_path)
+    config_lib.write_config_file(small_runs.cartpole(
+        reward_clipping='abs_one', total_environment_frames=10_000_000, log_every_seconds=1.0),
+        config_path)
     logdir = os.path.join(tmp, 'run')
     proc = subprocess.Popen(
         [sys.executable, os.path.join(_REPO, 'binaries', 'train_local.py'),

@@ -13,6 +13,7 @@ import dataclasses
 
 from absl.testing import parameterized
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from impala_tf import config as config_lib
@@ -20,6 +21,9 @@ from impala_tf import environments
 from impala_tf import learner as learner_lib
 from impala_tf import train_step as train_step_lib
 from impala_tf import trajectories
+
+# Tier (pytest.ini): compiles whole learner steps (several seconds each).
+pytestmark = pytest.mark.slow
 
 
 def _config(**kwargs):

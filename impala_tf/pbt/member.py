@@ -45,6 +45,8 @@ from impala_tf.pbt import validation
 # previous ones while a new one is written.
 MIN_CHECKPOINTS_KEPT = 3
 _FRAMES_KEY = 'env_frames/.ATTRIBUTES/VARIABLE_VALUE'
+# Random streams of a member, keyed on (seed, member[, stream, ...]).
+_DECISION_STREAM = 1
 
 
 def hyperparameter_ranges(config):
@@ -120,7 +122,6 @@ class Member:
         [int(m.group(1)) for m in (re.search(r'ckpt-(\d+)\.index$', p) for p in
                                    tf.io.gfile.glob(os.path.join(directory, 'ckpt-*.index')))
          if m] or [0])
-    self._rng = np.random.default_rng([config.seed, member, int(time.time())])
     self.window = fitness_window(config)
     self._next_check = learner.frames + config.pbt_interval_frames
     self._frames_seen, self._frames_time = learner.frames, time.time()
@@ -148,6 +149,17 @@ class Member:
   def _assign(self, values):
     for name, value in values.items():
       self._variables[name].assign(value)
+
+  def decision_rng(self) -> np.random.Generator:
+    """The generator of this member's next decision (whom to consider, how to
+    explore): a function of the run's seed, the member and how many
+    decisions it has made (`explores` counts every decision, and survives a
+    restart in the state file). Not of the clock: a population started
+    twice with one seed draws the same numbers at the same decisions. The
+    stream tag keeps these draws apart from the initial sample's (keyed on
+    the seed and member alone; numpy's seeding ignores trailing zeros)."""
+    return np.random.default_rng([self._config.seed, self.member, _DECISION_STREAM,
+                                  self.explores])
 
   # --- Fitness ---------------------------------------------------------------------
   def add_episodes(self, returns, tasks):
@@ -205,7 +217,8 @@ class Member:
     states = {m: self.population.read_state(m) for m in self.population.members()}
     others = rules.candidates(states, self.member, self.population.size(), time.time(),
                               self._config.pbt_stale_seconds)
-    other = rules.pick_other(self._rng, self.member, others)
+    rng = self.decision_rng()
+    other = rules.pick_other(rng, self.member, others)
     copied = False
     if other is not None and rules.should_exploit(mine, states[other]['fitness'],
                                                   self._config.pbt_exploit_margin):
@@ -221,7 +234,7 @@ class Member:
     # The window starts again: after a copy it measures the new weights.
     self.window.reset(keep=not copied)
     before = self.hyperparameters()
-    explored = rules.explore(self._rng, before, self._ranges, self._config.pbt_perturb_factor,
+    explored = rules.explore(rng, before, self._ranges, self._config.pbt_perturb_factor,
                              self._config.pbt_perturb_probability)
     self._assign(explored)
     self.explores += 1
