@@ -15,7 +15,7 @@ import pytest
 
 import impala_tf  # noqa: F401  pylint: disable=unused-import
 
-# Seconds; about three times the slowest test of each tier on a slow day
+# Seconds; at least twice the slowest test of each tier on a slow day
 # (docs/development.md, "Tiers").
 TIER_TIMEOUTS = {'learning': 1800, 'system': 600, 'slow': 600}
 
