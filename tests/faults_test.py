@@ -10,8 +10,8 @@ import time
 
 import portpicker
 import psutil
-import reverb
 import pytest
+import reverb
 import tensorflow as tf
 
 from impala_tf import config as config_lib

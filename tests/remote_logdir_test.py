@@ -76,8 +76,9 @@ class RemoteLogdirTest(tf.test.TestCase):
     self.assertEqual(result['episodes'], 4)
     self.assertEqual(result['train_step'], 35)
     # The same checkpoint exported to a local directory and evaluated with
-    # the same seed plays the same episodes: the greedy policy read from
-    # ram:// is the one the learner trained.
+    # the same seed plays the same episodes: the export written to and read
+    # back from ram:// carries the checkpoint's weights and statistics (an
+    # export that lost any of them would act otherwise).
     local = os.path.join(self.get_temp_dir(), 'export_local')
     export.export_from_checkpoint(logdir, local)
     expected = evaluation.evaluate(f'{local}/greedy', episodes=4, seed=0)
