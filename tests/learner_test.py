@@ -135,7 +135,10 @@ class LearnerTest(tf.test.TestCase):
     finally:
       stop.set()
       learner.close()
-      thread.join(timeout=30)
+      # A synchronous actor blocked on the closed server may not come back
+      # (it is a daemon thread): waiting 30 s for it cost two tests 30 s
+      # each on some runs.
+      thread.join(timeout=5)
     return metrics, learner
 
   def test_controlled_policy_lag_is_exact(self):
@@ -184,7 +187,10 @@ class LearnerTest(tf.test.TestCase):
     finally:
       stop.set()
       learner.close()
-      thread.join(timeout=30)
+      # A synchronous actor blocked on the closed server may not come back
+      # (it is a daemon thread): waiting 30 s for it cost two tests 30 s
+      # each on some runs.
+      thread.join(timeout=5)
     same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(a, b))
     for step, version, weights in published:
       self.assertEqual(max(step - 3, 0), version, (step, version))

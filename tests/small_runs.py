@@ -80,5 +80,7 @@ def train_in_process(config, logdir: str, steps: int, on_trained=None):
   finally:
     stop.set()
     learner.close()
-    thread.join(timeout=30)
+    # An actor blocked on the closed server may not come back (it is a
+    # daemon thread); nothing reads it after this.
+    thread.join(timeout=5)
   return learner, status, seen
