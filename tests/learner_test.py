@@ -121,24 +121,14 @@ class LearnerTest(tf.test.TestCase):
     """Trains `steps` steps with an actor thread, publishing after each as
     the learner's loop does; returns each batch's metrics and the learner."""
     learner = learner_lib.Learner(config, logdir)
-    stop = threading.Event()
     actor = actor_lib.Actor(config, f'127.0.0.1:{learner.port}', task=0)
-    thread = threading.Thread(target=actor.run, kwargs={'stop': stop}, daemon=True)
-    thread.start()
     metrics = []
-    try:
+    with small_runs.acting(learner, actor):
       while learner.step < steps:
         m = learner.train_step()
         if m is not None:
           metrics.append(m)
           learner._publisher.publish(learner.step)   # pylint: disable=protected-access
-    finally:
-      stop.set()
-      learner.close()
-      # A synchronous actor blocked on the closed server may not come back
-      # (it is a daemon thread): waiting 30 s for it cost two tests 30 s
-      # each on some runs.
-      thread.join(timeout=5)
     return metrics, learner
 
   def test_controlled_policy_lag_is_exact(self):
@@ -179,18 +169,8 @@ class LearnerTest(tf.test.TestCase):
       original_set(values)
 
     actor.policy.set_weights = recording_set
-    stop = threading.Event()
-    thread = threading.Thread(target=actor.run, kwargs={'stop': stop}, daemon=True)
-    thread.start()
-    try:
+    with small_runs.acting(learner, actor):
       learner.run(max_steps=12)
-    finally:
-      stop.set()
-      learner.close()
-      # A synchronous actor blocked on the closed server may not come back
-      # (it is a daemon thread): waiting 30 s for it cost two tests 30 s
-      # each on some runs.
-      thread.join(timeout=5)
     same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(a, b))
     for step, version, weights in published:
       self.assertEqual(max(step - 3, 0), version, (step, version))

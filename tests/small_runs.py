@@ -7,9 +7,11 @@
   returns the finished process; `final_json(stdout)` parses the last JSON line
   the binaries print; `train_local(logdir, *flags)` does both for a training run.
 - `train_in_process(config, logdir, steps)`: a learner and one actor thread in
-  this process, on a real Reverb server on 127.0.0.1, for `steps` learner steps.
+  this process, on a real Reverb server on 127.0.0.1, for `steps` learner steps;
+  `acting(learner, actor)`, the actor thread alone, for a test's own loop.
 """
 
+import contextlib
 import json
 import os
 import subprocess
@@ -58,6 +60,24 @@ def train_local(logdir: str, *flags, preset: str = 'cartpole.py', timeout: float
   return final_json(proc.stdout)
 
 
+@contextlib.contextmanager
+def acting(learner, actor):
+  """Runs `actor` in a daemon thread for the block; then stops it and closes
+  `learner` (its server)."""
+  stop = threading.Event()
+  thread = threading.Thread(target=actor.run, kwargs={'stop': stop}, daemon=True)
+  thread.start()
+  try:
+    yield
+  finally:
+    stop.set()
+    learner.close()
+    # An actor blocked on the closed server may not come back (it is a
+    # daemon thread, and nothing reads it after this): waiting 30 s for it
+    # cost two synchronous tests 30 s each on some runs.
+    thread.join(timeout=5)
+
+
 def train_in_process(config, logdir: str, steps: int, on_trained=None):
   """Trains `steps` learner steps with one actor thread; returns (learner, status).
 
@@ -70,17 +90,8 @@ def train_in_process(config, logdir: str, steps: int, on_trained=None):
   from impala_tf import actor as actor_lib  # pylint: disable=g-import-not-at-top
   from impala_tf import learner as learner_lib  # pylint: disable=g-import-not-at-top
   learner = learner_lib.Learner(config, logdir)
-  stop = threading.Event()
   actor = actor_lib.Actor(config, f'127.0.0.1:{learner.port}', task=0)
-  thread = threading.Thread(target=actor.run, kwargs={'stop': stop}, daemon=True)
-  thread.start()
-  try:
+  with acting(learner, actor):
     status = learner.run(max_steps=steps)
     seen = on_trained(learner, actor) if on_trained else None
-  finally:
-    stop.set()
-    learner.close()
-    # An actor blocked on the closed server may not come back (it is a
-    # daemon thread); nothing reads it after this.
-    thread.join(timeout=5)
   return learner, status, seen
