@@ -9,9 +9,8 @@ setuptools.setup(
     python_requires='>=3.11,<3.12',
     # The binaries and presets keep their places in the repository tree
     # (binaries/, configs/) and install under namespaced package names.
-    packages=['impala_tf', 'impala_tf.cloud', 'impala_tf.pbt', 'impala_tf.r2d2',
-              'impala_tf_binaries',
-              'impala_tf_configs'],
+    packages=(setuptools.find_packages(include=['impala_tf', 'impala_tf.*'])
+              + ['impala_tf_binaries', 'impala_tf_configs']),
     package_dir={
         'impala_tf': 'impala_tf',
         'impala_tf_binaries': 'binaries',

@@ -14,7 +14,7 @@ If --logdir holds no checkpoints, first trains --config there
     each step (what an actor stores);
   * for every window of the run's burn-in + sequence length on its period
     grid, Δ_k = ‖q(ĥ_k; θ) − q(h_k; θ)‖₂ / |max_a q(h_k; θ)| for the four
-    starts of impala_tf/r2d2/staleness.py (zero or stored state, without or
+    starts of impala_tf/agents/r2d2/staleness.py (zero or stored state, without or
     with burn-in), h_k the true state (θ over the whole episode).
 Prints Δ at chosen positions and its mean over the sequence, writes <out>.json
 and <out>.png (Δ against position, one line per strategy), and ends with one
@@ -34,8 +34,8 @@ import tensorflow as tf
 
 from impala_tf import config as config_lib
 from impala_tf import environments
-from impala_tf.r2d2 import networks as r2d2_networks
-from impala_tf.r2d2 import staleness
+from impala_tf.agents.r2d2 import networks as r2d2_networks
+from impala_tf.agents.r2d2 import staleness
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _LOGDIR = flags.DEFINE_string('logdir', 'runs/r2d2_staleness', 'A trained R2D2 run.')
@@ -97,7 +97,10 @@ def main(argv):
   if len(checkpoints) < 2:
     raise SystemExit(f'{logdir} has {len(checkpoints)} checkpoint(s); two are needed.')
   config = config_lib.load_config_file(os.path.join(logdir, 'config.py'))
-  if config.architecture != 'r2d2' or not config.use_lstm:
+  # An R2D2 run's checkpoints hold a target network; other agents' do not.
+  if not config.use_lstm or not any(
+      name.startswith('target_network/') for name, _ in
+      tf.train.list_variables(checkpoints[-1][1])):
     raise SystemExit(f'{logdir} is not an R2D2 run with an LSTM.')
   step, current_path = checkpoints[-1]
   stale_step, stale_path = min(checkpoints[:-1],
@@ -110,8 +113,8 @@ def main(argv):
                                          _SEED.value)
   finally:
     env.close()
-  length, burn_in = config.r2d2_sequence_length, config.r2d2_burn_in
-  delta = staleness.measure(current, episodes, length, burn_in, config.r2d2_sequence_period)
+  length, burn_in = config.r2d2.sequence_length, config.r2d2.burn_in
+  delta = staleness.measure(current, episodes, length, burn_in, config.r2d2.sequence_period)
   positions = sorted({0, 1, 2, 5, 10, length // 2, length - 1})
   lengths = [len(e) for e in episodes]
   print(f'θ = {current_path} (update {step}), θ\' = update {stale_step} '

@@ -18,6 +18,7 @@ from ml_collections import config_flags
 
 from impala_tf import command_line
 from impala_tf import config as config_lib
+from impala_tf.agents import registry
 from impala_tf.cloud import gke
 from impala_tf.cloud import launch
 from impala_tf.cloud import vertex
@@ -75,11 +76,12 @@ def main(argv):
     options.validate()
     config = launch.run_config(command_line.validated(_CONFIG.value), options)
     text = config_lib.config_file_text(config)
+    runs_actors = registry.info(config.architecture).runs_actors
     if _PLATFORM.value == 'gke':
-      paths = gke.write(gke.objects(options, text), _OUT.value)
+      paths = gke.write(gke.objects(options, text, runs_actors), _OUT.value)
       submit = gke.submit_command(_OUT.value)
     else:
-      job = vertex.custom_job(options, text)
+      job = vertex.custom_job(options, text, runs_actors)
       paths = vertex.write(job, _OUT.value)
       submit = vertex.submit_command(job, _OUT.value, _REGION.value)
   except launch.LaunchError as e:

@@ -53,7 +53,7 @@ def main(argv):
     if not member.isdigit() or '=' not in override or int(member) >= _POPULATION.value:
       raise app.UsageError(f'--member_override must be MEMBER:FIELD=VALUE with MEMBER < '
                            f'{_POPULATION.value}, got {item!r}.')
-    member_overrides.setdefault(int(member), ['--config.pbt_sample_initial=false']).append(
+    member_overrides.setdefault(int(member), ['--config.pbt.sample_initial=false']).append(
         f'--config.{override}')
   if _ISOLATE.value:
     try:

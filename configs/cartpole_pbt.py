@@ -45,12 +45,11 @@ def get_config():
   config.entropy_schedule = 'linear'
   config.entropy_end_factor = 0.0
   config.checkpoint_every_seconds = 30.0
-  config.pbt_hyperparameters = ('learning_rate', 'entropy_cost')
-  config.pbt_learning_rate_range = (2e-3, 6e-3)
-  config.pbt_entropy_cost_range = (1e-3, 3e-2)
-  config.pbt_burn_in_frames = 50_000
-  config.pbt_ready_episodes = 50
-  config.pbt_min_episodes = 20
-  config.pbt_exploit_margin = 25.0
-  config.pbt_interval_frames = 10_000
+  config.pbt.hyperparameters = ('learning_rate', 'entropy_cost')
+  config.pbt.ranges = (('learning_rate', 2e-3, 6e-3), ('entropy_cost', 1e-3, 3e-2))
+  config.pbt.burn_in_frames = 50_000
+  config.pbt.ready_episodes = 50
+  config.pbt.min_episodes = 20
+  config.pbt.exploit_margin = 25.0
+  config.pbt.interval_frames = 10_000
   return config.validate()

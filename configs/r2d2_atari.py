@@ -15,7 +15,7 @@ lost life not terminal, 30-minute episodes.
 
 The importance-sampling exponent stays 0 (no correction): the issue's reading
 of the paper is that it brought no benefit; the paper's tables list 0.6,
-which `--config.r2d2_importance_sampling_exponent=0.6` sets. The replay ratio
+which `--config.r2d2.importance_sampling_exponent=0.6` sets. The replay ratio
 (samples per insert, 1.0 here) is set by the learner's speed in the paper,
 not fixed; Reverb's rate limiter holds it here. This preset is not run on a
 two-core machine (configs/r2d2_pong.py is the one scaled to it).
@@ -40,7 +40,6 @@ def get_config() -> ImpalaConfig:
       torso_output_size=512,
       use_lstm=True,
       lstm_units=512,
-      r2d2_head_hidden=512,
       num_actors=256,
       envs_per_actor=1,
       batch_size=64,
@@ -49,19 +48,23 @@ def get_config() -> ImpalaConfig:
       adam_epsilon=1e-3,
       lr_schedule='constant',
       discount=0.997,
-      r2d2_sequence_length=80,
-      r2d2_burn_in=40,
-      r2d2_sequence_period=40,
-      r2d2_n_step=5,
-      r2d2_target_period=2500,
-      r2d2_value_rescaling_epsilon=1e-3,
-      r2d2_priority_eta=0.9,
-      r2d2_priority_exponent=0.9,
-      r2d2_importance_sampling_exponent=0.0,
-      r2d2_replay_capacity=100_000,
-      r2d2_replay_min_size=5_000,
-      r2d2_samples_per_insert=1.0,
-      r2d2_epsilon_base=0.4,
-      r2d2_epsilon_alpha=7.0,
       total_environment_frames=10_000_000_000,
+      # --config.r2d2.FIELD=VALUE (impala_tf/agents/r2d2/config.py).
+      r2d2=dict(
+          head_hidden=512,
+          sequence_length=80,
+          burn_in=40,
+          sequence_period=40,
+          n_step=5,
+          target_period=2500,
+          value_rescaling_epsilon=1e-3,
+          priority_eta=0.9,
+          priority_exponent=0.9,
+          importance_sampling_exponent=0.0,
+          replay_capacity=100_000,
+          replay_min_size=5_000,
+          samples_per_insert=1.0,
+          epsilon_base=0.4,
+          epsilon_alpha=7.0,
+      ),
   )

@@ -1,7 +1,7 @@
 """R2D2 on CartPole-v1 with its two velocities hidden: memory from replay.
 
 The task of configs/cartpole_pomdp.py (positions only: components 1 and 3
-hidden), learned by R2D2 (architecture='r2d2', impala_tf/r2d2/) instead of
+hidden), learned by R2D2 (architecture='r2d2', impala_tf/agents/r2d2/) instead of
 IMPALA. `--config.use_lstm=false` gives the memoryless agent.
 
 The paper's Atari values are scaled to a task whose episodes last at most
@@ -32,12 +32,14 @@ def get_config():
       learning_rate=1e-3,
       adam_epsilon=1e-3,
       discount=0.99,
-      r2d2_sequence_length=40,
-      r2d2_burn_in=20,
-      r2d2_sequence_period=20,
-      r2d2_target_period=400,
-      r2d2_head_hidden=64,
-      r2d2_replay_capacity=10_000,
-      r2d2_replay_min_size=500,
-      r2d2_samples_per_insert=4.0,
+      r2d2=dict(
+          sequence_length=40,
+          burn_in=20,
+          sequence_period=20,
+          target_period=400,
+          head_hidden=64,
+          replay_capacity=10_000,
+          replay_min_size=500,
+          samples_per_insert=4.0,
+      ),
   )

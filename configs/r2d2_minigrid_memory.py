@@ -21,10 +21,8 @@ def get_config():
       minigrid_memory.get_config(),
       **{f: getattr(r2d2, f) for f in (
           'architecture', 'observation_normalization', 'batch_size', 'optimizer',
-          'learning_rate', 'adam_epsilon', 'discount', 'r2d2_sequence_length', 'r2d2_burn_in',
-          'r2d2_sequence_period', 'r2d2_target_period', 'r2d2_replay_capacity',
-          'r2d2_replay_min_size', 'r2d2_samples_per_insert')},
+          'learning_rate', 'adam_epsilon', 'discount')},
       unroll_length=r2d2.unroll_length,
       baseline_cost=r2d2.baseline_cost,
-      r2d2_head_hidden=128,
-  )
+      # The CartPole preset's section, with a wider dueling head.
+      r2d2=dataclasses.replace(r2d2.r2d2, head_hidden=128))

@@ -10,13 +10,12 @@ minimal action set (the full 18). docs/r2d2.md has what it reaches and what
 limits it (updates per second, the replay ratio).
 """
 
-import dataclasses
-
+from impala_tf import config as config_lib
 from impala_tf_configs import r2d2_atari
 
 
 def get_config():
-  return dataclasses.replace(
+  return config_lib.replace(
       r2d2_atari.get_config(),
       env_id='ALE/Pong-v5',
       full_action_space=False,
@@ -25,13 +24,16 @@ def get_config():
       torso='shallow',
       torso_output_size=256,
       lstm_units=256,
-      r2d2_head_hidden=256,
       batch_size=32,
-      r2d2_sequence_length=40,
-      r2d2_burn_in=20,
-      r2d2_sequence_period=20,
-      r2d2_target_period=1000,
-      r2d2_replay_capacity=10_000,
-      r2d2_replay_min_size=2_000,
       total_environment_frames=10_000_000,
+      # Changes to r2d2_atari's section; the rest stays the paper's.
+      r2d2=dict(
+          head_hidden=256,
+          sequence_length=40,
+          burn_in=20,
+          sequence_period=20,
+          target_period=1000,
+          replay_capacity=10_000,
+          replay_min_size=2_000,
+      ),
   )

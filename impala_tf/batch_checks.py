@@ -3,10 +3,12 @@ replayed and fresh shares, minibatches of whole trajectories, the replay
 buffer's minimum size.
 
 `ImpalaConfig.validate` calls `validate`; each refusal is one line naming
-the field. R2D2's batch is `batch_size` sequences sampled from its own
-replay table, not queue items: with architecture='r2d2' only the shared
-`replay_min_size` range is checked here (`r2d2/validation.py` checks the rest).
+the field. These are batches of actor unrolls; for an agent whose batches
+are something else (R2D2's replay sequences, `AgentInfo.batch_of`) only the
+shared `replay_min_size` range is checked here.
 """
+
+from impala_tf.agents import registry
 
 
 def validate(config, error):
@@ -16,7 +18,8 @@ def validate(config, error):
       not 0 <= size <= config.replay_capacity):
     raise error(f'replay_min_size must be in [0, replay_capacity = '
                 f'{config.replay_capacity}], got {size!r}.')
-  if config.architecture == 'r2d2':
+  entry = registry.AGENTS.get(config.architecture)
+  if entry is not None and entry.batch_of != 'unrolls':
     return
   if config.batch_size % config.envs_per_actor:
     raise error(

@@ -13,7 +13,6 @@ TORSOS = ('mlp', 'shallow', 'nature', 'resnet')
 INITIALIZERS = ('glorot_uniform', 'orthogonal')
 LOSS_REDUCTIONS = ('sum', 'mean')
 STRATEGIES = ('default', 'mirrored', 'tpu')
-ARCHITECTURES = ('impala', 'a3c', 'a2c_sync_step', 'r2d2')
 # The file each run writes its progress to, in its logdir (the learner
 # writes it, the launcher and benchmarks read it).
 STATUS_FILE = 'status.json'

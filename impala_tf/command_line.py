@@ -31,21 +31,45 @@ def fail(message: str):
   sys.exit(EXIT_STATUS)
 
 
+def _field_problem(path, arg):
+  """Why the dotted field `path` (`r2d2.n_step`) names no config field, or
+  None. Sections are dataclasses inside `ImpalaConfig`."""
+  cls, walked = config_lib.ImpalaConfig, []
+  for name in path.split('.'):
+    if not dataclasses.is_dataclass(cls):
+      return f'{".".join(walked)} has no fields; {arg!r} sets one.'
+    types = {f.name: f for f in dataclasses.fields(cls)}
+    if name not in types:
+      where = '.'.join(walked)
+      legacy = config_lib.legacy_names().get(name) if not walked else None
+      if legacy:
+        return (f'config field {name!r} in {arg!r} has moved into a section: use '
+                f'--config.{legacy}' + ('=((NAME, LOW, HIGH), ...)' if legacy.endswith(
+                    'ranges') else '=VALUE') + '.')
+      nearest = difflib.get_close_matches(name, list(types), n=3, cutoff=0.6)
+      full = lambda n: f'{where}.{n}' if where else n
+      hint = (f'did you mean {" or ".join(full(n) for n in nearest)}?' if nearest else
+              'the fields are listed in impala_tf/config.py and its sections.')
+      return f'unknown config field {full(name)!r} in {arg!r}: {hint}'
+    walked.append(name)
+    field = types[name]
+    cls = (field.default_factory() if field.default_factory is not dataclasses.MISSING
+           else field.default)
+    cls = type(cls) if dataclasses.is_dataclass(cls) else None
+  return None
+
+
 def unknown_override(argv):
-  """The message for the first `--config.FIELD` in `argv` that names no
-  field of `ImpalaConfig`, or None."""
-  fields = [f.name for f in dataclasses.fields(config_lib.ImpalaConfig)]
+  """The message for the first `--config.FIELD` (or `--config.SECTION.FIELD`)
+  in `argv` that names no field of `ImpalaConfig`, or None."""
   for arg in argv[1:]:
     if arg == '--':
       break
     if not arg.startswith('--config.'):
       continue
-    name = arg[len('--config.'):].split('=', 1)[0].split('.', 1)[0]
-    if name not in fields:
-      nearest = difflib.get_close_matches(name, fields, n=3, cutoff=0.6)
-      hint = f'did you mean {" or ".join(nearest)}?' if nearest else (
-          'the fields are listed in impala_tf/config.py.')
-      return f'unknown config field {name!r} in {arg!r}: {hint}'
+    problem = _field_problem(arg[len('--config.'):].split('=', 1)[0], arg)
+    if problem:
+      return problem
   return None
 
 

@@ -18,16 +18,14 @@ from impala_tf import environment_checks
 from impala_tf import field_checks
 from impala_tf import learning_checks
 from impala_tf import choices
-from impala_tf.pbt import validation as pbt_validation
-from impala_tf.r2d2 import validation as r2d2_validation
-
+from impala_tf.agents import registry
+from impala_tf.pbt import config as pbt_config
 
 
 class ConfigError(ValueError):
   """An invalid configuration value; the message names the field."""
 
 
-@dataclasses.dataclass
 class ImpalaConfig:
   """Every hyperparameter of an IMPALA run."""
 
@@ -281,93 +279,36 @@ class ImpalaConfig:
   learner_intra_op_threads: int = 0
   actor_intra_op_threads: int = 1
 
-  # --- Population Based Training (paper Appendix F; Jaderberg et al. 2017) ---
-  # Used by learners started with --pbt_dir and --pbt_member (see
-  # binaries/pbt_local.py). Hyperparameters under search, among
-  # learning_rate, entropy_cost, optimizer_epsilon (RMSProp's or Adam's ε)
-  # and grad_clip_norm.
-  pbt_hyperparameters: Tuple[str, ...] = ('learning_rate', 'entropy_cost',
-                                          'optimizer_epsilon', 'grad_clip_norm')
-  # Ranges (low, high): a new member samples each log-uniformly, and
-  # perturbations stay inside. Learning rate, entropy and ε: paper Table D.1
-  # (ε there is the categorical {1e-1, 1e-3, 1e-5, 1e-7}, here its span);
-  # the gradient clip's range is ours.
-  pbt_learning_rate_range: Tuple[float, float] = (5e-6, 5e-3)
-  pbt_entropy_cost_range: Tuple[float, float] = (5e-5, 1e-2)
-  pbt_optimizer_epsilon_range: Tuple[float, float] = (1e-7, 1e-1)
-  pbt_grad_clip_norm_range: Tuple[float, float] = (0.1, 100.0)
-  # False: a new member starts from this config's values instead of a sample.
-  pbt_sample_initial: bool = True
-  # No decision before a member has trained this many frames.
-  pbt_burn_in_frames: int = 20_000_000
-  # A member is ready for a decision after this many episodes since its
-  # last one (paper: 5,000, for Atari). Its fitness is the mean return over
-  # the episodes since its last decision (capped human-normalised scores for
-  # Atari, each task in its environment's own units otherwise).
-  pbt_ready_episodes: int = 5000
-  # A member with fewer episodes since its last decision has no fitness of
-  # its own (it neither copies nor is copied); after a copy or a restart
-  # the weights are new, so the count starts again.
-  pbt_min_episodes: int = 100
-  # Exploit when the other member's fitness is higher by more than this,
-  # an absolute amount in fitness units: the paper's 5 % of the capped
-  # human-normalised score is 0.05; for raw returns, set it in return units.
-  pbt_exploit_margin: float = 0.05
-  # Explore, at every decision: each hyperparameter × factor or ÷ factor
-  # with this probability.
-  pbt_perturb_factor: float = 1.2
-  pbt_perturb_probability: float = 0.33
-  # A member publishes (checkpoint + state) and, if ready, decides every
-  # this many of its frames: frames, not seconds, so a slow machine makes
-  # the same decisions as a fast one.
-  pbt_interval_frames: int = 500_000
-  # A member whose frame count has not advanced for this long (seconds) is
-  # presumed dead or stuck and is not a candidate to copy.
-  pbt_stale_seconds: float = 900.0
-
-  # --- R2D2 (Kapturowski et al. 2019), used with architecture='r2d2' ------------
-  # Defaults are the paper's; the shared fields R2D2 reads keep IMPALA's
-  # defaults, and an R2D2 preset sets the paper's values for them (discount
-  # 0.997, optimizer adam at 1e-4 with adam_epsilon 1e-3, lstm_units 512,
-  # batch_size 64). Checked by impala_tf/r2d2/validation.py.
-  # Replay sequences: r2d2_burn_in steps (no gradient) then
-  # r2d2_sequence_length trained steps; a new sequence every
-  # r2d2_sequence_period steps (80 − 40: adjacent ones overlap by 40).
-  r2d2_sequence_length: int = 80
-  r2d2_sequence_period: int = 40
-  r2d2_burn_in: int = 40
-  r2d2_n_step: int = 5
-  r2d2_target_period: int = 2500         # learner updates between target copies
-  r2d2_value_rescaling_epsilon: float = 1e-3
-  r2d2_priority_eta: float = 0.9         # p = η max|δ| + (1 − η) mean|δ|
-  r2d2_priority_exponent: float = 0.9
-  # A new sequence's priority: the TD errors of the Q values its actor acted
-  # with (Ape-X's actors, which R2D2's follow), or a constant 1.0 (False).
-  r2d2_actor_priorities: bool = True
-  # β of prioritised replay's importance weights (0: none, the paper's
-  # R2D2 runs; see docs/r2d2.md).
-  r2d2_importance_sampling_exponent: float = 0.0
-  # Sequences held: 100k × 40 new steps each, the paper's 4M observations.
-  r2d2_replay_capacity: int = 100_000
-  r2d2_replay_min_size: int = 5000       # sequences before the first sample
-  # Replay ratio held by Reverb's SampleToInsertRatio: sequences sampled per
-  # sequence inserted.
-  r2d2_samples_per_insert: float = 1.0
-  # Actor i of N explores with ε_i = base^(1 + alpha·i/(N − 1)).
-  r2d2_epsilon_base: float = 0.4
-  r2d2_epsilon_alpha: float = 7.0
-  r2d2_head_hidden: int = 512            # each stream of the dueling head
+  # --- Sections: the fields one agent or capability reads ---------------------
+  # `--config.pbt.FIELD=VALUE`: Population Based Training (paper Appendix F;
+  # impala_tf/pbt/config.py), used by learners started with --pbt_dir.
+  pbt: pbt_config.PBTConfig = dataclasses.field(default_factory=pbt_config.PBTConfig)
+  # Each agent's own section, `--config.<section>.FIELD=VALUE`, is added
+  # below from `agents.registry.SECTIONS` (R2D2's: `config.r2d2`).
 
   seed: int = 0
 
   def __post_init__(self):
+    # Each config owns its sections (dataclasses.replace would share them),
+    # and a section may be given as a dict of its fields.
+    for name, cls in _section_classes().items():
+      value = getattr(self, name)
+      if isinstance(value, dict):
+        value = cls(**value)
+      elif isinstance(value, cls):
+        value = dataclasses.replace(value)
+      setattr(self, name, value)
     self.validate()
 
   def validate(self) -> 'ImpalaConfig':
     """Raises ConfigError naming the first invalid field; returns self."""
     if isinstance(self.mlp_hidden_sizes, list):
       self.mlp_hidden_sizes = tuple(self.mlp_hidden_sizes)
-    pbt_validation.validate_fields(self, ConfigError)
+    for name, cls in _section_classes().items():
+      if not isinstance(getattr(self, name), cls):
+        raise ConfigError(f'{name} must be a {cls.__name__} (set its fields as '
+                          f'--config.{name}.FIELD=VALUE), got {getattr(self, name)!r}.')
+      getattr(self, name).validate(ConfigError)
 
     positive = lambda name, integer=True: field_checks.positive(self, name, ConfigError,
                                                                 integer)
@@ -408,7 +349,6 @@ class ImpalaConfig:
                         f'integers, got {self.mlp_hidden_sizes!r}.')
     batch_checks.validate(self, ConfigError)
     architecture_checks.validate(self, ConfigError)
-    r2d2_validation.validate(self, ConfigError)
     return self
 
   # --- Derived quantities ---------------------------------------------------------
@@ -464,7 +404,7 @@ class ImpalaConfig:
   def frames_per_learner_step(self) -> int:
     """New environment frames a learner step consumes (replayed ones are
     not counted again; with A3C, one actor's unroll)."""
-    if self.architecture == 'a3c':
+    if registry.AGENTS[self.architecture].frames_per_step == 'unroll':
       return self.envs_per_actor * self.unroll_length * self.action_repeat
     return (self.fresh_items_per_batch * self.envs_per_actor * self.unroll_length
             * self.action_repeat)
@@ -479,15 +419,87 @@ class ImpalaConfig:
     return None if math.isinf(value) else float(value)
 
 
+def _add_agent_sections(cls):
+  """The agents' config sections as fields of `cls`, after its own: a new
+  agent's section is a line in the registry, not an edit here."""
+  for section in registry.SECTIONS:
+    cls.__annotations__[section] = object
+    setattr(cls, section, dataclasses.field(
+        default_factory=lambda section=section: registry.section_class(section)()))
+  return dataclasses.dataclass(cls)
+
+
+ImpalaConfig = _add_agent_sections(ImpalaConfig)
+
+
 def _literal(value) -> str:
   if isinstance(value, float) and math.isinf(value):
     return "float('inf')" if value > 0 else "float('-inf')"
   return repr(value)
 
 
+def replace(config: ImpalaConfig, **changes) -> ImpalaConfig:
+  """`dataclasses.replace`, where a section given as a dict changes only the
+  fields it names (presets derived from presets: `r2d2=dict(n_step=3)`)."""
+  for name in _section_classes():
+    if isinstance(changes.get(name), dict):
+      changes[name] = dataclasses.replace(getattr(config, name), **changes[name])
+  return dataclasses.replace(config, **changes)
+
+
+def _section_classes():
+  """{section field: its dataclass}."""
+  return {'pbt': pbt_config.PBTConfig,
+          **{name: registry.section_class(name) for name in registry.SECTIONS}}
+
+
+def _value_text(value) -> str:
+  if dataclasses.is_dataclass(value):
+    inner = ', '.join(f'{f.name}={_literal(getattr(value, f.name))}'
+                      for f in dataclasses.fields(value))
+    return f'dict({inner})'
+  return _literal(value)
+
+
+# The flat names of fields that moved into a section: 'r2d2.n_step' ->
+# 'r2d2.n_step'. A run directory written before the move still loads
+# (`load_config_file`); a command line using one is told the new name.
+def legacy_names():
+  """{old flat name: 'section.field'}; PBT's four range fields map to
+  'pbt.ranges'."""
+  out = {}
+  for section, cls in _section_classes().items():
+    for field in dataclasses.fields(cls):
+      out[f'{section}_{field.name}'] = f'{section}.{field.name}'
+  for name in ('learning_rate', 'entropy_cost', 'optimizer_epsilon', 'grad_clip_norm'):
+    out[f'pbt_{name}_range'] = 'pbt.ranges'
+  return out
+
+
+def from_legacy_fields(**fields) -> ImpalaConfig:
+  """An ImpalaConfig from keyword fields that may use the flat names of
+  before the sections (a run directory's config.py written then)."""
+  legacy = legacy_names()
+  sections = {}
+  for old in [k for k in fields if k in legacy]:
+    value = fields.pop(old)
+    section, name = legacy[old].split('.')
+    if name == 'ranges':
+      hyperparameter = old[len('pbt_'):-len('_range')]
+      sections.setdefault(section, {}).setdefault('ranges', []).append(
+          (hyperparameter, *value))
+    else:
+      sections.setdefault(section, {})[name] = value
+  for section, values in sections.items():
+    if 'ranges' in values:
+      values['ranges'] = tuple(values['ranges'])
+    fields[section] = {**fields.get(section, {}), **values}
+  return ImpalaConfig(**fields)
+
+
 def config_file_text(config: ImpalaConfig) -> str:
   """`config` as the text of a preset file (a module with `get_config()`)."""
-  fields = ',\n'.join(f'      {f.name}={_literal(getattr(config, f.name))}'
+  fields = ',\n'.join(f'      {f.name}={_value_text(getattr(config, f.name))}'
                       for f in dataclasses.fields(config))
   return ('"""Resolved configuration of this run (written by impala_tf)."""\n\n'
           'from impala_tf.config import ImpalaConfig\n\n\n'
@@ -527,4 +539,8 @@ def load_config_file(path: str) -> ImpalaConfig:
   module = types.ModuleType('impala_tf_loaded_config')
   module.__file__ = path
   exec(compile(text, path, 'exec'), module.__dict__)  # pylint: disable=exec-used
+  if module.__dict__.get('ImpalaConfig') is ImpalaConfig:
+    # A run's config.py calls ImpalaConfig(...) with every field by name;
+    # one written before the sections uses their old flat names.
+    module.ImpalaConfig = from_legacy_fields
   return module.get_config().validate()

@@ -21,6 +21,7 @@ import time
 import portpicker
 
 from impala_tf import config as config_lib
+from impala_tf.agents import registry
 from impala_tf.choices import STATUS_FILE
 
 # Restarts of one actor slot before the launcher gives up on the run.
@@ -124,8 +125,8 @@ class LocalLauncher:
                           'learner.log')
     self._print(f'launcher: learner on port {self._port} (pid {learner.pid}), '
                 f'{self._config.num_actors} actors; logs in {self._logdir}/logs')
-    # Synchronous per step, the learner steps every environment itself.
-    if self._config.architecture != 'a2c_sync_step':
+    # An agent without actor processes steps its environments in the learner.
+    if registry.info(self._config.architecture).runs_actors:
       for task in range(self._config.num_actors):
         self._start_actor(task)
     outcome, failure = 'completed', None

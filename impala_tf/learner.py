@@ -20,7 +20,6 @@ import numpy as np
 import reverb
 import tensorflow as tf
 
-from impala_tf import agents
 from impala_tf import atari_scores
 from impala_tf import checkpoints
 from impala_tf import config as config_lib
@@ -29,9 +28,10 @@ from impala_tf import environments
 from impala_tf import export
 from impala_tf import run_config
 from impala_tf import run_files
-from impala_tf import trajectories
 from impala_tf import trajectory_queue
 from impala_tf import weights as weights_lib
+from impala_tf.agents import interface
+from impala_tf.agents import registry
 from impala_tf.choices import STATUS_FILE
 
 # Once the run is finished, how long the learner keeps serving so that its
@@ -62,7 +62,8 @@ def _write_json_atomically(path, payload):
 class Learner:
   """Trains one network from the trajectory queue it hosts."""
 
-  def __init__(self, config, logdir: str, port: int = 0, strategy=None, dataset_fn=None):
+  def __init__(self, config, logdir: str, port: int = 0, strategy=None, dataset_fn=None,
+               agent=None):
     """
     Args:
       config: the ImpalaConfig.
@@ -72,6 +73,7 @@ class Learner:
       dataset_fn: `fn(tf.distribute.InputContext) -> tf.data.Dataset` of one
         replica's time-major batches, to train on instead of the trajectory
         queue (benchmarks and strategy-equivalence tests).
+      agent: the run's `interface.Agent` (default: the one config names).
     """
     self._config = config.validate()
     self._logdir = logdir
@@ -93,7 +95,7 @@ class Learner:
     # not from the clock: a run started twice with one seed starts alike.
     tf.keras.utils.set_random_seed(config.seed)
     # Chosen once: what this agent's step, tables and input are.
-    self._agent = agents.for_config(config)
+    self._agent = agent or registry.make(config)
     with self._strategy.scope():
       self.train_step_fn = self._agent.make_step(spec, self._strategy)
     step_fn = self.train_step_fn
@@ -108,11 +110,7 @@ class Learner:
     self._checkpoints.restore_latest()
     self._sync_counters()
 
-    step_specs = trajectories.step_spec(
-        spec, spec.distribution, config.envs_per_actor,
-        config.lstm_units if config.use_lstm else 0)
-    self._queue_signature = trajectories.item_signature(step_specs, config.unroll_length)
-    data_tables = self._agent.data_tables(self.train_step_fn, self._queue_signature)
+    data_tables = self._agent.data_tables(self.train_step_fn, spec)
     self._data_table = self._agent.data_table
     self._server = reverb.Server(
         tables=data_tables + weights_lib.weights_tables(self.network.variables)
@@ -125,13 +123,12 @@ class Learner:
                                                   lag=max(config.policy_lag, 0))
     self._publisher.publish(self.step)
     # Where batches come from: the agent's tables on this server (asked for
-    # only when the step will not block, see `agents.LearnerInput`), or the
-    # given dataset.
+    # only when the step will not block, see `interface.LearnerInput`), or
+    # the given dataset.
     if dataset_fn is None:
-      self._input = self._agent.make_input(self, f'localhost:{self.port}',
-                                           self._queue_signature)
+      self._input = self._agent.make_input(self, f'localhost:{self.port}', spec)
     else:
-      self._input = agents.LearnerInput(dataset_fn)
+      self._input = interface.LearnerInput(dataset_fn)
     dataset_fn = self._input.dataset_fn
     # Each replica reads its own share of the batch: batches are time-major,
     # so splitting a global batch along its first dimension would split time.
@@ -146,6 +143,11 @@ class Learner:
     self._episodes = 0
     self._stop_requested = False
     self._pbt = None
+
+  @property
+  def agent(self):
+    """The run's `interface.Agent`."""
+    return self._agent
 
   @property
   def step(self) -> int:
@@ -357,12 +359,18 @@ class Learner:
         'episodes': self._episodes,
         'policy_lag': metrics.get('policy/lag'),
         'skipped_updates': self._skipped,
-        'queue_size': trajectory_queue.queue_size(self._client, self._data_table),
+        'queue_size': self._queue_size(),
         # The agent's data table: IMPALA's queue, R2D2's replay.
         'queue_capacity': self._agent.data_capacity(),
         'done': done,
         'time': time.time(),
     }
+
+  def _queue_size(self) -> int:
+    """Items in the agent's data table (0 for an agent without one)."""
+    if not self._data_table:
+      return 0
+    return trajectory_queue.queue_size(self._client, self._data_table)
 
   def task_returns(self):
     """{task name: mean return of its last 100 episodes, or None}."""
@@ -374,23 +382,17 @@ class Learner:
     scalars = dict(metrics)
     scalars['learner_steps'] = step
     scalars['frames_per_second'] = (frames - frames_at_start) / max(wall, 1e-6)
-    scalars['queue_fill'] = (trajectory_queue.queue_size(self._client, self._data_table)
-                             / self._agent.data_capacity())
+    scalars['queue_fill'] = self._queue_size() / self._agent.data_capacity()
     self._write_scalars(scalars, frames)
     if self._episode_returns:
       self._write_scalars({'episode_return': float(np.mean(self._episode_returns)),
                            'episode_length': float(np.mean(self._episode_lengths))}, frames)
-    if self._config.num_tasks > 1 or self.train_step_fn.popart is not None:
-      per_task = {}
+    per_task = self.train_step_fn.task_summaries(self._config.task_names)
+    if self._config.num_tasks > 1:
       for name, value in self.task_returns().items():
         if value is not None:
           per_task[f'{name}/episode_return'] = value
-      if self.train_step_fn.popart is not None:
-        popart = self.train_step_fn.popart
-        for name, mu, sigma in zip(self._config.task_names, popart.mu.numpy(),
-                                   popart.sigma.numpy()):
-          per_task[f'{name}/popart_mu'] = mu
-          per_task[f'{name}/popart_sigma'] = sigma
+    if per_task:
       self._write_scalars(per_task, frames)
 
   def _write_scalars(self, scalars, frames):

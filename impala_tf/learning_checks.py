@@ -8,14 +8,7 @@ import math
 
 from impala_tf import choices
 from impala_tf import field_checks
-
-
-# Architectures whose learner cannot change the entropy cost, and why (PBT's
-# check names the same reasons).
-FIXED_ENTROPY_COST = {
-    'a3c': 'the actors compute the gradients with the entropy cost fixed in their graph',
-    'r2d2': "R2D2's Q-learning loss has no entropy term",
-}
+from impala_tf.agents import registry
 
 
 def validate(config, error):
@@ -48,9 +41,11 @@ def validate(config, error):
   one_of('optimizer', choices.OPTIMIZERS)
   one_of('lr_schedule', choices.SCHEDULES)
   one_of('entropy_schedule', choices.SCHEDULES)
-  if config.entropy_schedule != 'constant' and config.architecture in FIXED_ENTROPY_COST:
+  entry = registry.AGENTS.get(config.architecture)
+  fixed = entry.fixed_entropy_cost if entry else ''
+  if config.entropy_schedule != 'constant' and fixed:
     raise error(f"entropy_schedule must be 'constant' with architecture="
-                f"{config.architecture!r}: {FIXED_ENTROPY_COST[config.architecture]}.")
+                f"{config.architecture!r}: {fixed}.")
   start = config.entropy_decay_start_frames
   if config.entropy_schedule != 'constant' and not 0 <= start < config.lr_decay_frames:
     raise error(f'entropy_decay_start_frames must be in [0, lr_decay_frames='

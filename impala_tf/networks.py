@@ -545,3 +545,10 @@ def make_network(config, observation_shape, distribution, channels_first=False, 
   network.unroll(dummy, network.initial_state(1),
                  tf.zeros([1, 1], tf.int32) if network.needs_task else None)
   return network
+
+
+def make_acting_network(config, env_spec):
+  """The actor-critic network an actor acts with, unbuilt (its variables are
+  made inside the actor's graph): the one the V-trace learner step trains."""
+  return make_network(config, env_spec.observation_shape, env_spec.distribution,
+                      env_spec.channels_first, build=False, action_masks=env_spec.action_masks)

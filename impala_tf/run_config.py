@@ -27,8 +27,8 @@ ACTOR_FIELDS = (
     'observation_normalization_per_task', 'task_action_masks',
     'reward_clipping', 'synchronous', 'replay_fraction', 'architecture',
     'hidden_observation_components', 'observation_key', 'observation_dtype', 'discount',
-    'r2d2_sequence_length', 'r2d2_sequence_period', 'r2d2_burn_in', 'r2d2_head_hidden',
-    'r2d2_epsilon_base', 'r2d2_epsilon_alpha')
+    'r2d2.sequence_length', 'r2d2.sequence_period', 'r2d2.burn_in', 'r2d2.head_hidden',
+    'r2d2.epsilon_base', 'r2d2.epsilon_alpha')
 
 
 class ConfigMismatch(Exception):
@@ -53,11 +53,18 @@ def publish(client: reverb.Client, config):
     writer.create_item(CONFIG_TABLE, 1.0, {'config': writer.history['config'][-1]})
 
 
+def _get(config: dict, name: str):
+  """A field of a config's JSON dict; 'section.field' reads inside a section."""
+  for part in name.split('.'):
+    config = config.get(part) if isinstance(config, dict) else None
+  return config
+
+
 def differences(mine: dict, theirs: dict):
   """[(field, actor's value, learner's value)] over ACTOR_FIELDS."""
   out = []
   for name in ACTOR_FIELDS:
-    a, b = mine.get(name), theirs.get(name)
+    a, b = _get(mine, name), _get(theirs, name)
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
       a, b = list(a or []), list(b or [])
     if a != b:

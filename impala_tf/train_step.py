@@ -38,6 +38,7 @@ from impala_tf import networks
 from impala_tf import optimizers
 from impala_tf import popart as popart_lib
 from impala_tf import trajectories
+from impala_tf.agents import interface
 
 # Sums over the global batch (SUM-reduced over replicas) and over a batch's
 # updates, in this order after the statistics vector's head (`stat_names`).
@@ -63,8 +64,10 @@ class Hyperparameters(tf.Module):
     self.grad_clip_norm = variable('grad_clip_norm')
 
 
-class TrainStep:
-  """Network, optimiser, hyperparameters and counters, and the compiled step.
+class TrainStep(interface.LearnerStep):
+  """Network, optimiser, hyperparameters and counters, and the compiled step
+  of the actor-critic agents (IMPALA, A3C, batched A2C): V-trace and the
+  IMPALA loss.
 
   Build it inside `strategy.scope()`.
   """
@@ -269,6 +272,21 @@ class TrainStep:
                 / sum(variables[i].shape.num_elements() for i in idx))
         for idx in groups])
     return tf.concat([update_norms / tf.maximum(weight_norms, 1e-12), moments], 0)
+
+  def hyperparameter_variables(self):
+    return {'learning_rate': self.hyperparameters.learning_rate,
+            'entropy_cost': self.hyperparameters.entropy_cost,
+            'optimizer_epsilon': self.optimizer.epsilon,
+            'grad_clip_norm': self.hyperparameters.grad_clip_norm}
+
+  def task_summaries(self, task_names):
+    if self.popart is None:
+      return {}
+    out = {}
+    for name, mu, sigma in zip(task_names, self.popart.mu.numpy(), self.popart.sigma.numpy()):
+      out[f'{name}/popart_mu'] = float(mu)
+      out[f'{name}/popart_sigma'] = float(sigma)
+    return out
 
   def frames_of_call(self, steps: int) -> int:
     """New environment frames `steps` learner steps consumed."""

@@ -31,7 +31,7 @@ class A3CTest(tf.test.TestCase):
     # A real unroll, acted by the same weights.
     actor = actor_lib.Actor(config, 'unused:0', task=0)
     actor.policy.set_weights([v.numpy() for v in net.variables])
-    actor._reset_envs()
+    actor.reset_envs()
     parts, actions = [dict(actor.observation_part())], []
     for _ in range(config.unroll_length):
       actor.act_and_step(lambda p: actions.append(tf.nest.map_structure(np.array, p)))

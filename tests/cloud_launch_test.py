@@ -257,6 +257,22 @@ class BinaryTest(absltest.TestCase):
     with open(os.path.join(out, 'vertex', vertex.CUSTOM_JOB_FILE)) as f:
       jsonschema.validate(json.load(f), _VERTEX_SCHEMA)
 
+  def test_an_agent_without_actor_processes_gets_no_actor_pods(self):
+    # Batched A2C synchronous per step: the learner steps every environment.
+    out = self.enter_context(tempfile.TemporaryDirectory())
+    flags = ('--actors=2', '--config.architecture=a2c_sync_step', '--config.envs_per_actor=8',
+             '--config.batch_size=16')
+    result = self._run('--platform=gke', f'--out={out}/gke', *flags)
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertEqual(sorted(os.listdir(os.path.join(out, 'gke'))), sorted(gke.FILES[:-1]))
+    result = self._run('--platform=vertex', f'--out={out}/vertex', '--region=europe-west4',
+                       *flags)
+    self.assertEqual(result.returncode, 0, result.stderr)
+    with open(os.path.join(out, 'vertex', vertex.CUSTOM_JOB_FILE)) as f:
+      job = json.load(f)
+    jsonschema.validate(job, _VERTEX_SCHEMA)
+    self.assertLen(job['jobSpec']['workerPoolSpecs'], 1)
+
   def test_bad_option_is_one_line(self):
     out = self.enter_context(tempfile.TemporaryDirectory())
     result = self._run('--platform=gke', '--actors=4', f'--out={out}',

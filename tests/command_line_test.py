@@ -23,7 +23,23 @@ class OverridesTest(tf.test.TestCase):
   def test_known_fields_and_other_flags_pass(self):
     self.assertIsNone(command_line.unknown_override(
         ['x', '--config=c.py', '--config.batch_size=8', '--logdir=r',
-         '--config.pbt_learning_rate_range=(1e-3,1e-2)']))
+         "--config.pbt.ranges=(('learning_rate',1e-3,1e-2),)", '--config.r2d2.n_step=3']))
+
+  def test_a_misspelt_section_field_names_the_nearest(self):
+    message = command_line.unknown_override(['x', '--config.r2d2.n_stpe=3'])
+    self.assertIn("'r2d2.n_stpe'", message)
+    self.assertIn('r2d2.n_step', message)
+    message = command_line.unknown_override(['x', '--config.r2d3.n_step=3'])
+    self.assertIn("'r2d3'", message)
+    self.assertIn('r2d2', message)
+
+  def test_an_old_flat_name_names_the_new_one(self):
+    message = command_line.unknown_override(['x', '--config.r2d2_n_step=3'])
+    self.assertIn('--config.r2d2.n_step=', message)
+    message = command_line.unknown_override(['x', '--config.pbt_learning_rate_range=(1,2)'])
+    self.assertIn('--config.pbt.ranges=', message)
+    message = command_line.unknown_override(['x', '--config.batch_size.x=3'])
+    self.assertIn('batch_size has no fields', message)
 
   def test_unknown_env_id_names_the_nearest(self):
     with self.assertRaisesRegex(config_lib.ConfigError, r"'ALE/Pongg-v5'.*ALE/Pong-v5"):

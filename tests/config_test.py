@@ -88,13 +88,13 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       ('replay_share', dict(replay_fraction=0.3), 'whole number of unrolls'),
       ('replay_all', dict(replay_fraction=1.0), 'at least one fresh unroll'),
       ('replay_min_size', dict(replay_capacity=50, replay_min_size=60), 'replay_min_size'),
-      ('pbt_interval', dict(pbt_interval_frames=0), 'pbt_interval_frames'),
-      ('pbt_min_episodes', dict(pbt_min_episodes=200, pbt_ready_episodes=100),
-       'pbt_min_episodes'),
-      ('pbt_margin', dict(pbt_exploit_margin=-1.0), 'pbt_exploit_margin'),
-      ('pbt_stale', dict(pbt_stale_seconds=0), 'pbt_stale_seconds'),
-      ('pbt_names', dict(pbt_hyperparameters=('momentum',)), 'pbt_hyperparameters'),
-      ('pbt_range', dict(pbt_learning_rate_range=(1e-2, 1e-3)), 'pbt_learning_rate_range'),
+      ('pbt_interval', dict(pbt=dict(interval_frames=0)), 'pbt.interval_frames'),
+      ('pbt.min_episodes', dict(pbt=dict(min_episodes=200, ready_episodes=100)),
+       'pbt.min_episodes'),
+      ('pbt_margin', dict(pbt=dict(exploit_margin=-1.0)), 'pbt.exploit_margin'),
+      ('pbt_stale', dict(pbt=dict(stale_seconds=0)), 'pbt.stale_seconds'),
+      ('pbt_names', dict(pbt=dict(hyperparameters=('lr', 'lr'))), 'pbt.hyperparameters'),
+      ('pbt_range', dict(pbt=dict(ranges=(('learning_rate', 1e-2, 1e-3),))), 'pbt.ranges'),
   )
   def test_invalid_values_name_the_field(self, kwargs, message):
     with self.assertRaisesRegex(config_lib.ConfigError, message):
@@ -150,6 +150,49 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
   def test_invalid_override_rejected(self):
     with self.assertRaisesRegex(config_lib.ConfigError, 'batch_size'):
       _load('pong.py', '--config.batch_size=-4')
+
+  def test_section_overrides_from_the_command_line(self):
+    c = _load('r2d2_pong.py', '--config.r2d2.n_step=3',
+              "--config.pbt.ranges=(('learning_rate',1e-4,1e-3),)")
+    self.assertEqual(c.r2d2.n_step, 3)
+    self.assertEqual(c.r2d2.sequence_length, 40)   # the preset's, untouched
+    self.assertEqual(c.pbt.range_overrides(), {'learning_rate': (1e-4, 1e-3)})
+    with self.assertRaisesRegex(config_lib.ConfigError, '^r2d2.n_step'):
+      _load('r2d2_pong.py', '--config.r2d2.n_step=40')
+
+  def test_presets_derived_from_presets_keep_the_sections_they_do_not_change(self):
+    atari, pong = _load('r2d2_atari.py'), _load('r2d2_pong.py')
+    self.assertEqual(pong.r2d2.n_step, atari.r2d2.n_step)
+    self.assertEqual(pong.r2d2.value_rescaling_epsilon, 1e-3)
+    self.assertEqual(pong.r2d2.sequence_length, 40)
+    self.assertNotEqual(atari.r2d2.sequence_length, 40)
+    # replace() copies the sections: changing one config's leaves the other's.
+    copy = config_lib.replace(pong, r2d2=dict(n_step=2))
+    self.assertEqual((copy.r2d2.n_step, pong.r2d2.n_step), (2, 5))
+
+  def test_the_run_file_round_trips_with_its_sections(self):
+    c = config_lib.replace(_load('r2d2_pong.py'), r2d2=dict(n_step=4),
+                           pbt=dict(ranges=(('learning_rate', 1e-4, 1e-3),), min_episodes=7))
+    path = os.path.join(self.get_temp_dir(), 'config.py')
+    config_lib.write_config_file(c, path)
+    self.assertEqual(config_lib.load_config_file(path), c)
+
+  def test_a_run_written_before_the_sections_still_loads(self):
+    # A run directory's config.py from before the sections: flat names.
+    path = os.path.join(self.get_temp_dir(), 'config.py')
+    with open(path, 'w') as f:
+      f.write('from impala_tf.config import ImpalaConfig\n\n\n'
+              'def get_config():\n'
+              "  return ImpalaConfig(env_id='CartPole-v1', torso='mlp', action_repeat=1,\n"
+              '                      r2d2_n_step=3, r2d2_burn_in=8,\n'
+              "                      pbt_hyperparameters=('learning_rate',),\n"
+              '                      pbt_learning_rate_range=(1e-4, 1e-2),\n'
+              '                      pbt_ready_episodes=50, pbt_min_episodes=10)\n')
+    c = config_lib.load_config_file(path)
+    self.assertEqual((c.r2d2.n_step, c.r2d2.burn_in), (3, 8))
+    self.assertEqual(c.pbt.hyperparameters, ('learning_rate',))
+    self.assertEqual(c.pbt.ranges, (('learning_rate', 1e-4, 1e-2),))
+    self.assertEqual((c.pbt.ready_episodes, c.pbt.min_episodes), (50, 10))
 
 
 if __name__ == '__main__':

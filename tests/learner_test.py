@@ -191,7 +191,7 @@ class LearnerTest(tf.test.TestCase):
         before = learner._publisher.read()   # pylint: disable=protected-access
         metrics = learner.train_step()
         # The batch was acted with the weights of the step before it ...
-        acted = learner._input.source._actor.policy.get_weights()   # pylint: disable=protected-access
+        acted = learner._input.source._stepper.policy.get_weights()   # pylint: disable=protected-access
         self.assertTrue(all(np.array_equal(a, b) for a, b in zip(before, acted)))
         # ... and says so: lag 0.
         self.assertEqual(0.0, metrics['policy/lag'])

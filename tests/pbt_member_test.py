@@ -12,17 +12,21 @@ import tensorflow as tf
 from impala_tf import environments
 from impala_tf import learner as learner_lib
 from impala_tf import trajectories
+from impala_tf.agents import registry
 from impala_tf.pbt import member as member_lib
 from impala_tf.pbt import population as population_lib
 import small_runs  # tests/small_runs.py
 
 
 def _config(**kwargs):
+  pbt = dict(burn_in_frames=0, ready_episodes=10, min_episodes=5, exploit_margin=25.0,
+             interval_frames=1, sample_initial=False,
+             hyperparameters=('learning_rate', 'entropy_cost'))
+  # A section given in kwargs changes only the fields it names.
+  pbt.update(kwargs.pop('pbt', {}))
   return small_runs.cartpole(**dict(
       dict(optimizer='adam', observation_normalization=True, popart=True,
-           popart_step_size=0.01, pbt_burn_in_frames=0, pbt_ready_episodes=10,
-           pbt_min_episodes=5, pbt_exploit_margin=25.0, pbt_interval_frames=1,
-           pbt_sample_initial=False, pbt_hyperparameters=('learning_rate', 'entropy_cost')),
+           popart_step_size=0.01, pbt=pbt),
       **kwargs))
 
 
@@ -226,14 +230,15 @@ class MemberTest(tf.test.TestCase):
       mine.close()
 
   def test_new_member_samples_its_hyperparameters_in_range(self):
-    config = _config(pbt_sample_initial=True,
-                     pbt_hyperparameters=('learning_rate', 'entropy_cost',
-                                          'optimizer_epsilon', 'grad_clip_norm'))
+    config = _config(pbt=dict(sample_initial=True,
+                              hyperparameters=('learning_rate', 'entropy_cost',
+                                               'optimizer_epsilon', 'grad_clip_norm')))
     learner = _learner(config, self.get_temp_dir() + '/m', seed=0)
     try:
       member = member_lib.Member(config, self.get_temp_dir() + '/pop', 3, learner)
       hp = member.hyperparameters()
-      ranges = member_lib.hyperparameter_ranges(config)
+      ranges = {h.name: (h.low, h.high) for h in member.search_space}
+      self.assertEqual(set(hp), set(ranges))
       for name, value in hp.items():
         self.assertBetween(value, *ranges[name])
       self.assertAllClose(hp['optimizer_epsilon'], float(learner.optimizer.epsilon.numpy()))
@@ -245,9 +250,31 @@ class MemberTest(tf.test.TestCase):
     with self.assertRaisesRegex(ValueError, 'entropy_cost'):
       member_lib.Member(config, self.get_temp_dir() + '/pop', 0, learner=None)
 
+  def test_a_hyperparameter_the_agent_lacks_is_refused_by_name(self):
+    config = _config(pbt=dict(hyperparameters=('learning_rate', 'momentum')))
+    with self.assertRaisesRegex(ValueError, "pbt.hyperparameters.*'momentum'"):
+      member_lib.Member(config, self.get_temp_dir() + '/pop', 0, learner=None)
+    config = _config(pbt=dict(ranges=(('batch_size', 16, 64),)))
+    with self.assertRaisesRegex(ValueError, "pbt.ranges.*'batch_size'"):
+      member_lib.Member(config, self.get_temp_dir() + '/pop', 0, learner=None)
+
+  def test_every_searchable_hyperparameter_by_default(self):
+    config = _config(architecture='r2d2', popart=False, observation_normalization=False,
+                     use_lstm=True, r2d2=dict(replay_min_size=8, replay_capacity=100),
+                     pbt=dict(hyperparameters=()))
+    space = member_lib.search_space(config, registry.info('r2d2').searchable)
+    self.assertEqual([h.name for h in space],
+                     ['learning_rate', 'optimizer_epsilon', 'grad_clip_norm'])
+    config = _config(pbt=dict(hyperparameters=(), ranges=(('learning_rate', 1e-4, 2e-4),)))
+    space = {h.name: h for h in member_lib.search_space(config,
+                                                        registry.info('impala').searchable)}
+    self.assertLen(space, 4)
+    self.assertEqual((space['learning_rate'].low, space['learning_rate'].high), (1e-4, 2e-4))
+    self.assertEqual(space['entropy_cost'].high, 1e-2)   # the agent's default range
+
   def test_r2d2_cannot_search_the_entropy_cost(self):
     config = _config(architecture='r2d2', popart=False, observation_normalization=False,
-                     use_lstm=True, r2d2_replay_min_size=8, r2d2_replay_capacity=100)
+                     use_lstm=True, r2d2=dict(replay_min_size=8, replay_capacity=100))
     with self.assertRaisesRegex(ValueError, "entropy_cost with architecture='r2d2'"):
       member_lib.Member(config, self.get_temp_dir() + '/pop', 0, learner=None)
 

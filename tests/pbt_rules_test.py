@@ -5,7 +5,12 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from impala_tf.agents import interface
 from impala_tf.pbt import rules
+
+
+def _spec(name, low, high):
+  return interface.Hyperparameter(name, low=low, high=high)
 
 
 class RulesTest(tf.test.TestCase):
@@ -46,7 +51,7 @@ class RulesTest(tf.test.TestCase):
 
   def test_perturbation_factors_probability_and_ranges(self):
     rng = np.random.default_rng(0)
-    ranges = {'learning_rate': (1e-6, 1.0), 'entropy_cost': (1e-4, 1e-1)}
+    ranges = (_spec('learning_rate', 1e-6, 1.0), _spec('entropy_cost', 1e-4, 1e-1))
     start = {'learning_rate': 1e-3, 'entropy_cost': 1e-2}
     ratios = {name: [] for name in start}
     for _ in range(20000):
@@ -70,14 +75,52 @@ class RulesTest(tf.test.TestCase):
 
   def test_initial_samples_log_uniform_in_range(self):
     rng = np.random.default_rng(3)
-    samples = [rules.sample_initial(rng, {'learning_rate': (1e-5, 1e-1)}, ('learning_rate',))
-               ['learning_rate'] for _ in range(4000)]
+    space = (_spec('learning_rate', 1e-5, 1e-1),)
+    samples = [rules.sample_initial(rng, space)['learning_rate'] for _ in range(4000)]
     self.assertTrue(all(1e-5 <= s <= 1e-1 for s in samples))
     # Log-uniform: the log's mean is the middle of the log range.
     self.assertAllClose(math.log(1e-3), np.mean(np.log(samples)), atol=0.1)
-    again = rules.sample_initial(np.random.default_rng(3), {'learning_rate': (1e-5, 1e-1)},
-                                 ('learning_rate',))
+    again = rules.sample_initial(np.random.default_rng(3), space)
     self.assertEqual(samples[0], again['learning_rate'])
+
+  def test_integer_vector_and_resampled_hyperparameters(self):
+    # What an agent may declare besides floats (interface.Hyperparameter).
+    unroll = interface.Hyperparameter('unroll', kind='integer', low=5, high=40,
+                                      log_scale=False)
+    weights = interface.Hyperparameter('reward_weights', kind='vector', low=0.1, high=10.0,
+                                       size=3)
+    cost = interface.Hyperparameter('cost', low=1e-3, high=1e-1, perturb='resample')
+    space = (unroll, weights, cost)
+    rng = np.random.default_rng(0)
+    start = rules.sample_initial(rng, space)
+    self.assertIsInstance(start['unroll'], int)
+    self.assertBetween(start['unroll'], 5, 40)
+    self.assertLen(start['reward_weights'], 3)
+    self.assertTrue(all(0.1 <= w <= 10.0 for w in start['reward_weights']))
+    start['reward_weights'] = [1.0, 2.0, 3.0]   # away from the range's ends
+    seen_costs, ratios = set(), []
+    for _ in range(2000):
+      out = rules.explore(rng, start, space, factor=1.2, probability=1.0)
+      self.assertIsInstance(out['unroll'], int)
+      self.assertBetween(out['unroll'], 5, 40)
+      self.assertIn(out['unroll'], (round(start['unroll'] * 1.2),
+                                    round(start['unroll'] / 1.2)))
+      ratios.append(np.array(out['reward_weights']) / np.array(start['reward_weights']))
+      self.assertBetween(out['cost'], 1e-3, 1e-1)
+      seen_costs.add(out['cost'])
+    ratios = np.array(ratios)
+    self.assertTrue(np.all(np.isclose(ratios, 1.2) | np.isclose(ratios, 1 / 1.2)))
+    # Each entry of a vector goes its own way.
+    self.assertAllClose(0.25, np.mean(np.isclose(ratios[:, 0], 1.2)
+                                      & np.isclose(ratios[:, 1], 1.2)), atol=0.04)
+    # 'resample' draws afresh, not a factor away.
+    self.assertGreater(len(seen_costs), 1000)
+
+  def test_a_bad_hyperparameter_declaration_is_refused(self):
+    with self.assertRaisesRegex(ValueError, 'kind'):
+      interface.Hyperparameter('x', kind='complex')
+    with self.assertRaisesRegex(ValueError, 'range'):
+      interface.Hyperparameter('x', low=0.0, high=1.0)   # log scale from 0
 
   def test_pick_other(self):
     rng = np.random.default_rng(4)

@@ -23,11 +23,11 @@ from impala_tf import actor as actor_lib
 from impala_tf import config as config_lib
 from impala_tf import learner as learner_lib
 from impala_tf import networks
-from impala_tf.r2d2 import agent as agent_lib
-from impala_tf.r2d2 import learning
-from impala_tf.r2d2 import losses
-from impala_tf.r2d2 import replay
-from impala_tf.r2d2 import sequences
+from impala_tf.agents.r2d2 import adder as adder_lib
+from impala_tf.agents.r2d2 import learning
+from impala_tf.agents.r2d2 import losses
+from impala_tf.agents.r2d2 import replay
+from impala_tf.agents.r2d2 import sequences
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BURN_IN, LENGTH, PERIOD = 4, 10, 5
@@ -35,14 +35,16 @@ BURN_IN, LENGTH, PERIOD = 4, 10, 5
 
 def _config(**kwargs):
   base = dict(env_id='CartPole-v1', architecture='r2d2', torso='mlp', action_repeat=1,
-              mlp_hidden_sizes=(16,), use_lstm=True, lstm_units=16, r2d2_head_hidden=16,
-              envs_per_actor=4, num_actors=2, batch_size=8, reward_clipping='none',
+              mlp_hidden_sizes=(16,), use_lstm=True, lstm_units=16, envs_per_actor=4,
+              num_actors=2, batch_size=8, reward_clipping='none',
               optimizer='adam', learning_rate=1e-3, lr_schedule='constant',
-              r2d2_sequence_length=LENGTH, r2d2_burn_in=BURN_IN,
-              r2d2_sequence_period=PERIOD, r2d2_n_step=3, r2d2_target_period=5,
-              r2d2_replay_capacity=2000, r2d2_replay_min_size=16,
               total_environment_frames=10_000_000, summary_every_steps=1,
-              log_every_seconds=0.5)
+              log_every_seconds=0.5,
+              r2d2=dict(head_hidden=16, sequence_length=LENGTH, burn_in=BURN_IN,
+                        sequence_period=PERIOD, n_step=3, target_period=5,
+                        replay_capacity=2000, replay_min_size=16))
+  # A section given in kwargs changes only the fields it names.
+  base['r2d2'] = dict(base['r2d2'], **kwargs.pop('r2d2', {}))
   base.update(kwargs)
   return config_lib.ImpalaConfig(**base)
 
@@ -127,7 +129,7 @@ class R2D2AgentTest(tf.test.TestCase):
       q = learning.q_values(learner.train_step_fn.network, batch, burn_in=0)[BURN_IN:]
       want = losses.r2d2_loss(q, q, batch.action[BURN_IN:], batch.reward[BURN_IN:],
                               batch.discount[BURN_IN:], batch.mask[BURN_IN:],
-                              n=config.r2d2_n_step).priorities[0]
+                              n=config.r2d2.n_step).priorities[0]
       self.assertAllClose(sample.info.priority, want, rtol=1e-4)
       priorities.append(sample.info.priority)
     self.assertGreater(starts, 0)
@@ -196,15 +198,15 @@ class R2D2AgentTest(tf.test.TestCase):
   def test_a_non_finite_actor_priority_is_not_written(self):
     # A NaN reward (a broken environment) gives a NaN TD error; the sequence
     # enters replay at the constant priority instead of breaking the sampler.
-    config = _config(r2d2_n_step=2)
-    priority = agent_lib.SequenceSender(config, types.SimpleNamespace())._priority()
+    config = _config(r2d2=dict(n_step=2))
+    priority = adder_lib.SequenceAdder(config, types.SimpleNamespace())._priority()
     length = BURN_IN + LENGTH
     columns = [np.ones((length, 2)), np.zeros(length, int), np.ones(length),
                np.full(length, 0.9), np.ones(length)]
     self.assertGreater(priority(*columns), 0.0)
-    self.assertNotEqual(priority(*columns), agent_lib.INITIAL_PRIORITY)
+    self.assertNotEqual(priority(*columns), adder_lib.INITIAL_PRIORITY)
     columns[2][BURN_IN + 3] = np.nan
-    self.assertEqual(priority(*columns), agent_lib.INITIAL_PRIORITY)
+    self.assertEqual(priority(*columns), adder_lib.INITIAL_PRIORITY)
 
   def test_a_non_finite_sequence_is_skipped_and_deleted_not_fatal(self):
     # A sequence with a NaN reward (a broken environment) in replay: the
@@ -238,7 +240,7 @@ class R2D2AgentTest(tf.test.TestCase):
 
   def test_learner_trains_writes_priorities_and_counts_frames_once(self):
     # New sequences at a constant priority, so the learner's are told apart.
-    config = _config(r2d2_actor_priorities=False)
+    config = _config(r2d2=dict(actor_priorities=False))
     logdir = self.get_temp_dir()
     learner, started, stop = self._start(config, logdir, actors=2)
     written = {}   # sequence key -> the priority the learner last wrote for it
@@ -264,7 +266,7 @@ class R2D2AgentTest(tf.test.TestCase):
     # Priorities came back from the learner for the sequences it trained on.
     samples = _sequences(f'127.0.0.1:{learner.port}')
     priorities = np.array([s.info.priority for s in samples])
-    self.assertGreater(np.sum(priorities != agent_lib.INITIAL_PRIORITY), 0)
+    self.assertGreater(np.sum(priorities != adder_lib.INITIAL_PRIORITY), 0)
     # Each sequence the learner trained on holds, in the table, the priority
     # the learner computed for it (the keys and priorities stayed paired),
     # and the TD errors gave sequences different priorities.
@@ -344,14 +346,14 @@ class R2D2AgentTest(tf.test.TestCase):
                                             "env_id='Pendulum-v1'.*continuous"):
       learner_lib.Learner(_config(env_id='Pendulum-v1'), self.get_temp_dir())
     for overrides, field in (
-        (dict(r2d2_replay_capacity=10, r2d2_replay_min_size=16), 'r2d2_replay_capacity'),
-        (dict(r2d2_replay_min_size=4), 'r2d2_replay_min_size'),
-        (dict(r2d2_n_step=10), 'r2d2_n_step'),
-        (dict(r2d2_sequence_period=11), 'r2d2_sequence_period'),
-        (dict(r2d2_burn_in=-1), 'r2d2_burn_in'),
+        (dict(r2d2=dict(replay_capacity=10, replay_min_size=16)), 'r2d2.replay_capacity'),
+        (dict(r2d2=dict(replay_min_size=4)), 'r2d2.replay_min_size'),
+        (dict(r2d2=dict(n_step=10)), 'r2d2.n_step'),
+        (dict(r2d2=dict(sequence_period=11)), 'r2d2.sequence_period'),
+        (dict(r2d2=dict(burn_in=-1)), 'r2d2.burn_in'),
         (dict(strategy='tpu'), 'strategy'),
         (dict(observation_normalization=True), 'observation_normalization'),
-        (dict(r2d2_importance_sampling_exponent=1.5), 'r2d2_importance_sampling_exponent'),
+        (dict(r2d2=dict(importance_sampling_exponent=1.5)), 'r2d2.importance_sampling_exponent'),
         (dict(num_epochs=2), 'num_epochs'),
         (dict(num_minibatches=2), 'num_minibatches'),
     ):

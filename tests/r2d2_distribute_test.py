@@ -34,18 +34,19 @@ _PRELUDE = textwrap.dedent('''
     from impala_tf import config as config_lib
     from impala_tf import environments
     from impala_tf import learner as learner_lib
-    from impala_tf.r2d2 import agent as agent_lib
-    from impala_tf.r2d2 import progress
-    from impala_tf.r2d2 import replay
+    from impala_tf.agents.r2d2 import adder as adder_lib
+    from impala_tf.agents.r2d2 import agent as agent_lib
+    from impala_tf.agents.r2d2 import progress
+    from impala_tf.agents.r2d2 import replay
 
     config = config_lib.ImpalaConfig(
         env_id='CartPole-v1', architecture='r2d2', torso='mlp', action_repeat=1,
-        mlp_hidden_sizes=(16,), use_lstm=True, lstm_units=16, r2d2_head_hidden=16,
+        mlp_hidden_sizes=(16,), use_lstm=True, lstm_units=16,
         envs_per_actor=4, num_actors=1, batch_size=8, reward_clipping='none',
         optimizer='adam', learning_rate=1e-2, lr_schedule='constant',
-        r2d2_sequence_length=10, r2d2_burn_in=4, r2d2_sequence_period=5, r2d2_n_step=3,
-        r2d2_target_period=2, r2d2_replay_capacity=2000, r2d2_replay_min_size=16,
-        r2d2_importance_sampling_exponent=0.6, strategy='mirrored',
+        r2d2=dict(head_hidden=16, sequence_length=10, burn_in=4, sequence_period=5, n_step=3,
+                  target_period=2, replay_capacity=2000, replay_min_size=16,
+                  importance_sampling_exponent=0.6), strategy='mirrored',
         total_environment_frames=10_000_000, summary_every_steps=1)
 ''')
 
@@ -53,7 +54,7 @@ _SAME_BATCH = _PRELUDE + textwrap.dedent('''
     spec = environments.env_spec(config)
     signature = agent_lib.sequence_signature(config, spec)
     rng = np.random.default_rng(0)
-    batch, length = 8, config.r2d2_burn_in + config.r2d2_sequence_length
+    batch, length = 8, config.r2d2.burn_in + config.r2d2.sequence_length
     data = {
         'observation': rng.normal(size=(batch, length, 4)).astype(np.float32),
         'first': np.zeros((batch, length), bool),
@@ -130,8 +131,8 @@ _REAL_REPLAY = _PRELUDE + textwrap.dedent('''
     # Uniform sampling (α = 0), so the test's own samples see the sequences
     # the learner trained on as often as the others; new sequences at a
     # constant priority, so the learner's are told apart.
-    config = dataclasses.replace(config, r2d2_priority_exponent=0.0,
-                                 r2d2_actor_priorities=False)
+    config = config_lib.replace(config, r2d2=dict(priority_exponent=0.0,
+                                                  actor_priorities=False))
     learner = learner_lib.Learner(config, tempfile.mkdtemp())   # strategy='mirrored'
     assert learner._strategy.num_replicas_in_sync == 2
     # The actor writes a fixed number of sequences and stops, so the table
@@ -145,7 +146,7 @@ _REAL_REPLAY = _PRELUDE + textwrap.dedent('''
         replay.SEQUENCE_TABLE, num_samples=20, emit_timesteps=False,
         unpack_as_table_signature=True)]
     json.dump({'status': status, 'priorities': priorities, 'size': size,
-               'initial': agent_lib.INITIAL_PRIORITY}, open(sys.argv[1], 'w'))
+               'initial': adder_lib.INITIAL_PRIORITY}, open(sys.argv[1], 'w'))
     learner.close()
 ''')
 

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from absl.testing import absltest
 
-from impala_tf.r2d2 import exploration
+from impala_tf.agents.r2d2 import exploration
 
 
 class ExplorationTest(absltest.TestCase):

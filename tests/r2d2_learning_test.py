@@ -4,8 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 from impala_tf import networks
-from impala_tf.r2d2 import learning
-from impala_tf.r2d2 import networks as r2d2_networks
+from impala_tf.agents.r2d2 import learning
+from impala_tf.agents.r2d2 import networks as r2d2_networks
 
 _T, _B, _OBS, _A, _UNITS = 8, 2, 3, 2, 8
 

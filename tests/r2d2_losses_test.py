@@ -4,8 +4,8 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from impala_tf.r2d2 import actor_priorities
-from impala_tf.r2d2 import losses
+from impala_tf.agents.r2d2 import actor_priorities
+from impala_tf.agents.r2d2 import losses
 
 
 def _h(x, eps):

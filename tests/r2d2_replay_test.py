@@ -6,7 +6,7 @@ import numpy as np
 import reverb
 import tensorflow as tf
 
-from impala_tf.r2d2 import replay
+from impala_tf.agents.r2d2 import replay
 
 
 class ReplayTest(tf.test.TestCase):

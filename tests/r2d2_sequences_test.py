@@ -5,7 +5,7 @@ import numpy as np
 
 from absl.testing import absltest
 
-from impala_tf.r2d2 import sequences
+from impala_tf.agents.r2d2 import sequences
 
 
 def _episode(builder, length, first_id=0):

@@ -1,4 +1,4 @@
-"""The staleness analysis (impala_tf/r2d2/staleness.py) on a real network and
+"""The staleness analysis (impala_tf/agents/r2d2/staleness.py) on a real network and
 real CartPole episodes: what each strategy must give where the answer is known."""
 
 import numpy as np
@@ -6,15 +6,16 @@ import tensorflow as tf
 
 from impala_tf import config as config_lib
 from impala_tf import environments
-from impala_tf.r2d2 import networks as r2d2_networks
-from impala_tf.r2d2 import staleness
+from impala_tf.agents.r2d2 import networks as r2d2_networks
+from impala_tf.agents.r2d2 import staleness
 
 
 def _setup():
   config = config_lib.ImpalaConfig(
       env_id='CartPole-v1', architecture='r2d2', torso='mlp', action_repeat=1,
-      mlp_hidden_sizes=(16,), use_lstm=True, lstm_units=16, r2d2_head_hidden=16,
-      hidden_observation_components=(1, 3), reward_clipping='none').validate()
+      mlp_hidden_sizes=(16,), use_lstm=True, lstm_units=16,
+      hidden_observation_components=(1, 3), reward_clipping='none',
+      r2d2=dict(head_hidden=16)).validate()
   env = environments.make_env(config, 1, seed=3)
   make = lambda: r2d2_networks.make_network(config, env.spec.observation_shape,
                                             env.spec.action_space.n)

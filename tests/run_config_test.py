@@ -28,6 +28,10 @@ class RunConfigTest(tf.test.TestCase):
     import json  # pylint: disable=g-import-not-at-top
     found = run_config.differences(json.loads(mine), json.loads(theirs))
     self.assertEqual([('envs_per_actor', 8, 4), ('use_lstm', True, False)], found)
+    # Fields inside a section are compared too; others of the section are not.
+    mine = run_config.to_json(_config(r2d2=dict(burn_in=7, target_period=3)))
+    found = run_config.differences(json.loads(mine), json.loads(theirs))
+    self.assertEqual([('r2d2.burn_in', 7, 40)], found)
 
   @pytest.mark.system
   def test_mismatched_actor_exits_with_one_line(self):

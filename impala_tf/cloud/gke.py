@@ -99,8 +99,10 @@ def _learner_resources(options):
   return {'requests': requests, 'limits': limits}, node_selector, tolerations
 
 
-def objects(options: launch.LaunchOptions, config_text: str) -> List[dict]:
-  """The run's objects, in the order of FILES."""
+def objects(options: launch.LaunchOptions, config_text: str,
+            runs_actors: bool = True) -> List[dict]:
+  """The run's objects, in the order of FILES; without the actors' Job for
+  an agent that runs no actor processes (`registry.AgentInfo.runs_actors`)."""
   options.validate()
   config_map = {
       'apiVersion': 'v1', 'kind': 'ConfigMap',
@@ -161,7 +163,8 @@ def objects(options: launch.LaunchOptions, config_text: str) -> List[dict]:
           },
       },
   }
-  return [config_map, learner_job, service, network_policy, actors_job]
+  return [config_map, learner_job, service, network_policy] + (
+      [actors_job] if runs_actors else [])
 
 
 class _Dumper(yaml.SafeDumper):

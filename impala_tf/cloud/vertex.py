@@ -43,8 +43,10 @@ def _learner_machine(options):
   return spec
 
 
-def custom_job(options: launch.LaunchOptions, config_text: str) -> dict:
-  """The CustomJob body."""
+def custom_job(options: launch.LaunchOptions, config_text: str,
+               runs_actors: bool = True) -> dict:
+  """The CustomJob body; without the actors' pool for an agent that runs no
+  actor processes (`registry.AgentInfo.runs_actors`)."""
   options.validate()
   disk = {'bootDiskType': 'pd-ssd', 'bootDiskSizeGb': 100}
   job_spec = {
@@ -54,7 +56,7 @@ def custom_job(options: launch.LaunchOptions, config_text: str) -> dict:
           {'machineSpec': {'machineType': options.actor_machine_type},
            'replicaCount': options.actors, 'diskSpec': disk,
            'containerSpec': _container(options, config_text)},
-      ],
+      ][:2 if runs_actors else 1],
       # The learner resumes from its checkpoint in the logdir when the job is
       # submitted again: a failed replica is not worth a whole restart.
       'scheduling': {'restartJobOnWorkerRestart': False},

@@ -1,12 +1,12 @@
 """One population member's controller, running inside its learner.
 
-Every `pbt_interval_frames` of its own frames the member checks whether it
-is ready (past the burn-in, `pbt_ready_episodes` episodes since its last
+Every `pbt.interval_frames` of its own frames the member checks whether it
+is ready (past the burn-in, `pbt.ready_episodes` episodes since its last
 decision). A ready member decides (IMPALA Appendix F; Jaderberg et al.
 2017):
 
   exploit: it draws another live member of the population at random; if
-    that one's fitness is higher by more than `pbt_exploit_margin`, it
+    that one's fitness is higher by more than `pbt.exploit_margin`, it
     restores that member's newest checkpoint: network (with the observation
     normaliser), optimiser (slots and step), hyperparameters and PopArt
     statistics, not its counters (frames and steps stay its own);
@@ -26,6 +26,7 @@ others read whatever it last published, and stop considering it if its
 frames stop advancing.
 """
 
+import dataclasses
 import math
 import os
 import re
@@ -37,6 +38,7 @@ import tensorflow as tf
 
 from impala_tf import atari_scores
 from impala_tf import checkpoints
+from impala_tf.agents import registry
 from impala_tf.pbt import population as population_lib
 from impala_tf.pbt import rules
 from impala_tf.pbt import validation
@@ -49,13 +51,17 @@ _FRAMES_KEY = 'env_frames/.ATTRIBUTES/VARIABLE_VALUE'
 _DECISION_STREAM = 1
 
 
-def hyperparameter_ranges(config):
-  return {
-      'learning_rate': tuple(config.pbt_learning_rate_range),
-      'entropy_cost': tuple(config.pbt_entropy_cost_range),
-      'optimizer_epsilon': tuple(config.pbt_optimizer_epsilon_range),
-      'grad_clip_norm': tuple(config.pbt_grad_clip_norm_range),
-  }
+def search_space(config, searchable):
+  """The hyperparameters a member of `config` evolves: those of the agent's
+  `searchable` (its registry entry's `Hyperparameter`s) that `config.pbt` names,
+  with the ranges `config.pbt.ranges` sets in place of the agent's."""
+  validation.check_searchable(config, searchable)
+  by_name = {h.name: h for h in searchable}
+  overrides = config.pbt.range_overrides()
+  return tuple(dataclasses.replace(by_name[name], low=overrides[name][0],
+                                   high=overrides[name][1])
+               if name in overrides else by_name[name]
+               for name in config.pbt.hyperparameters or tuple(by_name))
 
 
 def fitness_window(config) -> rules.FitnessWindow:
@@ -73,7 +79,7 @@ def fitness_window(config) -> rules.FitnessWindow:
       return f
 
     normalizers = [normalizer(env_id) for env_id in config.task_ids]
-  return rules.FitnessWindow(config.num_tasks, config.pbt_min_episodes,
+  return rules.FitnessWindow(config.num_tasks, config.pbt.min_episodes,
                              config.task_reward_scales, normalizers)
 
 
@@ -95,19 +101,11 @@ class Member:
     self.population = population_lib.Population(population_dir)
     self._learner = learner
     step = learner.train_step_fn
-    self._variables = {
-        'learning_rate': step.hyperparameters.learning_rate,
-        'entropy_cost': step.hyperparameters.entropy_cost,
-        'optimizer_epsilon': step.optimizer.epsilon,
-        'grad_clip_norm': step.hyperparameters.grad_clip_norm,
-    }
-    self._searched = tuple(config.pbt_hyperparameters)
-    self._ranges = {k: v for k, v in hyperparameter_ranges(config).items()
-                    if k in self._searched}
-    copied = dict(network=step.network, optimizer=step.optimizer,
-                  hyperparameters=step.hyperparameters)
-    if step.popart is not None:
-      copied['popart'] = step.popart
+    # What this agent lets a population evolve, and where each one lives.
+    self.search_space = search_space(config, registry.info(config.architecture).searchable)
+    self._variables = step.hyperparameter_variables()
+    self._searched = tuple(h.name for h in self.search_space)
+    copied = step.copied_by_exploit()
     # What an exploit reads from another member's checkpoint, and what it
     # puts back if that read fails half-way.
     self._copy_view = tf.train.Checkpoint(**copied)
@@ -123,16 +121,16 @@ class Member:
                                    tf.io.gfile.glob(os.path.join(directory, 'ckpt-*.index')))
          if m] or [0])
     self.window = fitness_window(config)
-    self._next_check = learner.frames + config.pbt_interval_frames
+    self._next_check = learner.frames + config.pbt.interval_frames
     self._frames_seen, self._frames_time = learner.frames, time.time()
     self.exploits = 0
     self.explores = 0
     state = self.population.read_state(member)
     if state is None:
       # A new member: its starting hyperparameters.
-      if config.pbt_sample_initial:
+      if config.pbt.sample_initial:
         initial = rules.sample_initial(np.random.default_rng([config.seed, member]),
-                                       self._ranges, log_uniform=tuple(self._ranges))
+                                       self.search_space)
         self._assign(initial)
       self._log('start', None, {}, self.hyperparameters())
     else:
@@ -144,7 +142,13 @@ class Member:
 
   # --- Hyperparameters -----------------------------------------------------------
   def hyperparameters(self):
-    return {name: float(self._variables[name].numpy()) for name in self._searched}
+    """{name: value} of the searched hyperparameters (a vector as a list)."""
+    out = {}
+    for spec in self.search_space:
+      value = self._variables[spec.name].numpy()
+      out[spec.name] = ([float(v) for v in value] if spec.kind == 'vector'
+                        else int(value) if spec.kind == 'integer' else float(value))
+    return out
 
   def _assign(self, values):
     for name, value in values.items():
@@ -173,16 +177,16 @@ class Member:
 
   # --- The loop ----------------------------------------------------------------------
   def after_step(self):
-    """Called by the learner after each step; acts every pbt_interval_frames.
+    """Called by the learner after each step; acts every pbt.interval_frames.
     Returns True when the weights changed (the learner publishes them)."""
     learner = self._learner
     if learner.frames < self._next_check:
       return False
-    interval = self._config.pbt_interval_frames
+    interval = self._config.pbt.interval_frames
     self._next_check = (learner.frames // interval + 1) * interval
     changed = False
-    if rules.is_ready(learner.frames, self.window.episodes, self._config.pbt_burn_in_frames,
-                      self._config.pbt_ready_episodes):
+    if rules.is_ready(learner.frames, self.window.episodes, self._config.pbt.burn_in_frames,
+                      self._config.pbt.ready_episodes):
       changed = self._decide()
     self._publish()
     return changed
@@ -216,12 +220,12 @@ class Member:
     mine = self.fitness()
     states = {m: self.population.read_state(m) for m in self.population.members()}
     others = rules.candidates(states, self.member, self.population.size(), time.time(),
-                              self._config.pbt_stale_seconds)
+                              self._config.pbt.stale_seconds)
     rng = self.decision_rng()
     other = rules.pick_other(rng, self.member, others)
     copied = False
     if other is not None and rules.should_exploit(mine, states[other]['fitness'],
-                                                  self._config.pbt_exploit_margin):
+                                                  self._config.pbt.exploit_margin):
       path = self.population.latest_checkpoint(other)
       before = self.hyperparameters()
       if path is not None and self._restore_other(path, other):
@@ -234,8 +238,8 @@ class Member:
     # The window starts again: after a copy it measures the new weights.
     self.window.reset(keep=not copied)
     before = self.hyperparameters()
-    explored = rules.explore(rng, before, self._ranges, self._config.pbt_perturb_factor,
-                             self._config.pbt_perturb_probability)
+    explored = rules.explore(rng, before, self.search_space, self._config.pbt.perturb_factor,
+                             self._config.pbt.perturb_probability)
     self._assign(explored)
     self.explores += 1
     self._log('explore', None, before, explored, own_fitness=mine)
@@ -270,7 +274,7 @@ class Member:
     except checkpoints.CheckpointError as e:
       logging.warning('pbt member %d: %s Resuming from the learner checkpoint.', self.member, e)
       return None
-    self._next_check = self._learner.frames + self._config.pbt_interval_frames
+    self._next_check = self._learner.frames + self._config.pbt.interval_frames
     self._frames_seen = self._learner.frames
     logging.info('pbt member %d: resumed from its published checkpoint %s (%d frames).',
                  self.member, path, self._learner.frames)

@@ -1,6 +1,6 @@
 """PBT's decisions as pure functions of numbers and a seeded generator.
 
-The defaults in `ImpalaConfig` are the IMPALA paper's (Appendix F): a member
+The defaults in `PBTConfig` are the IMPALA paper's (Appendix F): a member
 is ready after 5,000 episodes since its last decision; it then compares
 itself with another member drawn at random and, if that one's fitness is
 higher by more than an absolute 5 % of the capped human-normalised score
@@ -10,25 +10,33 @@ probability 0.33, kept within its range (the explore step).
 """
 
 import math
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
-# Hyperparameters PBT may search, and where each lives in the learner.
-SEARCHABLE = ('learning_rate', 'entropy_cost', 'optimizer_epsilon', 'grad_clip_norm')
+def _draw_one(rng: np.random.Generator, spec) -> float:
+  if spec.log_scale:
+    return float(math.exp(rng.uniform(math.log(spec.low), math.log(spec.high))))
+  return float(rng.uniform(spec.low, spec.high))
 
 
-def sample_initial(rng: np.random.Generator, ranges: Dict[str, Tuple[float, float]],
-                   log_uniform: Sequence[str]) -> Dict[str, float]:
-  """One member's starting hyperparameters: uniform in each range, or
-  log-uniform for the names in `log_uniform`."""
-  out = {}
-  for name, (low, high) in ranges.items():
-    if name in log_uniform:
-      out[name] = float(math.exp(rng.uniform(math.log(low), math.log(high))))
-    else:
-      out[name] = float(rng.uniform(low, high))
-  return out
+def _fit(spec, value: float):
+  """`value` clipped to the spec's range, an int for an integer."""
+  value = min(max(value, spec.low), spec.high)
+  return int(round(value)) if spec.kind == 'integer' else float(value)
+
+
+def draw(rng: np.random.Generator, spec):
+  """A fresh value of `spec` (an `interface.Hyperparameter`): log-uniform or
+  uniform in its range; a list of `size` floats for a vector."""
+  if spec.kind == 'vector':
+    return [_draw_one(rng, spec) for _ in range(spec.size)]
+  return _fit(spec, _draw_one(rng, spec))
+
+
+def sample_initial(rng: np.random.Generator, specs: Sequence) -> Dict[str, object]:
+  """One member's starting hyperparameters: a draw of each of `specs`."""
+  return {spec.name: draw(rng, spec) for spec in specs}
 
 
 def is_ready(frames: int, episodes_since_decision: int, burn_in_frames: int,
@@ -90,17 +98,25 @@ def pick_other(rng: np.random.Generator, own: int, candidate_members: Sequence[i
   return int(rng.choice(others)) if others else None
 
 
-def explore(rng: np.random.Generator, hyperparameters: Dict[str, float],
-            ranges: Dict[str, Tuple[float, float]], factor: float = 1.2,
-            probability: float = 0.33) -> Dict[str, float]:
-  """Each hyperparameter, with `probability`, multiplied by `factor` or
-  1/`factor` (even odds), then clipped to its range."""
+def explore(rng: np.random.Generator, hyperparameters: Dict[str, object], specs: Sequence,
+            factor: float = 1.2, probability: float = 0.33) -> Dict[str, object]:
+  """Each hyperparameter, with `probability`, perturbed as its spec says:
+  'multiply' by `factor` or 1/`factor` (even odds; a vector's entries each
+  their own way), or 'resample' from its range; then clipped to the range
+  (an integer rounded)."""
+  by_name = {spec.name: spec for spec in specs}
   out = {}
   for name, value in hyperparameters.items():
+    spec = by_name[name]
     if rng.uniform() < probability:
-      value = value * factor if rng.uniform() < 0.5 else value / factor
-    low, high = ranges.get(name, (-math.inf, math.inf))
-    out[name] = float(min(max(value, low), high))
+      if spec.perturb == 'resample':
+        value = draw(rng, spec)
+      elif spec.kind == 'vector':
+        value = [v * factor if rng.uniform() < 0.5 else v / factor for v in value]
+      else:
+        value = value * factor if rng.uniform() < 0.5 else value / factor
+    out[name] = ([_fit(spec, v) for v in value] if spec.kind == 'vector'
+                 else _fit(spec, value))
   return out
 
 

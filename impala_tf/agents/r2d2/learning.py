@@ -13,7 +13,7 @@ import collections
 import tensorflow as tf
 
 from impala_tf import networks
-from impala_tf.r2d2 import losses
+from impala_tf.agents.r2d2 import losses
 
 # observation [T, B, ...], first/prev_action/prev_reward/action/reward/
 # discount/mask [T, B], start_state: the LSTM state (h, c) [B, UNITS] each.

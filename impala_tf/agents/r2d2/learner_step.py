@@ -1,15 +1,15 @@
 """R2D2's learner step: a sampled batch of sequences, one compiled update, the
 priorities written back.
 
-The step has the interface IMPALA's `train_step.TrainStep` gives the learner
-loop (`network`, `optimizer`, `hyperparameters`, the counters,
-`checkpointables`, `stat_names`, `__call__(iterator)`, `metrics`,
-`frames_of_call`), so `impala_tf.learner.Learner` runs it unchanged. Per call:
+The step is an `interface.LearnerStep` (`network`, `optimizer`,
+`hyperparameters`, the counters, `checkpointables`, `stat_names`,
+`__call__(iterator)`, `metrics`, `frames_of_call`), so the shared learner
+loop runs it as it runs IMPALA's. Per call:
   1. the next batch of B sequences from the prioritised replay table (with
      each one's key and sampling probability);
   2. the compiled update: burn-in, the n-step double-Q loss with value
      rescaling (`learning.sequence_loss`), Adam, the target network's copy
-     every `r2d2_target_period` updates; non-finite updates are skipped and
+     every `r2d2.target_period` updates; non-finite updates are skipped and
      counted, as IMPALA's are. Under a `tf.distribute` strategy each replica
      trains on its share of the batch and the gradients are summed, as in
      IMPALA's step;
@@ -25,9 +25,10 @@ import tensorflow as tf
 
 from impala_tf import optimizers
 from impala_tf import train_step as train_step_lib
-from impala_tf.r2d2 import learning
-from impala_tf.r2d2 import networks as r2d2_networks
-from impala_tf.r2d2 import replay
+from impala_tf.agents import interface
+from impala_tf.agents.r2d2 import learning
+from impala_tf.agents.r2d2 import networks as r2d2_networks
+from impala_tf.agents.r2d2 import replay
 
 # Sums over the global batch (each replica's, all-reduced), in this order.
 _SUMS = ('loss', 'q_max', 'steps', 'td_abs', 'trained', 'priority', 'importance_weight',
@@ -40,7 +41,7 @@ def _time_major(x):
   return tf.transpose(x, [1, 0] + list(range(2, x.shape.rank)))
 
 
-class R2D2Step:
+class R2D2Step(interface.LearnerStep):
   """The R2D2 learner's state and its compiled update.
 
   Build it inside `strategy.scope()`. Under a strategy with R replicas each
@@ -66,10 +67,9 @@ class R2D2Step:
     self.network = make()
     self.target_network = make()
     self.target = learning.TargetNetwork(self.network, self.target_network,
-                                         config.r2d2_target_period)
+                                         config.r2d2.target_period)
     self.optimizer = optimizers.make_optimizer(config, self.network.trainable_variables)
     self.hyperparameters = train_step_lib.Hyperparameters(config)
-    self.popart = None
     counter = lambda name: tf.Variable(0, dtype=tf.int64, trainable=False, name=name)
     self.env_frames = counter('env_frames')          # frames actors stepped
     self.learner_steps = counter('learner_steps')    # batches trained on
@@ -85,6 +85,11 @@ class R2D2Step:
     self._frames_of_call = 0
     self.deleted_sequences = set()   # keys of non-finite ones, since the learner started
     self._update = tf.function(self.train_on_batch)
+
+  def hyperparameter_variables(self):
+    return {'learning_rate': self.hyperparameters.learning_rate,
+            'optimizer_epsilon': self.optimizer.epsilon,
+            'grad_clip_norm': self.hyperparameters.grad_clip_norm}
 
   def bind(self, client: reverb.Client, progress):
     """The learner's Reverb client (priorities go back through it) and its
@@ -111,7 +116,7 @@ class R2D2Step:
         mask=_time_major(data['mask']),
         start_state=tuple(data['core_state']) if config.use_lstm else ())
     weights = None
-    beta = config.r2d2_importance_sampling_exponent
+    beta = config.r2d2.importance_sampling_exponent
     if beta > 0:
       # (N·P(i))^−β, scaled by the global batch's largest (Schaul et al. 2016).
       raw = tf.pow(tf.cast(table_size, tf.float32) * tf.cast(probability, tf.float32), -beta)
@@ -119,13 +124,13 @@ class R2D2Step:
       weights = raw / tf.reduce_max(ctx.all_gather(tf.reduce_max(raw, keepdims=True), 0))
     with tf.GradientTape() as tape:
       out, q = learning.sequence_loss(
-          self.network, self.target_network, batch, config.r2d2_burn_in, config.r2d2_n_step,
-          config.r2d2_value_rescaling_epsilon, config.r2d2_priority_eta, weights, with_q=True,
+          self.network, self.target_network, batch, config.r2d2.burn_in, config.r2d2.n_step,
+          config.r2d2.value_rescaling_epsilon, config.r2d2.priority_eta, weights, with_q=True,
           cross_replica_sum=total)
     grads = total(tape.gradient(out.loss, self.network.trainable_variables))
     grads, grad_norm = tf.clip_by_global_norm(grads, self.hyperparameters.grad_clip_norm)
-    trained_mask = learning.trained_mask(batch, config.r2d2_burn_in, config.r2d2_n_step)
-    mask = batch.mask[config.r2d2_burn_in:]
+    trained_mask = learning.trained_mask(batch, config.r2d2.burn_in, config.r2d2.n_step)
+    mask = batch.mask[config.r2d2.burn_in:]
     sums = {
         'loss': out.loss,
         'q_max': tf.reduce_sum(tf.reduce_max(tf.stop_gradient(q), -1) * mask),
@@ -210,7 +215,7 @@ class R2D2Step:
         'replay/importance_weight_mean': s['importance_weight_mean'],
         'replay/trained_steps': s['trained_steps'],
         # Sequences sampled per sequence inserted, since the server started
-        # (the rate limiter holds it near r2d2_samples_per_insert).
+        # (the rate limiter holds it near r2d2.samples_per_insert).
         'replay/samples_per_insert': self._progress.samples_per_insert,
         'optimizer/grad_norm': s['grad_norm'],
         'optimizer/learning_rate': s['learning_rate'],

@@ -89,7 +89,7 @@ def make_network(config, observation_shape, num_actions: int, channels_first=Fal
   network = RecurrentQNetwork(
       num_actions, torso=config.torso, mlp_hidden_sizes=config.mlp_hidden_sizes,
       torso_output_size=config.torso_output_size, use_lstm=config.use_lstm,
-      lstm_units=config.lstm_units, head_hidden=config.r2d2_head_hidden,
+      lstm_units=config.lstm_units, head_hidden=config.r2d2.head_hidden,
       channels_first=channels_first, reward_clipping=config.reward_clipping,
       initializer=config.initializer)
   if build:

@@ -8,40 +8,36 @@ environment waits for the slowest at every step. (Our `synchronous=true` is
 the other batched A2C of the paper, synchronous per trajectory: actors act
 in parallel for a whole unroll, then wait for the update.)
 
-`SyncStepSource` reuses the actor's environment bookkeeping and acting step;
-the learner reads its batches through a tf.data generator instead of the
-Reverb queue (config `architecture='a2c_sync_step'`).
+`SyncStepSource` steps them with the actors' `stepping.Stepper`; the learner
+reads its batches through a tf.data generator instead of a Reverb queue.
 """
-
-import dataclasses
 
 import numpy as np
 import tensorflow as tf
 
-from impala_tf import actor as actor_lib
+from impala_tf import stepping
 from impala_tf import trajectories
 
 
 class SyncStepSource:
   """Acts with the learner's current weights, in lockstep; yields batches."""
 
-  def __init__(self, config, read_weights):
+  def __init__(self, config, read_weights, network_fn):
     """
     Args:
       config: the run's config; all its environments are stepped here.
       read_weights: fn() -> (weight arrays in network.variables order, the
         learner step that made them). Each batch is labelled with that step,
         so its policy lag is what the weights say, also after a resume.
+      network_fn: fn(env_spec) -> the unbuilt network to act with.
     """
     self._config = config
     num_envs = config.num_actors * config.envs_per_actor
-    # One "actor" holding every environment of the run; it never connects.
-    self._actor = actor_lib.Actor(
-        dataclasses.replace(config, envs_per_actor=num_envs, architecture='impala'),
-        'unused:0', task=0)
+    # One stepper holding every environment of the run.
+    self._stepper = stepping.Stepper(config, 0, 0, network_fn, num_envs=num_envs)
     self._read_weights = read_weights
     self.num_envs = num_envs
-    spec = self._actor.env_spec
+    spec = self._stepper.env_spec
     self.signature = trajectories.item_signature(
         trajectories.step_spec(spec, spec.distribution, num_envs,
                                config.lstm_units if config.use_lstm else 0),
@@ -49,14 +45,14 @@ class SyncStepSource:
 
   def batches(self):
     """Endless time-major batches [T+1, num_envs, ...] (numpy dicts)."""
-    actor = self._actor
-    actor._reset_envs()
-    part = tf.nest.map_structure(np.array, actor.observation_part())
+    stepper = self._stepper
+    stepper.reset_envs()
+    part = tf.nest.map_structure(np.array, stepper.observation_part())
     while True:
       weights, step = self._read_weights()
-      actor.policy.set_weights(weights)
-      actor.weights_version = step
-      batch, part = actor.collect_unroll(part)
+      stepper.policy.set_weights(weights)
+      stepper.weights_version = step
+      batch, part = stepper.collect_unroll(part)
       yield batch
 
   def dataset(self):
@@ -72,7 +68,7 @@ class SyncStepSource:
 
   @property
   def episode_returns(self):
-    return self._actor.episode_returns
+    return self._stepper.episode_returns
 
   def close(self):
-    self._actor.close()
+    self._stepper.close()
