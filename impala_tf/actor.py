@@ -144,8 +144,8 @@ class Actor(stepping.Stepper):
     subscriber = weights_lib.WeightSubscriber(client, self.policy.set_weights)
     subscriber.version = self.weights_version
     taken = []
-    adder.open(client, self.observation_part())
     try:
+      adder.open(client, self.observation_part())
       while not stop.is_set() and (max_unrolls is None or self.unrolls < max_unrolls):
         if not self.fetch_weights(subscriber):
           break
