@@ -3,8 +3,11 @@
 Defaults are the paper's Atari settings (Espeholt et al. 2018, Table G.1)
 unless a comment says otherwise. Presets in `configs/` return an
 `ImpalaConfig`; binaries accept `--config=configs/NAME.py` and override any
-field with `--config.FIELD=VALUE`. `validate()` is called on construction and
-again by every entry point (command-line overrides bypass `__post_init__`).
+field with `--config.FIELD=VALUE`, or a section's with
+`--config.SECTION.FIELD=VALUE` (`pbt`, and one per agent with hyperparameters
+of its own, e.g. `r2d2`; docs/agents.md). `validate()` is called on
+construction and again by every entry point (command-line overrides bypass
+`__post_init__`).
 """
 
 import dataclasses

@@ -28,13 +28,16 @@ def _h_inv_by_bisection(y, eps):
 
 
 def _trained_reference(mask, discounts, n):
-  """Trained: real, with s_{t+n} real or a real terminal step on the way."""
+  """Trained: real, with s_{t+n} real (inside the sequence) or a real
+  terminal step on the way, inside the sequence."""
   t_len, b_len = mask.shape
-  m = np.zeros((t_len - n, b_len))
+  m = np.zeros((t_len, b_len))
   for b in range(b_len):
-    for t in range(t_len - n):
-      ends = any(discounts[t + k, b] == 0 and mask[t + k, b] for k in range(n))
-      m[t, b] = float(mask[t, b] and (mask[t + n, b] or ends))
+    for t in range(t_len):
+      ends = any(t + k < t_len and discounts[t + k, b] == 0 and mask[t + k, b]
+                 for k in range(n))
+      bootstrap_real = t + n < t_len and mask[t + n, b]
+      m[t, b] = float(mask[t, b] and (bootstrap_real or ends))
   return m
 
 
@@ -42,15 +45,21 @@ def _reference(q_online, q_target, actions, rewards, discounts, mask, n, eps, et
                weights=None):
   """Loops over t and b, as the target's definition reads."""
   t_len, b_len, _ = q_online.shape
-  td = np.zeros((t_len - n, b_len))
+  td = np.zeros((t_len, b_len))
   for b in range(b_len):
-    for t in range(t_len - n):
+    for t in range(t_len):
       ret, scale = 0.0, 1.0
       for k in range(n):
+        if t + k >= t_len:       # past the sequence: nothing more counts
+          scale = 0.0
+          break
         ret += scale * rewards[t + k, b]
         scale *= discounts[t + k, b]
-      a_star = np.argmax(q_online[t + n, b])
-      y = _h(ret + scale * _h_inv_by_bisection(np.array(q_target[t + n, b, a_star]), eps), eps)
+      bootstrap = 0.0
+      if t + n < t_len:
+        a_star = np.argmax(q_online[t + n, b])
+        bootstrap = _h_inv_by_bisection(np.array(q_target[t + n, b, a_star]), eps)
+      y = _h(ret + scale * bootstrap, eps)
       td[t, b] = y - q_online[t, b, actions[t, b]]
   m = _trained_reference(mask, discounts, n)
   w = np.ones(b_len) if weights is None else weights
@@ -133,8 +142,27 @@ class LossTest(tf.test.TestCase, parameterized.TestCase):
     discounts = np.where(mask > 0, 0.99, 0.0).astype(np.float32)
     discounts[8, 1] = 0.0
     trained = losses.trained_mask(mask, discounts, 3).numpy()
-    self.assertEqual(trained[:, 0].tolist(), [1.0] * 6 + [0.0] * 3)
-    self.assertEqual(trained[:, 1].tolist(), [1.0] * 9)
+    self.assertEqual(trained[:, 0].tolist(), [1.0] * 6 + [0.0] * 6)
+    self.assertEqual(trained[:, 1].tolist(), [1.0] * 9 + [0.0] * 3)
+
+  def test_an_episode_ending_in_the_last_n_steps_trains_its_final_steps(self):
+    # Episodes that end at the sequence's last steps (the issue's 25 % of
+    # episodes): their final steps are trained here, with the reward of the
+    # terminal step and no bootstrap, not left as bootstraps.
+    t_len, n = 10, 3
+    mask = np.ones((t_len, 2), np.float32)
+    discounts = np.full((t_len, 2), 0.99, np.float32)
+    discounts[-1, 0] = 0.0                       # ends at the last step
+    mask[9:, 1], discounts[8, 1] = 0.0, 0.0      # ends one step before it
+    trained = losses.trained_mask(mask, discounts, n).numpy()
+    self.assertEqual(trained[:, 0].tolist(), [1.0] * 10)
+    self.assertEqual(trained[:, 1].tolist(), [1.0] * 9 + [0.0])
+    q = np.zeros((t_len, 2, 2), np.float32)
+    rewards = np.zeros((t_len, 2), np.float32)
+    rewards[-1, 0] = 1.0
+    targets = losses.n_step_double_q_targets(q, q, rewards, discounts, n).numpy()
+    self.assertAllClose(losses.value_rescale(np.float32(1.0)), targets[-1, 0])
+    self.assertAllClose(losses.value_rescale(np.float32(0.99 ** 2)), targets[-3, 0])
 
   def test_episode_end_cuts_the_return(self):
     # A terminal step: no reward or bootstrap from beyond it reaches the target.
@@ -175,7 +203,7 @@ class LossTest(tf.test.TestCase, parameterized.TestCase):
     n = 5
     trained = _trained_reference(mask, discounts, n)
     taken = np.zeros_like(g, bool)
-    for t in range(g.shape[0] - n):
+    for t in range(g.shape[0]):
       for b in range(g.shape[1]):
         taken[t, b, actions[t, b]] = trained[t, b] > 0
     self.assertAllEqual(g[~taken], np.zeros(np.sum(~taken)))

@@ -5,6 +5,7 @@ import numpy as np
 
 from absl.testing import absltest
 
+from impala_tf.agents.r2d2 import losses
 from impala_tf.agents.r2d2 import sequences
 
 
@@ -69,11 +70,54 @@ class SequenceBuilderTest(parameterized.TestCase):
     self.assertTrue(first.episode_start)
     # The stored state is the episode's initial one (the state before step 0).
     self.assertTrue(np.array_equal(first.start_state[0], np.zeros(2)))
-    trained = set()
+    # Every step sits after the burn-in of some sequence (which steps have
+    # a target there is `test_every_step_of_an_ended_episode_is_trained`).
+    after_burn_in = set()
     for s in out:
       ids = s.steps['id'][20:60][s.mask[20:60] == 1]
-      trained |= set(ids.tolist())
-    self.assertEqual(trained, set(range(length)))   # every step in a trained part
+      after_burn_in |= set(ids.tolist())
+    self.assertEqual(after_burn_in, set(range(length)))
+
+  @parameterized.parameters(100, 119, 120, 140, 133, 30)
+  def test_every_step_of_an_ended_episode_is_trained(self, length):
+    # 20 burn-in + 40 trained steps, a new sequence every 20, n = 5: the
+    # learner's own mask says which steps of each sequence have a target.
+    # Episodes of 100, 120 and 140 steps end on a sequence's last step, and
+    # 119 one step before it: their final steps sit in the last n positions,
+    # which had no target before the return could stop at the episode's end.
+    burn_in, n = 20, 5
+    builder = sequences.SequenceBuilder(length=60, period=20, lead=burn_in)
+    out = []
+    for i in range(length):
+      out += builder.add({'id': np.int64(i),
+                          'discount': np.float32(0.0 if i == length - 1 else 0.99)},
+                         state_before=(np.zeros(2, np.float32),))
+    out += builder.end_episode()
+    trained = set()
+    for seq in out:
+      mask = seq.mask[burn_in:, None]
+      discounts = seq.steps['discount'][burn_in:, None]
+      has_target = losses.trained_mask(mask, discounts, n).numpy()[:, 0]
+      ids = seq.steps['id'][burn_in:][:len(has_target)]
+      trained |= set(ids[has_target == 1].tolist())
+    self.assertEqual(sorted(set(range(length)) - trained), [])
+
+  def test_a_time_limit_leaves_only_the_last_n_steps_untrained(self):
+    # Cut by a time limit (no terminal): the last n steps have no state n on.
+    burn_in, n, length = 20, 5, 120
+    builder = sequences.SequenceBuilder(length=60, period=20, lead=burn_in)
+    out = []
+    for i in range(length):
+      out += builder.add({'id': np.int64(i), 'discount': np.float32(0.99)},
+                         state_before=(np.zeros(2, np.float32),))
+    out += builder.end_episode()
+    trained = set()
+    for seq in out:
+      has_target = losses.trained_mask(seq.mask[burn_in:, None],
+                                       seq.steps['discount'][burn_in:, None], n).numpy()[:, 0]
+      ids = seq.steps['id'][burn_in:][:len(has_target)]
+      trained |= set(ids[has_target == 1].tolist())
+    self.assertEqual(sorted(set(range(length)) - trained), list(range(length - n, length)))
 
   def test_never_crosses_an_episode_boundary(self):
     builder = sequences.SequenceBuilder(length=80, period=40)

@@ -34,6 +34,17 @@ _MODULE_STRING = re.compile(r'^(impala_tf(?:\.\w+)+)(?::\w+)?$')
 # wholly in the fast tier (bazel runs a file's every test).
 TIER_MARKERS = ('slow', 'system', 'learning')
 _SCRIPT_DIRS = ('binaries', 'benchmarks')
+# Test files that check the source tree itself, or start Python processes
+# that import impala_tf from the working directory: bazel's runfiles tree is
+# not that tree, so they run under pytest only (tagged 'pytest-only', which
+# `bazel test --test_tag_filters=...,-pytest-only` leaves out).
+_PYTEST_ONLY = {
+    'build_file_test': 'reads the whole source tree and BUILD',
+    'dockerfile_test': 'checks the Dockerfile against the source tree',
+    'cpu_kernels_test': 'its subprocesses import impala_tf from the working directory',
+}
+# Data files a test reads, by a string in its text.
+_TEST_DATA = {'tests/schemas/': 'glob(["tests/schemas/*.json"])'}
 # Test helpers imported by name (pytest puts tests/ on the path).
 _TEST_HELPERS = ('small_runs',)
 
@@ -288,8 +299,16 @@ def generate() -> str:
     path = f'tests/{name}'
     tags = _test_tags(path)
     size = 'medium' if tags == ['fast'] else 'large'
+    if name[:-3] in _PYTEST_ONLY:
+      tags = tags + ['pytest-only']
+    data = _data(_script_data(path))
+    with open(os.path.join(ROOT, path)) as f:
+      text = f.read()
+    for needle, files in _TEST_DATA.items():
+      if needle in text or needle.rstrip('/').split('/')[-1] in text:
+        data += f' + {files}'
     fields = [('size', f'"{size}"'), ('srcs', _label_list([path])),
-              ('data', _data(_script_data(path))),
+              ('data', data),
               ('tags', _label_list(tags)),
               ('deps', _label_list(_script_deps(path, modules)))]
     out.append(_rule('py_test', name[:-3], fields))

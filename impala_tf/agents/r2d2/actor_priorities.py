@@ -48,20 +48,23 @@ def sequence_priority(q_values, actions, rewards, discounts, mask, burn_in: int,
   t_len = len(mask)
   if not 1 <= n < t_len:
     raise ValueError(f'n must be in [1, {t_len}) for {t_len} steps after burn-in, got {n}.')
-  trained_len = t_len - n
-  ret = np.zeros(trained_len)
-  scale = np.ones(trained_len)
+  # Every step has a target where its return stays in the sequence (the
+  # learner's `losses.trained_mask`): past the end, rewards and discounts of 0.
+  pad = lambda x: np.concatenate([x, np.zeros(n)])
+  rewards_p, discounts_p = pad(rewards), pad(discounts)
+  ret = np.zeros(t_len)
+  scale = np.ones(t_len)
   for k in range(n):
-    ret += scale * rewards[k:trained_len + k]
-    scale *= discounts[k:trained_len + k]
-  bootstrap = inverse_value_rescale(q[n:].max(axis=-1), epsilon)
+    ret += scale * rewards_p[k:t_len + k]
+    scale *= discounts_p[k:t_len + k]
+  bootstrap = pad(inverse_value_rescale(q[n:].max(axis=-1), epsilon))
   targets = value_rescale(ret + scale * bootstrap, epsilon)
-  errors = np.abs(targets - q[np.arange(trained_len), actions[:trained_len]])
+  errors = np.abs(targets - q[np.arange(t_len), actions])
   # Trained: a real step whose n-step return stays on real steps (the state
-  # n on is real, or the episode ended on the way).
-  ended = (discounts == 0.0) * mask
-  stops = np.max([ended[k:trained_len + k] for k in range(n)], axis=0)
-  trained = mask[:trained_len] * np.maximum(mask[n:], stops)
+  # n on is real, or the episode ended on the way inside the sequence).
+  ended = pad((discounts == 0.0) * mask)
+  stops = np.max([ended[k:t_len + k] for k in range(n)], axis=0)
+  trained = mask * np.maximum(pad(mask)[n:], stops)
   count = trained.sum()
   if count == 0:
     return 0.0

@@ -54,7 +54,7 @@ def sequence_loss(online, target, batch: SequenceBatch, burn_in: int, n: int,
 
 
 def trained_mask(batch: SequenceBatch, burn_in: int, n: int):
-  """[T − burn_in − n, B]: the steps after burn-in the loss trains on
+  """[T − burn_in, B]: the steps after burn-in the loss trains on
   (`losses.trained_mask`)."""
   return losses.trained_mask(batch.mask[burn_in:], batch.discount[burn_in:], n)
 

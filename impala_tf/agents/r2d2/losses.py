@@ -12,8 +12,13 @@ the value rescaling h of Pohlen et al. (2018):
   y_t = h( Σ_{k<n} (Π_{j<k} d_{t+j}) r_{t+k}
            + (Π_{j<n} d_{t+j}) h⁻¹( Q_target(s_{t+n}, argmax_a Q_online(s_{t+n}, a)) ) )
 
-Step t needs s_{t+n} in the sequence, so only its first T - n steps are
-trained; the last n serve as bootstraps.
+Step t needs s_{t+n} in the sequence, unless the episode ends on the way
+(a discount of 0 at a step t + k < t + n: nothing past it counts). So every
+step of a sequence before its last n is trained, and of the last n those
+whose episode ends inside the sequence: an episode's final steps are trained
+wherever in a sequence they fall, not only when they lie before its last n
+positions. Past the sequence's end the sums see rewards of 0 and discounts
+of 0, which only the untrained steps (no end on the way) would reach.
 """
 
 import collections
@@ -43,9 +48,16 @@ def _check(q_online, q_target, actions, rewards, discounts, mask, n):
     raise ValueError(f'n must be in [1, T) = [1, {q_online.shape[0]}), got {n}.')
 
 
+def _pad_time(x, n: int):
+  """`x` [T, ...] followed by n steps of zeros: [T + n, ...]."""
+  return tf.concat([x, tf.zeros(tf.concat([[n], tf.shape(x)[1:]], 0), x.dtype)], 0)
+
+
 def n_step_double_q_targets(q_online, q_target, rewards, discounts, n: int,
                             epsilon: float = 1e-3):
-  """y_t for t < T − n (see the module docstring), float32 [T − n, B].
+  """y_t for every step t (see the module docstring), float32 [T, B]; for a
+  step in the last n whose episode does not end in the sequence the value is
+  finite but meaningless (`trained_mask` leaves it out).
 
   Args:
     q_online: float32 [T, B, A], the online network's Q (it picks the action
@@ -60,30 +72,33 @@ def n_step_double_q_targets(q_online, q_target, rewards, discounts, n: int,
   best = tf.argmax(q_online[n:], axis=-1, output_type=tf.int32)
   bootstrap = inverse_value_rescale(
       tf.gather(q_target[n:], best, axis=-1, batch_dims=2), epsilon)  # [T − n, B]
+  bootstrap = _pad_time(bootstrap, n)                                # [T, B]
+  rewards, discounts = _pad_time(rewards, n), _pad_time(discounts, n)
   ret = tf.zeros_like(bootstrap)
   scale = tf.ones_like(bootstrap)
   for k in range(n):
-    ret += scale * rewards[k:t_len - n + k]
-    scale *= discounts[k:t_len - n + k]
+    ret += scale * rewards[k:t_len + k]
+    scale *= discounts[k:t_len + k]
   return tf.stop_gradient(value_rescale(ret + scale * bootstrap, epsilon))
 
 
 def trained_mask(mask, discounts, n: int):
-  """Which steps t < T − n have a target, float32 [T − n, B].
+  """Which steps have a target, float32 [T, B].
 
   Step t is trained when it is real and its n-step return stays in the
-  sequence's real steps: s_{t+n} is real, or a real step on the way ended
-  the episode (discount 0), so nothing past it counts. A sequence cut by a
-  time limit (padding after a step whose discount is still γ) leaves its
-  last n steps untrained: their bootstrap state was never seen.
+  sequence's real steps: s_{t+n} is real (so t < T − n), or a real step on
+  the way, inside the sequence, ended the episode (discount 0), so nothing
+  past it counts. A sequence cut by a time limit (padding after a step whose
+  discount is still γ) leaves its last n steps untrained: their bootstrap
+  state was never seen.
   """
   t_len = mask.shape[0]
-  ended = tf.cast(tf.equal(discounts, 0.0), mask.dtype) * mask
-  stops = tf.reduce_max(tf.stack([ended[k:t_len - n + k] for k in range(n)]), axis=0)
-  return mask[:t_len - n] * tf.maximum(mask[n:], stops)
+  ended = _pad_time(tf.cast(tf.equal(discounts, 0.0), mask.dtype) * mask, n)
+  stops = tf.reduce_max(tf.stack([ended[k:t_len + k] for k in range(n)]), axis=0)
+  return mask * tf.maximum(_pad_time(mask, n)[n:], stops)
 
 
-# loss: scalar; td_errors: [T − n, B]; priorities: [B].
+# loss: scalar; td_errors: [T, B] (meaningful where `trained_mask`); priorities: [B].
 LossOutput = collections.namedtuple('LossOutput', ['loss', 'td_errors', 'priorities'])
 
 
@@ -121,14 +136,13 @@ def r2d2_loss(q_online, q_target, actions, rewards, discounts, mask, n: int = 5,
       mean: its sum over the global count of trained steps, so the replicas'
       gradients add up to the gradient of the global loss.
   Returns:
-    LossOutput: loss = Σ_{t<T−n, b} w_b · ½ δ² · m / Σ m, m = `trained_mask`
+    LossOutput: loss = Σ_{t, b} w_b · ½ δ² · m / Σ m, m = `trained_mask`
     (the mean over the trained steps), the TD errors δ_t = y_t − Q_online(s_t, a_t) in the
     rescaled space, and each sequence's priority.
   """
   _check(q_online, q_target, actions, rewards, discounts, mask, n)
-  t_len = q_online.shape[0]
   targets = n_step_double_q_targets(q_online, q_target, rewards, discounts, n, epsilon)
-  q_taken = tf.gather(q_online[:t_len - n], actions[:t_len - n], axis=-1, batch_dims=2)
+  q_taken = tf.gather(q_online, actions, axis=-1, batch_dims=2)
   td_errors = targets - q_taken
   trained = trained_mask(mask, discounts, n)
   weights = trained if importance_weights is None else trained * importance_weights[None]
