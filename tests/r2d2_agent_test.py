@@ -234,7 +234,10 @@ class R2D2AgentTest(tf.test.TestCase):
     self.assertEqual(client.server_info()[replay.SEQUENCE_TABLE].current_size, size)
     # Skipped: the batches sampled before the deletion (the dataset keeps up
     # to 2 batches of samples in flight and one batch ready); the rest train.
-    self.assertBetween(int(step.skipped_updates.numpy()), 1, 4)
+    skipped = int(step.skipped_updates.numpy())
+    self.assertBetween(skipped, 1, 4)
+    # The target period counts the updates applied, not the skipped ones.
+    self.assertEqual(int(step.target.updates.numpy()), 6 - skipped)
     for sample in _sequences(address, 20):
       self.assertTrue(np.all(np.isfinite(sample.data['reward'])))
 
@@ -350,6 +353,8 @@ class R2D2AgentTest(tf.test.TestCase):
         (dict(r2d2=dict(replay_min_size=4)), 'r2d2.replay_min_size'),
         (dict(r2d2=dict(n_step=10)), 'r2d2.n_step'),
         (dict(r2d2=dict(sequence_period=11)), 'r2d2.sequence_period'),
+        # A period past sequence_length − n_step leaves steps no sequence trains.
+        (dict(r2d2=dict(sequence_period=8)), 'r2d2.sequence_period'),
         (dict(r2d2=dict(burn_in=-1)), 'r2d2.burn_in'),
         (dict(strategy='tpu'), 'strategy'),
         (dict(observation_normalization=True), 'observation_normalization'),

@@ -127,10 +127,15 @@ class R2D2Agent(interface.Agent):
 
   def acting_distribution(self, env_spec, actor_index):
     config = self.config
-    epsilon = exploration.actor_epsilon(actor_index % config.num_actors, config.num_actors,
-                                        config.r2d2.epsilon_base, config.r2d2.epsilon_alpha)
-    logging.info('actor %d: R2D2, ε = %.5f.', actor_index, epsilon)
-    return exploration.EpsilonGreedy(env_spec.distribution.num_actions, epsilon)
+    # The ladder runs over every acting environment of the run (the paper's
+    # and seed_rl's), not over actors: 2 actors × 16 environments act with
+    # 32 values of ε, not 2.
+    epsilons = exploration.environment_epsilons(
+        actor_index % config.num_actors, config.envs_per_actor, config.num_actors,
+        config.r2d2.epsilon_base, config.r2d2.epsilon_alpha)
+    logging.info('actor %d: R2D2, ε from %.5f to %.5f over its %d environments.',
+                 actor_index, epsilons.max(), epsilons.min(), len(epsilons))
+    return exploration.EpsilonGreedy(env_spec.distribution.num_actions, epsilons)
 
   def make_adder(self, actor):
     return adder.SequenceAdder(self.config, actor)

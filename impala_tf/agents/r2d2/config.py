@@ -41,7 +41,8 @@ class R2D2Config:
   # Replay ratio held by Reverb's SampleToInsertRatio: sequences sampled per
   # sequence inserted.
   samples_per_insert: float = 1.0
-  # Actor i of N explores with ε_i = base^(1 + alpha·i/(N − 1)).
+  # Environment i of the run's N = num_actors × envs_per_actor explores with
+  # ε_i = base^(1 + alpha·i/(N − 1)) (exploration.environment_epsilons).
   epsilon_base: float = 0.4
   epsilon_alpha: float = 7.0
   head_hidden: int = 512             # each stream of the dueling head
@@ -65,11 +66,17 @@ class R2D2Config:
     if not isinstance(self.actor_priorities, bool):
       raise error(f'r2d2.actor_priorities must be true or false, got '
                   f'{self.actor_priorities!r}.')
-    if self.sequence_period > self.sequence_length:
-      raise error(f'r2d2.sequence_period ({self.sequence_period}) must not exceed '
-                  f'r2d2.sequence_length ({self.sequence_length}): every step must be in '
-                  'a trained part of some sequence.')
     if self.n_step >= self.sequence_length:
       raise error(f'r2d2.n_step ({self.n_step}) must be below r2d2.sequence_length '
                   f'({self.sequence_length}): a trained step needs the state n steps on '
                   'in its sequence.')
+    # A sequence trains its first sequence_length − n_step positions after
+    # the burn-in (the rest bootstrap them, unless the episode ends there);
+    # the next starts sequence_period steps on, so a longer period leaves
+    # steps between them that no sequence trains.
+    if self.sequence_period > self.sequence_length - self.n_step:
+      raise error(f'r2d2.sequence_period ({self.sequence_period}) must be at most '
+                  f'r2d2.sequence_length − r2d2.n_step ({self.sequence_length} − '
+                  f'{self.n_step} = {self.sequence_length - self.n_step}): a sequence trains '
+                  'its first sequence_length − n_step steps, and a longer period leaves '
+                  'steps that no sequence trains.')

@@ -1,11 +1,16 @@
-"""R2D2's actors explore ε-greedily, each with its own ε (Ape-X's ladder).
+"""R2D2's actors explore ε-greedily, each environment with its own ε (Ape-X's
+ladder).
 
-Actor i of N acts with ε_i = base^(1 + α·i/(N − 1)), base = 0.4 and α = 7
-(the paper's Section 2.3, after Horgan et al. 2018): from 0.4 for actor 0
-down to 0.4⁸ ≈ 0.00066 for the last one, so some actors explore broadly and
-some nearly follow the greedy policy.
+Environment i of the N acting environments of the run acts with
+ε_i = base^(1 + α·i/(N − 1)), base = 0.4 and α = 7 (the paper's Section 2.3,
+after Horgan et al. 2018; seed_rl: `0.4 ** linspace(1, 8, num_envs)`): from
+0.4 for the first down to 0.4⁸ ≈ 0.00066 for the last, so some environments
+explore broadly and some nearly follow the greedy policy. i is global:
+actor a's environment e is a · envs_per_actor + e, so the ladder spans every
+environment however the actors are placed on machines.
 """
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -18,17 +23,32 @@ def actor_epsilon(index: int, num_actors: int, base: float = 0.4, alpha: float =
   return float(base ** (1.0 + alpha * index / (num_actors - 1)))
 
 
+def environment_epsilons(actor: int, envs_per_actor: int, num_actors: int,
+                         base: float = 0.4, alpha: float = 7.0) -> np.ndarray:
+  """float32 [envs_per_actor]: ε of actor `actor`'s environments, rungs
+  actor · envs_per_actor + e of the ladder over all num_actors · envs_per_actor."""
+  if not 0 <= actor < num_actors:
+    raise ValueError(f'actor index must be in [0, {num_actors}), got {actor}.')
+  total = num_actors * envs_per_actor
+  first = actor * envs_per_actor
+  return np.array([actor_epsilon(first + e, total, base, alpha)
+                   for e in range(envs_per_actor)], np.float32)
+
+
 class EpsilonGreedy:
   """The acting distribution of an R2D2 actor, in the interface of
   `impala_tf.distributions.Categorical` (what the actor's graph policy and
   the export call): its parameters are the Q values [..., A]; `sample`
   takes the greedy action, or with probability ε a uniform one; `mode` is
-  the greedy action.
+  the greedy action. `epsilon` is one ε for every environment, or one per
+  environment of the batch [E].
   """
 
-  def __init__(self, num_actions: int, epsilon: float):
-    if not 0.0 <= epsilon <= 1.0:
-      raise ValueError(f'epsilon must be in [0, 1], got {epsilon}.')
+  def __init__(self, num_actions: int, epsilon):
+    epsilon = np.asarray(epsilon, np.float32)
+    if epsilon.ndim > 1 or not np.all((epsilon >= 0.0) & (epsilon <= 1.0)):
+      raise ValueError(f'epsilon must be in [0, 1] (one, or one per environment), got '
+                       f'{epsilon}.')
     self.num_actions = self.num_params = num_actions
     self.epsilon = epsilon
     self.action_shape = ()
@@ -39,7 +59,7 @@ class EpsilonGreedy:
     greedy = self.mode(q_values)
     shape = tf.shape(greedy)
     seeds = tf.random.experimental.stateless_split(seed, 2)
-    explore = tf.random.stateless_uniform(shape, seeds[0]) < self.epsilon
+    explore = tf.random.stateless_uniform(shape, seeds[0]) < tf.constant(self.epsilon)
     uniform = tf.random.stateless_uniform(shape, seeds[1], minval=0,
                                           maxval=self.num_actions, dtype=tf.int32)
     return tf.where(explore, uniform, greedy)

@@ -170,7 +170,11 @@ class R2D2Step(interface.LearnerStep):
             lambda: tf.zeros([num_vars]))
     skipped = 1 - tf.cast(finite, tf.int64)
     self.skipped_updates.assign_add(skipped)
-    self.target.after_update()
+    # The target period counts applied updates: a skipped one changed no
+    # weight, so it must not bring the next target copy closer. (A tf.cond:
+    # this runs inside tf.function, whose autograph converts the `if`.)
+    if finite:
+      self.target.after_update()
     self.learner_steps.assign_add(1)
     stats = tf.stack([
         s['loss'],
@@ -219,7 +223,9 @@ class R2D2Step(interface.LearnerStep):
         'replay/samples_per_insert': self._progress.samples_per_insert,
         'optimizer/grad_norm': s['grad_norm'],
         'optimizer/learning_rate': s['learning_rate'],
-        # Learner steps between the weights that acted (a sequence's first
-        # step) and this update: replay's staleness.
+        # Learner steps between the weights that acted at a sequence's last
+        # step (the version `replay.SequenceWriter` stores) and this update:
+        # replay's staleness. The sequence's earlier steps acted with the
+        # same or older weights.
         'policy/lag': step_before - s['weights_version'],
     }
