@@ -32,8 +32,9 @@ class R2D2Config:
   # A new sequence's priority: the TD errors of the Q values its actor acted
   # with (Ape-X's actors, which R2D2's follow), or a constant 1.0 (False).
   actor_priorities: bool = True
-  # β of prioritised replay's importance weights (0: none, the paper's R2D2
-  # runs; see docs/r2d2.md).
+  # β of prioritised replay's importance weights (0: none). The paper's
+  # appendix table gives 0.6 (Acme uses it); the default stays 0 until the
+  # presets move to it (issue 37, item 5; docs/r2d2.md).
   importance_sampling_exponent: float = 0.0
   # Sequences held: 100k × 40 new steps each, the paper's 4M observations.
   replay_capacity: int = 100_000

@@ -130,7 +130,8 @@ def r2d2_loss(q_online, q_target, actions, rewards, discounts, mask, n: int = 5,
     mask: float32 [T, B], 1 on real steps.
     n, epsilon, eta: the paper's n = 5, ε = 1e-3, η = 0.9.
     importance_weights: optional float32 [B], prioritised replay's
-      importance-sampling weights (the paper uses none).
+      importance-sampling weights (the paper's appendix table gives an exponent
+      of 0.6; `r2d2.importance_sampling_exponent`, default 0, see docs/r2d2.md).
     cross_replica_sum: fn summing a tensor over replicas (None: one
       replica). The loss is then this replica's share of the global batch's
       mean: its sum over the global count of trained steps, so the replicas'
