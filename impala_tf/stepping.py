@@ -26,6 +26,18 @@ def copy_part(part):
   return tf.nest.map_structure(np.array, part)
 
 
+def stack_unroll(parts, actions, use_lstm: bool):
+  """T+1 observation parts and T action records as one unroll shaped like a
+  queue item ([T+1, E, ...], actions [T, E, ...], the core state at its
+  start)."""
+  unroll = {name: np.stack([p[name] for p in parts]) for name in parts[0]
+            if name != 'core_state'}
+  unroll.update({name: np.stack([a[name] for a in actions]) for name in actions[0]})
+  if use_lstm:
+    unroll['core_state'] = parts[0]['core_state']
+  return unroll
+
+
 class Stepper:
   """`num_envs` environments of one task and the policy that acts in them."""
 
@@ -165,12 +177,7 @@ class Stepper:
     for _ in range(self._config.unroll_length):
       self.act_and_step(lambda part: actions.append(copy_part(part)))
       parts.append(copy_part(self.observation_part()))
-    unroll = {name: np.stack([p[name] for p in parts]) for name in parts[0]
-              if name != 'core_state'}
-    unroll.update({name: np.stack([a[name] for a in actions]) for name in actions[0]})
-    if self._config.use_lstm:
-      unroll['core_state'] = first_part['core_state']
-    return unroll, parts[-1]
+    return stack_unroll(parts, actions, self._config.use_lstm), parts[-1]
 
   def close(self):
     self._env.close()

@@ -12,7 +12,6 @@ in parallel for a whole unroll, then wait for the update.)
 reads its batches through a tf.data generator instead of a Reverb queue.
 """
 
-import numpy as np
 import tensorflow as tf
 
 from impala_tf import stepping
@@ -47,7 +46,7 @@ class SyncStepSource:
     """Endless time-major batches [T+1, num_envs, ...] (numpy dicts)."""
     stepper = self._stepper
     stepper.reset_envs()
-    part = tf.nest.map_structure(np.array, stepper.observation_part())
+    part = stepping.copy_part(stepper.observation_part())
     while True:
       weights, step = self._read_weights()
       stepper.policy.set_weights(weights)

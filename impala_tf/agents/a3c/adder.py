@@ -5,15 +5,11 @@ loss statistics and episode columns) goes to the learner."""
 import time
 
 import numpy as np
-import tensorflow as tf
 
+from impala_tf import stepping
 from impala_tf import trajectories
 from impala_tf.agents import interface
 from impala_tf.agents.a3c import learning
-
-
-def _copy(part):
-  return tf.nest.map_structure(np.array, part)
 
 
 class GradientAdder(interface.Adder):
@@ -28,26 +24,15 @@ class GradientAdder(interface.Adder):
 
   def open(self, client, part):
     self._writer = client.trajectory_writer(num_keep_alive_refs=1)
-    self._parts, self._actions = [_copy(part)], []
+    self._parts, self._actions = [stepping.copy_part(part)], []
 
   def add(self, action, part):
-    self._actions.append(_copy(action))
-    self._parts.append(_copy(part))
-
-  def _unroll(self):
-    """The block as one queue-shaped unroll ([T+1, E, ...], actions [T, E,
-    ...], the core state at its start)."""
-    parts, actions = self._parts, self._actions
-    unroll = {name: np.stack([p[name] for p in parts]) for name in parts[0]
-              if name != 'core_state'}
-    unroll.update({name: np.stack([a[name] for a in actions]) for name in actions[0]})
-    if self._use_lstm:
-      unroll['core_state'] = parts[0]['core_state']
-    return unroll
+    self._actions.append(stepping.copy_part(action))
+    self._parts.append(stepping.copy_part(part))
 
   def end_block(self, stop) -> bool:
     actor = self._actor
-    unroll = self._unroll()
+    unroll = stepping.stack_unroll(self._parts, self._actions, self._use_lstm)
     self._parts, self._actions = [self._parts[-1]], []
     t0 = time.perf_counter()
     gradient, sums = actor.policy.gradients(unroll)
