@@ -19,6 +19,7 @@ setuptools.setup(
     install_requires=[
         'absl-py==2.5.1',
         'ale-py==0.12.1',
+        'bsuite==0.3.6',
         'dm-reverb==0.14.0',
         'gymnasium==1.3.0',
         'imageio==2.38.1',

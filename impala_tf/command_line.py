@@ -18,6 +18,7 @@ import sys
 
 from absl import app
 
+from impala_tf import bsuite_envs
 from impala_tf import config as config_lib
 
 EXIT_STATUS = 2
@@ -80,6 +81,12 @@ def check_env_ids(task_ids):
     import ale_py  # pylint: disable=g-import-not-at-top
     gym.register_envs(ale_py)
   for env_id in task_ids:
+    if bsuite_envs.is_bsuite(env_id):
+      try:
+        bsuite_envs.bsuite_id(env_id)
+      except ValueError as e:
+        raise config_lib.ConfigError(str(e)) from e
+      continue
     module, _, name = env_id.rpartition(':')
     if module:
       # gymnasium's 'module:Id': the module registers the id when imported.

@@ -17,7 +17,6 @@ game's scores. Sticky actions default to 0.0 there (ALE/Pong-v5 uses 0.25);
 the config sets them explicitly.
 """
 
-import dataclasses
 import functools
 import re
 from typing import Optional, Tuple
@@ -25,23 +24,12 @@ from typing import Optional, Tuple
 import gymnasium as gym
 import numpy as np
 
-from impala_tf import distributions
+from impala_tf import bsuite_envs
+from impala_tf import env_specs
 
 
-@dataclasses.dataclass(frozen=True)
-class EnvSpec:
-  """What the network and the trajectory queue need to know of an env."""
-  observation_shape: Tuple[int, ...]
-  observation_dtype: np.dtype
-  action_space: gym.Space
-  channels_first: bool  # observations are [C, H, W] frame stacks
-  # bool [K, A]: the actions each task's policy may take (task_action_masks),
-  # or None for all of them.
-  action_masks: Optional[np.ndarray] = None
-
-  @property
-  def distribution(self):
-    return distributions.for_action_space(self.action_space)
+# What the network and the trajectory queue need to know of an env.
+EnvSpec = env_specs.EnvSpec
 
 
 def environment_seeds(seed: int, task: int, num_envs: int) -> np.ndarray:
@@ -230,11 +218,14 @@ def make_env(config, num_envs: int, seed, render: bool = False, task: int = 0):
 
   `seed`: an int (the envs get seed, seed + 1, ...) or one seed per env
   (see `environment_seeds`). `render`: gymnasium envs render RGB frames for
-  `frame()` (Atari frames come from observations).
+  `frame()` (Atari frames come from observations). 'bsuite:<id>' runs
+  DeepMind's bsuite (`bsuite_envs`).
   """
   if not 0 <= task < config.num_tasks:
     raise ValueError(f'task must be in [0, {config.num_tasks}), got {task}.')
   env_id, scale = config.task_ids[task], config.reward_scale(task)
+  if bsuite_envs.is_bsuite(env_id):
+    return bsuite_envs.BsuiteEnv(config, num_envs, seed, env_id=env_id, reward_scale=scale)
   if config.is_atari:
     return AtariEnv(config, num_envs, seed, env_id=env_id, reward_scale=scale)
   return GymEnv(config, num_envs, seed, render=render, env_id=env_id, reward_scale=scale)

@@ -21,6 +21,7 @@ import reverb
 import tensorflow as tf
 
 from impala_tf import atari_scores
+from impala_tf import bsuite_envs
 from impala_tf import checkpoints
 from impala_tf import config as config_lib
 from impala_tf import cpu_kernels
@@ -143,6 +144,12 @@ class Learner:
     self._episodes = 0
     self._stop_requested = False
     self._pbt = None
+    # bsuite's CSV log of the episodes, for its analysis (bsuite_envs): the
+    # episodes this learner process receives, in order.
+    self.bsuite_log = None
+    if bsuite_envs.is_bsuite(config.env_id) and bsuite_envs.is_logged(config.env_id):
+      self.bsuite_log = bsuite_envs.EpisodeLog(
+          config.env_id, os.path.join(logdir, bsuite_envs.LOG_DIRECTORY), overwrite=True)
 
   @property
   def agent(self):
@@ -225,6 +232,8 @@ class Learner:
         self._episodes += int(done.sum())
         if self._pbt is not None:
           self._pbt.add_episodes(ret[done].tolist(), task[done].astype(int).tolist())
+        if self.bsuite_log is not None:
+          self.bsuite_log.add_episodes(ret[done].tolist(), length[done].astype(int).tolist())
     k = len(episodes)
     self._step += k
     self._frames += self.train_step_fn.frames_of_call(k)
@@ -334,7 +343,8 @@ class Learner:
   def export(self):
     """Writes greedy and sampling SavedModels to <logdir>/saved_model."""
     out = os.path.join(self._logdir, 'saved_model')
-    export.export_policy(self.network, self._env_spec, self._config, out, step=self.step)
+    export.export_policy(self._agent.exported_network(self.network), self._env_spec,
+                         self._config, out, step=self.step)
     logging.info('learner: exported the policy at step %d to %s.', self.step, out)
 
   def _status(self, start, frames_at_start, fps, sps, metrics, done=False):

@@ -76,9 +76,10 @@ class TrainStep(interface.LearnerStep):
     self._config = config
     self._strategy = strategy
     self._dist = env_spec.distribution
-    self.network = networks.make_network(
-        config, env_spec.observation_shape, self._dist, env_spec.channels_first,
-        action_masks=env_spec.action_masks)
+    self.network = self.make_network(config, env_spec)
+    # Column names of the sums statistics: the V-trace loss's, then an
+    # agent's auxiliary loss terms (`unroll_for_loss`).
+    self._sum_names = _SUMS + tuple(sorted(self.auxiliary_losses))
     variables = self.network.trainable_variables
     self.optimizer = optimizers.make_optimizer(config, variables)
     self.hyperparameters = Hyperparameters(config)
@@ -100,7 +101,7 @@ class TrainStep(interface.LearnerStep):
           f'into num_minibatches = {config.num_minibatches}.')
     self.stat_names = (
         ['updates', 'skipped', 'learning_rate', 'entropy_cost', 'gradient_norm',
-         'weights_version', 'trajectories'] + list(_SUMS)
+         'weights_version', 'trajectories'] + list(self._sum_names)
         + [f'gradient_norm/{g}' for g in self._groups]
         + [f'update_ratio/{g}' for g in self._groups]
         + [f'second_moment_rms/{g}' for g in self._groups])
@@ -112,6 +113,23 @@ class TrainStep(interface.LearnerStep):
       self.checkpointables['popart'] = self.popart
     self._device_step = (tf.function(self.train_on_batch, jit_compile=True)
                          if config.jit_compile else self.train_on_batch)
+
+  # An agent whose network has losses of its own besides the IMPALA loss
+  # (MERLIN's predictor) names them here and returns them from
+  # `unroll_for_loss`; they are added to the objective and reported as
+  # `loss/<name>` per transition.
+  auxiliary_losses = ()
+
+  def make_network(self, config, env_spec):
+    """The network this step trains (built): the config's ImpalaNetwork."""
+    return networks.make_network(config, env_spec.observation_shape, env_spec.distribution,
+                                 env_spec.channels_first, action_masks=env_spec.action_masks)
+
+  def unroll_for_loss(self, inputs, core_state, task):
+    """(NetworkOutput [T+1, B, ...], {name: weighted auxiliary loss summed
+    over the batch} for each of `auxiliary_losses`) of a replica's batch."""
+    outputs, _ = self.network.unroll(inputs, core_state, task)
+    return outputs, {}
 
   # --- Replica context -----------------------------------------------------------
   def epoch_orders(self):
@@ -140,7 +158,7 @@ class TrainStep(interface.LearnerStep):
     out = {}
     for name, value in batch.items():
       if name == 'core_state':
-        out[name] = tuple(tf.gather(s, picked, axis=0) for s in value)
+        out[name] = tf.nest.map_structure(lambda s: tf.gather(s, picked, axis=0), value)
       else:
         out[name] = tf.gather(value, picked, axis=1)
     return out
@@ -155,7 +173,8 @@ class TrainStep(interface.LearnerStep):
     grads, grad_norm, sums, moments = loss_and_gradients(
         config, self.network, self._dist, batch, entropy_cost, hp.baseline_cost,
         popart=self.popart,
-        cross_replica_sum=lambda x: ctx.all_reduce(tf.distribute.ReduceOp.SUM, x))
+        cross_replica_sum=lambda x: ctx.all_reduce(tf.distribute.ReduceOp.SUM, x),
+        unroll_fn=self.unroll_for_loss if self.auxiliary_losses else None)
     group_norms = [tf.linalg.global_norm([grads[i] for i in idx])
                    for idx in self._groups.values()]
     grads, _ = tf.clip_by_global_norm(grads, hp.grad_clip_norm, use_norm=grad_norm)
@@ -206,7 +225,7 @@ class TrainStep(interface.LearnerStep):
     num_vars = len(self.network.trainable_variables)
     num_updates = config.num_epochs * config.num_minibatches
     groups = list(self._groups.values())
-    sums = tf.zeros([len(_SUMS)])
+    sums = tf.zeros([len(self._sum_names)])
     norms = tf.zeros([1 + len(groups)])
     update_norms = tf.zeros([len(groups)])
     # PopArt: the targets of the batch's first pass (its first epoch's
@@ -218,7 +237,7 @@ class TrainStep(interface.LearnerStep):
       grads, step_sums, step_norms, moments = strategy.run(
           self._replica_update, args=(batch, orders, update, entropy_cost))
       step_sums = local(step_sums)
-      finite = step_sums[_SUMS.index('nonfinite')] == 0.0
+      finite = step_sums[self._sum_names.index('nonfinite')] == 0.0
 
       def apply(grads=grads):
         return tf.stack(self.optimizer.apply(grads))
@@ -247,14 +266,14 @@ class TrainStep(interface.LearnerStep):
       merged = self.network.normalizer.update(*[local(m) for m in obs_moments])
       skipped = 1.0 - tf.cast(merged, tf.float32)
       self.skipped_updates.assign_add(tf.cast(skipped, tf.int64))
-      sums = tf.tensor_scatter_nd_add(sums, [[_SUMS.index('nonfinite')]], [skipped])
+      sums = tf.tensor_scatter_nd_add(sums, [[self._sum_names.index('nonfinite')]], [skipped])
     self.env_frames.assign_add(config.frames_per_learner_step)
     self.learner_steps.assign_add(1)
 
     info = local(info)
     head = tf.stack([
-        tf.cast(num_updates, tf.float32), sums[_SUMS.index('nonfinite')], learning_rate,
-        entropy_cost, norms[0] / num_updates, info[0], info[1]])
+        tf.cast(num_updates, tf.float32), sums[self._sum_names.index('nonfinite')],
+        learning_rate, entropy_cost, norms[0] / num_updates, info[0], info[1]])
     stats = tf.concat([head, sums, norms[1:] / num_updates,
                        self._group_statistics(update_norms / num_updates)], 0)
     return stats, episodes
@@ -293,8 +312,13 @@ class TrainStep(interface.LearnerStep):
     return steps * self._config.frames_per_learner_step
 
   def metrics(self, stats, step_before):
-    """Readable metrics of one batch's statistics vector (see `metrics`)."""
-    return metrics(self.stat_names, stats, step_before)
+    """Readable metrics of one batch's statistics vector (see `metrics`),
+    with each auxiliary loss per transition as `loss/<name>`."""
+    out = metrics(self.stat_names, stats, step_before)
+    s = dict(zip(self.stat_names, stats.tolist()))
+    for name in self.auxiliary_losses:
+      out[f'loss/{name}'] = s[name] / max(s['transitions'], 1.0)
+    return out
 
   @tf.function
   def __call__(self, iterator):
@@ -315,7 +339,7 @@ class TrainStep(interface.LearnerStep):
 
 
 def loss_and_gradients(config, network, dist, batch, entropy_cost, baseline_cost,
-                       popart=None, cross_replica_sum=None, symbolic=False):
+                       popart=None, cross_replica_sum=None, symbolic=False, unroll_fn=None):
   """The IMPALA loss of a time-major batch and its gradients.
 
   Args:
@@ -331,10 +355,15 @@ def loss_and_gradients(config, network, dist, batch, entropy_cost, baseline_cost
     symbolic: take the gradients with `tf.gradients` (building a TF1-style
       graph, as an A3C actor's GraphPolicy does: there a GradientTape does not
       see through the LSTM's scan and returns None for its weights).
+    unroll_fn: None (run `network.unroll`), or fn(inputs, core_state, task)
+      -> (outputs, {name: auxiliary loss}) (`TrainStep.unroll_for_loss`):
+      the auxiliary losses join the objective, and their sums follow
+      `_SUMS` in `sums`, in sorted name order.
 
   Returns:
     (grads: list of unclipped gradients, grad_norm: their global norm,
-     sums: float32 [len(_SUMS)] statistics, moments: float32 [3, K], each
+     sums: float32 [len(_SUMS) + auxiliary losses] statistics,
+     moments: float32 [3, K], each
      task's targets' count, mean and sum of squared deviations from that
      mean (over the global batch), for PopArt).
   """
@@ -354,8 +383,12 @@ def loss_and_gradients(config, network, dist, batch, entropy_cost, baseline_cost
     stats = (tf.linalg.matvec(task_onehot, popart.mu),
              tf.linalg.matvec(task_onehot, popart.sigma))
   with tf.GradientTape() as tape:
-    outputs, _ = network.unroll(inputs, batch.get('core_state', ()),
-                                batch['task'] if network.needs_task else None)
+    task = batch['task'] if network.needs_task else None
+    if unroll_fn is None:
+      outputs, _ = network.unroll(inputs, batch.get('core_state', ()), task)
+      auxiliary = {}
+    else:
+      outputs, auxiliary = unroll_fn(inputs, batch.get('core_state', ()), task)
     baseline = outputs.baseline
     if config.num_tasks > 1:
       baseline = tf.reduce_sum(baseline * task_onehot, -1)
@@ -381,7 +414,8 @@ def loss_and_gradients(config, network, dist, batch, entropy_cost, baseline_cost
         ppo_clip=config.ppo_clip or None,
         cross_replica_sum=cross_replica_sum,
         popart=stats)
-    objective = loss.total_loss
+    total_loss = loss.total_loss + tf.add_n([tf.constant(0.0)] + list(auxiliary.values()))
+    objective = total_loss
     if config.loss_reduction == 'mean':
       objective = objective / tf.maximum(transitions, 1.0)
   if symbolic:
@@ -389,7 +423,7 @@ def loss_and_gradients(config, network, dist, batch, entropy_cost, baseline_cost
   else:
     grads = cross(tape.gradient(objective, variables))
   grad_norm = tf.linalg.global_norm(grads)
-  finite = tf.math.is_finite(loss.total_loss) & tf.math.is_finite(grad_norm)
+  finite = tf.math.is_finite(total_loss) & tf.math.is_finite(grad_norm)
   finite &= tf.reduce_all(tf.math.is_finite(batch['reward']))
   if batch['observation'].dtype.is_floating:  # uint8 frames cannot be NaN
     finite &= tf.reduce_all(tf.math.is_finite(batch['observation']))
@@ -398,7 +432,7 @@ def loss_and_gradients(config, network, dist, batch, entropy_cost, baseline_cost
   local_transitions = tf.reduce_sum(mask)
   sums = {
       'transitions': local_transitions,
-      'loss_total': loss.total_loss,
+      'loss_total': total_loss,
       'loss_policy_gradient': loss.pg_loss,
       'loss_baseline': loss.baseline_loss,
       'loss_entropy': loss.entropy_loss,
@@ -416,7 +450,9 @@ def loss_and_gradients(config, network, dist, batch, entropy_cost, baseline_cost
       'nonfinite': 1.0 - tf.cast(finite, tf.float32),
   }
   # Summed over replicas, every replica holds the same `nonfinite`.
-  sums = cross(tf.stack([tf.cast(sums[k], tf.float32) for k in _SUMS]))
+  sums.update(auxiliary)
+  names = _SUMS + tuple(sorted(auxiliary))
+  sums = cross(tf.stack([tf.cast(sums[k], tf.float32) for k in names]))
   per_task = lambda x: tf.einsum('tb,bk->k', x * mask, task_onehot)
   # Two passes (the global mean first), so the spread is exact in float32
   # however large the targets' mean.

@@ -46,8 +46,13 @@ LossInputs = collections.namedtuple(
     ['behaviour_policy_params', 'actions', 'rewards', 'discounts', 'mask'])
 
 
-def step_spec(env_spec, distribution, num_envs: int, lstm_units: int = 0):
-  """Per-step column specs for an actor with `num_envs` environments."""
+def step_spec(env_spec, distribution, num_envs: int, lstm_units: int = 0,
+              core_state=None):
+  """Per-step column specs for an actor with `num_envs` environments.
+
+  The recurrent state is the LSTM's (h, c) of `lstm_units`, or `core_state`,
+  any structure of `tf.TensorSpec` [num_envs, ...] (MERLIN's memory).
+  """
   e = num_envs
   spec = {
       'observation': tf.TensorSpec([e, *env_spec.observation_shape],
@@ -64,7 +69,9 @@ def step_spec(env_spec, distribution, num_envs: int, lstm_units: int = 0):
       'task': tf.TensorSpec([e], tf.int32),
       'weights_version': tf.TensorSpec([e], tf.int64),
   }
-  if lstm_units:
+  if core_state is not None:
+    spec['core_state'] = core_state
+  elif lstm_units:
     spec['core_state'] = (tf.TensorSpec([e, lstm_units], tf.float32),
                           tf.TensorSpec([e, lstm_units], tf.float32))
   return spec
@@ -89,7 +96,8 @@ def item_columns(history, unroll_length: int):
   columns = {}
   for name in history.keys():
     if name == 'core_state':
-      columns[name] = tuple(col[-(unroll_length + 1)] for col in history[name])
+      columns[name] = tf.nest.map_structure(lambda col: col[-(unroll_length + 1)],
+                                            history[name])
     elif name in ACTION_COLUMNS:
       columns[name] = history[name][-(unroll_length + 1):-1]
     else:
@@ -128,7 +136,7 @@ def to_time_major(items):
   batch = {}
   for name, value in items.items():
     if name == 'core_state':
-      batch[name] = tuple(merge(s, time_axis=False) for s in value)
+      batch[name] = tf.nest.map_structure(lambda s: merge(s, time_axis=False), value)
     else:
       batch[name] = merge(value, time_axis=True)
   return batch

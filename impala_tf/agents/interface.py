@@ -198,6 +198,13 @@ class Agent(abc.ABC):
   def make_input(self, learner, address, env_spec) -> LearnerInput:
     """Where the learner's batches come from (its server is at `address`)."""
 
+  def exported_network(self, network):
+    """What the SavedModel export wraps for the learner's `network`
+    (anything with `step`, `initial_state` and `needs_task`): the network
+    itself, unless the agent acts differently when exported (MERLIN's
+    deterministic latent)."""
+    return network
+
   def actors_to_tell(self) -> int:
     """Actor processes that must read the end of the run."""
     return self.config.num_actors

@@ -107,6 +107,14 @@ AGENTS = {info.name: info for info in (
         validation='impala_tf.agents.r2d2.validation', section='r2d2', batch_of='sequences',
         fixed_entropy_cost="R2D2's Q-learning loss has no entropy term",
         searchable=_NO_ENTROPY),
+    AgentInfo(
+        name='merlin', agent='impala_tf.agents.merlin.agent:MerlinAgent',
+        summary='MERLIN: a memory-based predictor writes a latent per step to memory; its '
+                'policy reads it, trained with V-trace',
+        tables=('trajectories', 'replay'),
+        refuses=('popart', 'observation_normalization', 'task_action_masks'),
+        validation='impala_tf.agents.merlin.validation', section='merlin',
+        searchable=_ACTOR_CRITIC),
 )}
 
 NAMES = tuple(AGENTS)
@@ -114,6 +122,7 @@ NAMES = tuple(AGENTS)
 # Config sections: name -> 'module:Class' of a dataclass with `validate(error)`.
 SECTIONS = {
     'r2d2': 'impala_tf.agents.r2d2.config:R2D2Config',
+    'merlin': 'impala_tf.agents.merlin.config:MerlinConfig',
 }
 
 

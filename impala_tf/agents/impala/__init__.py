@@ -2,7 +2,8 @@
 
   agent.py       the learner's step (`impala_tf.train_step`, V-trace), the
                  trajectory queue and optional replay, the acting network;
-  adder.py       what an actor writes: unrolls of T steps, T+1 observations;
+                 Its actors write unrolls of T steps (T+1 observations)
+                 with the core's `impala_tf.unroll_adder`;
   validation.py  what a config for IMPALA must hold (synchronous runs, the
                  controlled policy lag).
 """

@@ -8,8 +8,8 @@ from impala_tf import networks
 from impala_tf import train_step
 from impala_tf import trajectories
 from impala_tf import trajectory_queue
+from impala_tf import unroll_adder
 from impala_tf.agents import interface
-from impala_tf.agents.impala import adder
 
 
 def queue_signature(config, env_spec):
@@ -54,4 +54,4 @@ class ImpalaAgent(interface.Agent):
     return networks.make_acting_network(self.config, env_spec)
 
   def make_adder(self, actor):
-    return adder.UnrollAdder(self.config, actor)
+    return unroll_adder.UnrollAdder(self.config, actor)

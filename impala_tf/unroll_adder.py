@@ -1,4 +1,5 @@
-"""What an IMPALA actor writes: unrolls of T steps into the trajectory queue.
+"""What an actor of an agent trained on unrolls (IMPALA, MERLIN) writes:
+unrolls of T steps into the trajectory queue.
 
 Each step goes to the Reverb writer once, as two appends: the observation
 part (partial) and then the action the policy took on it. An item spans
