@@ -21,8 +21,6 @@ memory_size.
 
 import numpy as np
 
-from impala_tf import env_specs
-
 PREFIX = 'bsuite:'
 # Experiments whose scoring columns follow from episode returns alone.
 LOGGED_EXPERIMENTS = ('memory_len', 'memory_size')
@@ -68,6 +66,9 @@ class BsuiteEnv:
   def __init__(self, config, num_envs: int, seed, env_id=None, reward_scale=1.0):
     from bsuite import bsuite as bsuite_lib  # pylint: disable=g-import-not-at-top
     from bsuite import sweep  # pylint: disable=g-import-not-at-top
+    # Here, not at the top: the command line checks bsuite ids through this
+    # module without loading TensorFlow (env_specs imports it).
+    from impala_tf import env_specs  # pylint: disable=g-import-not-at-top
     self.num_envs = num_envs
     self.bsuite_id = bsuite_id(env_id or config.env_id)
     seeds = (np.arange(num_envs) + int(seed) if np.ndim(seed) == 0
