@@ -69,8 +69,7 @@ def score(experiment, frames):
   """bsuite's score of the logs (`analysis.score` of the experiment)."""
   import pandas as pd  # pylint: disable=g-import-not-at-top
   analysis = importlib.import_module(f'bsuite.experiments.{experiment}.analysis')
-  group = 'memory_length' if experiment == 'memory_len' else 'num_bits'
-  return float(analysis.score(pd.concat(frames), group_col=group))
+  return float(analysis.score(pd.concat(frames)))
 
 
 def main():
