@@ -37,7 +37,7 @@ EPISODES = 10_000
 
 def _preset_config(path):
   from impala_tf import config as config_lib  # pylint: disable=g-import-not-at-top
-  return config_lib.load_config_file(path) if path.endswith('.py') else None
+  return config_lib.load_config_file(path)
 
 
 def episode_frames(experiment, setting):

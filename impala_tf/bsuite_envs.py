@@ -24,8 +24,6 @@ import numpy as np
 PREFIX = 'bsuite:'
 # Experiments whose scoring columns follow from episode returns alone.
 LOGGED_EXPERIMENTS = ('memory_len', 'memory_size')
-
-
 # The learner writes the log to <logdir>/bsuite.
 LOG_DIRECTORY = 'bsuite'
 

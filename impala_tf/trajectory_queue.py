@@ -26,6 +26,7 @@ import reverb
 import tensorflow as tf
 
 from impala_tf import trajectories
+from impala_tf.agents import interface
 
 TRAJECTORY_TABLE = 'trajectories'
 REPLAY_TABLE = 'replay'
@@ -167,3 +168,16 @@ def queue_counts(client: reverb.Client, table: str = TRAJECTORY_TABLE):
   """(items waiting in the queue, items sampled from it so far)."""
   info = client.server_info()[table]
   return info.current_size, info.rate_limiter_info.sample_stats.completed
+
+
+def learner_input(address: str, config, signature) -> interface.LearnerInput:
+  """The input of a learner whose actors fill this queue (IMPALA, MERLIN):
+  the dataset of `make_dataset`, ready once the queue holds the items one
+  call of the step consumes."""
+
+  def dataset_fn(context):
+    return make_dataset(address, config, context.num_replicas_in_sync, signature=signature)
+
+  items = config.fresh_items_per_batch * config.steps_per_call
+  return interface.LearnerInput(
+      dataset_fn, interface.QueueReadiness(reverb.Client(address), TRAJECTORY_TABLE, items))

@@ -2,8 +2,6 @@
 trains on them with V-trace (`synchronous=true`: batched A2C synchronous per
 trajectory)."""
 
-import reverb
-
 from impala_tf import networks
 from impala_tf import train_step
 from impala_tf import trajectories
@@ -37,17 +35,8 @@ class ImpalaAgent(interface.Agent):
 
   def make_input(self, learner, address, env_spec):
     del learner
-    config = self.config
-    signature = queue_signature(config, env_spec)
-
-    def dataset_fn(context):
-      return trajectory_queue.make_dataset(address, config, context.num_replicas_in_sync,
-                                           signature=signature)
-
-    # Queue items one call of the step consumes.
-    items = config.fresh_items_per_batch * config.steps_per_call
-    return interface.LearnerInput(
-        dataset_fn, interface.QueueReadiness(reverb.Client(address), self.data_table, items))
+    return trajectory_queue.learner_input(address, self.config,
+                                          queue_signature(self.config, env_spec))
 
   # --- actor side -----------------------------------------------------------------
   def acting_network(self, env_spec):

@@ -6,7 +6,6 @@ Its actors write unrolls into the trajectory queue exactly as IMPALA's do
 learner step (`learner_step.MerlinStep`).
 """
 
-import reverb
 import tensorflow as tf
 
 from impala_tf import trajectories
@@ -56,16 +55,8 @@ class MerlinAgent(interface.Agent):
 
   def make_input(self, learner, address, env_spec):
     del learner
-    config = self.config
-    signature = queue_signature(config, env_spec)
-
-    def dataset_fn(context):
-      return trajectory_queue.make_dataset(address, config, context.num_replicas_in_sync,
-                                           signature=signature)
-
-    items = config.fresh_items_per_batch * config.steps_per_call
-    return interface.LearnerInput(
-        dataset_fn, interface.QueueReadiness(reverb.Client(address), self.data_table, items))
+    return trajectory_queue.learner_input(address, self.config,
+                                          queue_signature(self.config, env_spec))
 
   def exported_network(self, network):
     # The posterior's mean, not a sample: a deterministic greedy export.
