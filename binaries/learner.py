@@ -27,7 +27,8 @@ def main(argv):
   del argv
   if (_PBT_DIR.value is None) != (_PBT_MEMBER.value is None):
     raise app.UsageError('--pbt_dir and --pbt_member go together.')
-  learner.run_learner(command_line.validated(_CONFIG.value), _LOGDIR.value, _PORT.value,
+  check = command_line.validated_member if _PBT_DIR.value else command_line.validated
+  learner.run_learner(check(_CONFIG.value), _LOGDIR.value, _PORT.value,
                       _MAX_STEPS.value, pbt_dir=_PBT_DIR.value, pbt_member=_PBT_MEMBER.value)
 
 

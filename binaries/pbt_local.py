@@ -22,7 +22,6 @@ from impala_tf import command_line
 from impala_tf import config as config_lib
 from impala_tf import launcher
 from impala_tf.pbt import local
-from impala_tf.pbt import validation as pbt_validation
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Preset file (configs/*.py).')
 _POPULATION = flags.DEFINE_integer('population', 4, 'Members in the population.')
@@ -40,11 +39,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 def main(argv):
   del argv
   config = _CONFIG.value
-  command_line.validated(config)
-  try:
-    pbt_validation.check_member(config)
-  except ValueError as e:
-    raise app.UsageError(str(e)) from e
+  command_line.validated_member(config)
   if _POPULATION.value < 2:
     raise app.UsageError(f'--population must be at least 2, got {_POPULATION.value}.')
   member_overrides = {}

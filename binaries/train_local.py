@@ -35,7 +35,9 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 def main(argv):
   del argv
   config = _CONFIG.value
-  command_line.validated(config)
+  if (_PBT_DIR.value is None) != (_PBT_MEMBER.value is None):
+    raise app.UsageError('--pbt_dir and --pbt_member go together.')
+  (command_line.validated_member if _PBT_DIR.value else command_line.validated)(config)
   if _ISOLATE.value:
     try:
       launcher.reexec_in_private_network_namespace(sys.argv)  # returns once inside

@@ -13,9 +13,10 @@ clipping; the target network copied every 2,500 updates; Adam 1e-4 with ε
 max-pooling, up to 30 no-ops, no sticky actions, the full 18-action set, a
 lost life not terminal, 30-minute episodes.
 
-The importance-sampling exponent stays 0 (no correction): the issue's reading
-of the paper is that it brought no benefit; the paper's tables list 0.6,
-which `--config.r2d2.importance_sampling_exponent=0.6` sets. The replay ratio
+Prioritised replay's importance weights use the exponent 0.6 of the paper's
+appendix table (as Acme does; the config's default is 0, no correction). The
+loss sums each sequence's terms over time and averages over the batch (the
+paper does not say; Acme and seed_rl do this, docs/r2d2.md). The replay ratio
 (samples per insert, 1.0 here) is set by the learner's speed in the paper,
 not fixed; Reverb's rate limiter holds it here. This preset is not run on a
 two-core machine (configs/r2d2_pong.py is the one scaled to it).
@@ -60,7 +61,8 @@ def get_config() -> ImpalaConfig:
           value_rescaling_epsilon=1e-3,
           priority_eta=0.9,
           priority_exponent=0.9,
-          importance_sampling_exponent=0.0,
+          importance_sampling_exponent=0.6,
+          loss_reduction='sum_over_time',
           replay_capacity=100_000,
           replay_min_size=5_000,
           samples_per_insert=1.0,

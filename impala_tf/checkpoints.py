@@ -19,10 +19,40 @@ class CheckpointError(RuntimeError):
   """A checkpoint exists but cannot be restored into this learner."""
 
 
+def variables_of(objects) -> list:
+  """Every variable the trackable `objects` ({name: object}) hold: a
+  variable itself, or a Keras model's or tf.Module's `.variables`."""
+  out = []
+  for obj in objects.values():
+    out.extend([obj] if isinstance(obj, tf.Variable) else getattr(obj, 'variables', ()))
+  return out
+
+
+def restore_all_or_nothing(checkpoint: tf.train.Checkpoint, path: str, variables,
+                           partial: bool = False):
+  """Restores `path` into `checkpoint`'s objects, or, if that fails part-way
+  (a variable of another shape after others were assigned, a truncated
+  file), puts every one of `variables` back as it was and raises the error.
+  `partial`: the checkpoint may hold objects `checkpoint` does not (an
+  exploit reads only part of another member's)."""
+  saved = [v.numpy() for v in variables]
+  try:
+    status = checkpoint.restore(path)
+    if partial:
+      status = status.expect_partial()
+    status.assert_existing_objects_matched()
+  except RESTORE_ERRORS:
+    for variable, value in zip(variables, saved):
+      variable.assign(value)
+    raise
+
+
 class Checkpointer:
-  """Saves and restores the named trackable objects under `directory`."""
+  """Saves and restores the named trackable objects under `directory`. A
+  restore that fails leaves every variable as it was."""
 
   def __init__(self, directory: str, max_to_keep: int, **objects):
+    self._variables = variables_of(objects)
     self._checkpoint = tf.train.Checkpoint(**objects)
     self._manager = tf.train.CheckpointManager(
         self._checkpoint, directory, max_to_keep=max_to_keep)
@@ -45,8 +75,7 @@ class Checkpointer:
 
   def restore(self, path):
     try:
-      status = self._checkpoint.restore(path)
-      status.assert_existing_objects_matched()
+      restore_all_or_nothing(self._checkpoint, path, self._variables)
     except RESTORE_ERRORS as e:
       raise CheckpointError(
           f'Checkpoint {path} cannot be restored ({type(e).__name__}: '

@@ -20,6 +20,7 @@ from absl import app
 
 from impala_tf import bsuite_envs
 from impala_tf import config as config_lib
+from impala_tf.pbt import validation as pbt_validation
 
 EXIT_STATUS = 2
 LIST_ENVS = ('python -c "import gymnasium as gym, ale_py; gym.register_envs(ale_py); '
@@ -108,6 +109,19 @@ def validated(config):
   """`config.validate()`, then its environment ids checked; returns it."""
   config.validate()
   check_env_ids(config.task_ids)
+  return config
+
+
+def validated_member(config):
+  """`config` as a PBT population member would run it: `validated`, and
+  what a member needs (`pbt.validation.check_member`: searchable
+  hyperparameters the agent has), refused as a ConfigError before anything
+  starts rather than as a traceback from a learner already serving."""
+  validated(config)
+  try:
+    pbt_validation.check_member(config)
+  except ValueError as e:
+    raise config_lib.ConfigError(str(e)) from e
   return config
 
 

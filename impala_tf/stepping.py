@@ -68,12 +68,16 @@ class Stepper:
         task=task_id)
     spec = self.env_spec = self._env.spec
     self._dist = spec.distribution
+    # What actions are drawn from (R2D2's ε-greedy carries each
+    # environment's ε, which its adder reports with each episode).
+    self.acting_distribution = (distribution_fn(spec) if distribution_fn
+                                else spec.distribution)
     # The acting step: numpy in, numpy out, run by a Session (no per-step
     # EagerTensors, which leak under Python 3.11; see graph_policy).
     self.policy = graph_policy.GraphPolicy(
         config, spec, self._num_envs, seed=(config.seed, task),
         threads=config.actor_intra_op_threads, gradients=gradients, network=network_fn(spec),
-        distribution=distribution_fn(spec) if distribution_fn else spec.distribution,
+        distribution=self.acting_distribution,
         task_id=task_id)
     self.env_frames = 0
     # Recent finished episodes only: a long run must not grow without bound.

@@ -57,6 +57,12 @@ class OverridesTest(tf.test.TestCase):
       command_line.check_env_ids(('no_such_module:Thing-v0',))
 
 
+_A3C_MEMBER = ['--config.architecture=a3c', '--config.popart=false',
+               '--config.observation_normalization=false',
+               "--config.pbt.hyperparameters=('learning_rate','entropy_cost')",
+               '--pbt_dir={tmp}/pop', '--pbt_member=0']
+
+
 class BinariesTest(tf.test.TestCase, parameterized.TestCase):
 
   @parameterized.named_parameters(
@@ -66,22 +72,42 @@ class BinariesTest(tf.test.TestCase, parameterized.TestCase):
        ['--config.synchronous=true', '--config.steps_per_call=2'], 'steps_per_call'),
       ('sync_publish', 'cartpole.py',
        ['--config.synchronous=true', '--config.publish_every_steps=2'], 'publish_every_steps'),
+      # A population member that cannot search what it is asked to: refused
+      # before the learner starts (it was a traceback from a serving one),
+      # through either binary that takes --pbt_dir.
+      ('a3c_member_entropy_cost', 'cartpole.py', _A3C_MEMBER, 'cannot search entropy_cost'),
+      ('a3c_member_learner_binary', 'cartpole.py', _A3C_MEMBER, 'cannot search entropy_cost',
+       'learner.py'),
+      ('member_unknown_hyperparameter', 'cartpole.py',
+       ["--config.pbt.hyperparameters=('momentum',)", '--pbt_dir={tmp}/pop', '--pbt_member=0'],
+       "cannot search 'momentum'"),
   )
-  def test_train_local_ends_at_once_with_one_line(self, preset, flags, expected):
+  def test_train_local_ends_at_once_with_one_line(self, preset, flags, expected,
+                                                  binary='train_local.py'):
     logdir = os.path.join(self.get_temp_dir(), self.id().rsplit('.', 1)[-1])
+    flags = [f.replace('{tmp}', self.get_temp_dir()) for f in flags]
+    extra = ['--isolate_network=false'] if binary == 'train_local.py' else []
     proc = subprocess.run(
-        [sys.executable, os.path.join(_REPO, 'binaries', 'train_local.py'),
+        [sys.executable, os.path.join(_REPO, 'binaries', binary),
          f'--config={os.path.join(_REPO, "configs", preset)}', f'--logdir={logdir}',
-         '--isolate_network=false', *flags],
+         *extra, *flags],
         capture_output=True, text=True, timeout=120, check=False,
-        # No TF_CPP_MIN_LOG_LEVEL: nothing that logs (TensorFlow) is loaded.
-        env={k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'})
+        # train_local: no TF_CPP_MIN_LOG_LEVEL, nothing that logs (TensorFlow)
+        # is loaded. The learner binary imports TensorFlow, whose start-up
+        # lines are not the refusal.
+        env=dict({k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'},
+                 **({} if binary == 'train_local.py' else {'TF_CPP_MIN_LOG_LEVEL': '3'})))
     self.assertEqual(proc.returncode, command_line.EXIT_STATUS, proc.stderr)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    if binary != 'train_local.py':
+      # What importing the learner's libraries prints before the check
+      # (gym's notice, imported by a dependency) is not the refusal.
+      lines = lines[-1:]
     self.assertLen(lines, 1, proc.stderr)
     self.assertIn(expected, lines[0])
     self.assertNotIn('Traceback', proc.stderr)
     self.assertFalse(os.path.exists(logdir))   # nothing was started
+    self.assertFalse(os.path.exists(os.path.join(self.get_temp_dir(), 'pop')))
 
 
 if __name__ == '__main__':

@@ -93,6 +93,11 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
        'pbt.min_episodes'),
       ('pbt_margin', dict(pbt=dict(exploit_margin=-1.0)), 'pbt.exploit_margin'),
       ('pbt_stale', dict(pbt=dict(stale_seconds=0)), 'pbt.stale_seconds'),
+      # 100k frames between heartbeats, dead after 60 s: a member at 1,000
+      # frames/s would look dead.
+      ('pbt_stale_for_heartbeat', dict(pbt=dict(heartbeat_frames=100_000, stale_seconds=60)),
+       'pbt.stale_seconds .* fewer than 1667 frames/s'),
+      ('pbt_references', dict(pbt=dict(task_references=((5.0, 1.0),))), 'pbt.task_references'),
       ('pbt_names', dict(pbt=dict(hyperparameters=('lr', 'lr'))), 'pbt.hyperparameters'),
       ('pbt_range', dict(pbt=dict(ranges=(('learning_rate', 1e-2, 1e-3),))), 'pbt.ranges'),
   )
@@ -166,6 +171,14 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(pong.r2d2.value_rescaling_epsilon, 1e-3)
     self.assertEqual(pong.r2d2.sequence_length, 40)
     self.assertNotEqual(atari.r2d2.sequence_length, 40)
+    # The paper's Atari setting: importance weights with exponent 0.6 (its
+    # appendix table), where the config's default has none.
+    self.assertEqual((atari.r2d2.importance_sampling_exponent,
+                      pong.r2d2.importance_sampling_exponent), (0.6, 0.6))
+    self.assertEqual(config_lib.ImpalaConfig().r2d2.importance_sampling_exponent, 0.0)
+    with self.assertRaisesRegex(config_lib.ConfigError,
+                                "^r2d2.loss_reduction must be one of .*'sum'"):
+      _load('r2d2_pong.py', '--config.r2d2.loss_reduction=sum')
     # replace() copies the sections: changing one config's leaves the other's.
     copy = config_lib.replace(pong, r2d2=dict(n_step=2))
     self.assertEqual((copy.r2d2.n_step, pong.r2d2.n_step), (2, 5))

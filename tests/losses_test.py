@@ -254,6 +254,45 @@ class ClippedSurrogateTest(tf.test.TestCase):
     self.assertAllClose([-1.1, 0.0], grad)
 
 
+class PPOLossTest(tf.test.TestCase):
+  """`impala_loss` with ppo_clip=0.2 on two steps, every number by hand."""
+
+  def test_two_steps_by_hand(self):
+    # Behaviour μ = (0.5, 0.5) at both steps; action 0 both times. The
+    # learner's π(0) = 0.75 at step 0 (ratio 1.5, above 1 + ε) and 0.45 at
+    # step 1 (ratio 0.9, inside [0.8, 1.2]).
+    target = tf.Variable(np.log([[[0.75, 0.25]], [[0.45, 0.55]]]), dtype=tf.float64)
+    behaviour = tf.zeros([2, 1, 2], tf.float64)
+    # r = (1, 0), γ = 0.9, V = (0.5, 2.0), V(x_2) = 1.0.
+    args = dict(actions=tf.zeros([2, 1], tf.int32),
+                rewards=tf.constant([[1.0], [0.0]], tf.float64),
+                discounts=tf.constant([[0.9], [0.9]], tf.float64),
+                values=tf.constant([[0.5], [2.0]], tf.float64),
+                bootstrap_value=tf.constant([1.0], tf.float64),
+                mask=tf.ones([2, 1], tf.float64))
+    with tf.GradientTape() as tape:
+      out = losses.impala_loss(distributions.Categorical(2), target, behaviour,
+                               reward_clipping='none', baseline_cost=0.5, entropy_cost=0.0,
+                               ppo_clip=0.2, **args)
+    # V-trace (ρ̄ = c̄ = 1): ρ = (1, 0.9), c_0 = 1.
+    #   δ_1 = 0.9 (0 + 0.9·1.0 − 2.0) = −0.99;  v_1 = 2.0 − 0.99 = 1.01
+    #   δ_0 = 1 (1 + 0.9·2.0 − 0.5) = 2.3;      v_0 = 0.5 + 2.3 + 0.9·1·(−0.99) = 1.909
+    self.assertAllClose([[1.909], [1.01]], out.vs)
+    # PPO's advantage, r_s + γ v_{s+1} − V(x_s), no ρ factor, v_2 = V(x_2):
+    #   A_0 = 1 + 0.9·1.01 − 0.5 = 1.409 (> 0);  A_1 = 0 + 0.9·1.0 − 2.0 = −1.1 (< 0)
+    self.assertAllClose([[1.409], [-1.1]], out.pg_advantages)
+    # Surrogate: step 0 clipped, min(1.5·1.409, 1.2·1.409) = 1.6908; step 1
+    # unclipped, 0.9·(−1.1) = −0.99. The loss is minus their sum.
+    self.assertAllClose(-(1.6908 - 0.99), out.pg_loss)
+    self.assertAllClose(0.5, out.clipped_fraction)
+    # Baseline: ½((1.909 − 0.5)² + (1.01 − 2.0)²).
+    self.assertAllClose(0.5 * (1.409 ** 2 + 0.99 ** 2), out.baseline_loss)
+    self.assertAllClose(out.pg_loss + 0.5 * out.baseline_loss, out.total_loss)
+    # Only step 1 moves the policy: −A·r·(onehot − π) = 0.99·(0.55, −0.55).
+    self.assertAllClose([[[0.0, 0.0]], [[0.5445, -0.5445]]],
+                        tape.gradient(out.total_loss, target))
+
+
 class NormalizeAdvantagesTest(tf.test.TestCase):
 
   def test_moments_over_real_transitions(self):
@@ -266,28 +305,44 @@ class NormalizeAdvantagesTest(tf.test.TestCase):
     self.assertAllEqual([0.0, 0.0], out[:, 2])   # masked steps are 0
 
   def test_cross_replica_moments_equal_one_device(self):
-    # Two replicas, each half of the batch: summing the moments over them
-    # normalises each half exactly as the whole batch on one device.
+    # Two replicas, each half of the batch. The fake all-reduce adds the
+    # other replica's share of each sum, as a real one would: first the
+    # count and Σ A, then Σ (A − global mean)².
     rng = np.random.default_rng(0)
     advantages = rng.normal(3.0, 2.0, size=(4, 6))
     mask = (rng.uniform(size=(4, 6)) > 0.2).astype(np.float64)
     whole = losses.normalize_advantages(tf.constant(advantages), tf.constant(mask)).numpy()
-
-    def moments(a, m):
-      return np.array([m.sum(), (m * a).sum(), (m * a * a).sum()])
-
     halves = [(advantages[:, :3], mask[:, :3]), (advantages[:, 3:], mask[:, 3:])]
-    total = sum(moments(a, m) for a, m in halves)
+    mean = (mask * advantages).sum() / mask.sum()
+    shares = [[np.array([m.sum(), (m * a).sum()]), (m * (a - mean) ** 2).sum()]
+              for a, m in halves]
     parts = []
-    for a, m in halves:
+    for h, (a, m) in enumerate(halves):
+      calls = iter(shares[1 - h])
       parts.append(losses.normalize_advantages(
           tf.constant(a), tf.constant(m),
-          cross_replica_sum=lambda local, a=a, m=m: local + tf.constant(
-              total - moments(a, m))).numpy())
+          cross_replica_sum=lambda local: local + tf.constant(next(calls), local.dtype)
+      ).numpy())
     self.assertAllClose(whole, np.concatenate(parts, axis=1))
     # Without the sum each half would use its own moments: different.
     alone = losses.normalize_advantages(tf.constant(halves[0][0]), tf.constant(halves[0][1]))
     self.assertNotAllClose(whole[:, :3], alone.numpy())
+
+  def test_a_mean_that_dwarfs_the_spread_in_float32(self):
+    # Advantages of about 3000 that differ by ±0.25: in float32, Σx²/n −
+    # mean² loses every digit of the variance (0.0625 against 9e6, below
+    # float32's resolution there), so the one-pass form gives a standard
+    # deviation of 0 or noise; two passes give the numpy float64 answer.
+    rng = np.random.default_rng(1)
+    spread = rng.choice([-0.25, 0.25], size=(8, 16)) + rng.normal(0.0, 0.01, size=(8, 16))
+    advantages = (3000.0 + spread).astype(np.float32)
+    mask = np.ones((8, 16), np.float32)
+    mask[-1, :5] = 0.0
+    out = losses.normalize_advantages(tf.constant(advantages), tf.constant(mask)).numpy()
+    real = advantages.astype(np.float64)[mask > 0]
+    want = (advantages.astype(np.float64) - real.mean()) / (real.std() + 1e-8) * mask
+    self.assertAllClose(want, out, atol=2e-3)
+    self.assertAllClose(1.0, out[mask > 0].std(), atol=1e-3)
 
 if __name__ == '__main__':
   tf.test.main()

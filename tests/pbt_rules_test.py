@@ -39,15 +39,16 @@ class RulesTest(tf.test.TestCase):
     self.assertFalse(rules.should_exploit(1.0, float('nan'), 0.05))
 
   def test_candidates_are_live_measured_members_of_this_population(self):
-    now = 10_000.0
-    state = lambda fitness, frames_time=now - 5: dict(fitness=fitness, frames_time=frames_time)
-    states = {0: state(10.0), 1: state(None), 2: state(50.0, frames_time=now - 1000),
-              3: state(20.0), 4: None, 5: state(90.0), 6: state(float('nan'))}
-    # 0 is the decider; 1 has no fitness; 2 is stale; 4 never published;
-    # 5 belongs to an older population of 6 (this one has 5 members).
-    self.assertEqual([3], rules.candidates(states, 0, 5, now, stale_seconds=600))
-    self.assertEqual([3, 5], rules.candidates(states, 0, None, now, stale_seconds=600))
-    self.assertEqual([2, 3, 5], rules.candidates(states, 0, None, now, stale_seconds=2000))
+    state = lambda fitness: dict(fitness=fitness)
+    states = {0: state(10.0), 1: state(None), 2: state(50.0), 3: state(20.0), 4: None,
+              5: state(90.0), 6: state(float('nan')), 7: state(30.0)}
+    ages = {0: 0.0, 1: 5.0, 2: 1000.0, 3: 5.0, 4: None, 5: 5.0, 6: 5.0, 7: None}
+    # 0 is the decider; 1 has no fitness; 2's heartbeat is stale; 4 never
+    # published; 5 belongs to an older population of 6 (this one has 5
+    # members); 7 published a fitness but has no heartbeat.
+    self.assertEqual([3], rules.candidates(states, 0, 5, ages, stale_seconds=600))
+    self.assertEqual([3, 5], rules.candidates(states, 0, None, ages, stale_seconds=600))
+    self.assertEqual([2, 3, 5], rules.candidates(states, 0, None, ages, stale_seconds=2000))
 
   def test_perturbation_factors_probability_and_ranges(self):
     rng = np.random.default_rng(0)
@@ -129,10 +130,6 @@ class RulesTest(tf.test.TestCase):
     self.assertIsNone(rules.pick_other(rng, 0, [0]))
 
 
-if __name__ == '__main__':
-  tf.test.main()
-
-
 class FitnessWindowTest(tf.test.TestCase):
 
   def test_mean_since_the_last_decision_with_a_minimum(self):
@@ -169,3 +166,29 @@ class FitnessWindowTest(tf.test.TestCase):
                                                           lambda m: m / 100])
     window.add([50.0, 20.0, 40.0], [0, 1, 1])
     self.assertAllClose((1.0 + 0.3) / 2, window.value())
+
+  def test_references_put_tasks_of_different_scales_on_one(self):
+    # Task 0's returns run 0-500 (CartPole), task 1's 0-500,000. In their
+    # own units the second decides every comparison: member A, far better
+    # on task 0, loses to B, a little better on task 1. Against per-task
+    # references (random, target) each task weighs alike and A wins.
+    def fitness(returns, **kwargs):
+      window = rules.FitnessWindow(2, min_episodes=2, **kwargs)
+      window.add(returns, [0, 1])
+      return window.value()
+    a, b = [480.0, 200_000.0], [40.0, 210_000.0]
+    self.assertLess(fitness(a), fitness(b))
+    references = ((20.0, 500.0), (0.0, 500_000.0))
+    self.assertAllClose((460 / 480 + 0.4) / 2, fitness(a, references=references))
+    self.assertAllClose((20 / 480 + 0.42) / 2, fitness(b, references=references))
+    self.assertGreater(fitness(a, references=references), fitness(b, references=references))
+    # In the environment's units: after the reward scales, before the references.
+    self.assertAllClose((460 / 480 + 0.4) / 2,
+                        fitness([480.0, 2_000.0], reward_scales=(1.0, 0.01),
+                                references=references))
+    with self.assertRaisesRegex(ValueError, '1 references for 2 tasks'):
+      rules.FitnessWindow(2, 1, references=((0.0, 1.0),))
+
+
+if __name__ == '__main__':
+  tf.test.main()

@@ -199,7 +199,8 @@ class R2D2AgentTest(tf.test.TestCase):
     # A NaN reward (a broken environment) gives a NaN TD error; the sequence
     # enters replay at the constant priority instead of breaking the sampler.
     config = _config(r2d2=dict(n_step=2))
-    priority = adder_lib.SequenceAdder(config, types.SimpleNamespace())._priority()
+    priority = adder_lib.SequenceAdder(
+        config, types.SimpleNamespace(acting_distribution=None))._priority()
     length = BURN_IN + LENGTH
     columns = [np.ones((length, 2)), np.zeros(length, int), np.ones(length),
                np.full(length, 0.9), np.ones(length)]

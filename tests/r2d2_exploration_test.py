@@ -1,11 +1,14 @@
 """R2D2's ε ladder and ε-greedy actions."""
 
 import numpy as np
+import reverb
 import tensorflow as tf
 
 from absl.testing import absltest
 
+from impala_tf import trajectories
 from impala_tf.agents.r2d2 import exploration
+from impala_tf.agents.r2d2 import progress
 
 
 class ExplorationTest(absltest.TestCase):
@@ -30,6 +33,42 @@ class ExplorationTest(absltest.TestCase):
     self.assertEqual(len(set(ladder.tolist())), 8)
     with self.assertRaisesRegex(ValueError, 'actor index'):
       exploration.environment_epsilons(2, 4, 2)
+
+  def test_the_greedy_end_is_the_quarter_with_the_smallest_epsilon(self):
+    # 2 actors × 16 environments: rungs 24-31, all of actor 1's last 8.
+    ladder = np.concatenate([exploration.environment_epsilons(a, 16, 2) for a in range(2)])
+    greedy = ladder <= exploration.greedy_end_epsilon(32)
+    self.assertEqual(np.flatnonzero(greedy).tolist(), list(range(24, 32)))
+    self.assertAlmostEqual(exploration.greedy_end_epsilon(32), 0.4 ** (1 + 7 * 24 / 31),
+                           places=6)
+    # At least one environment; a lone one is its own greedy end.
+    three = np.array([exploration.actor_epsilon(i, 3) for i in range(3)], np.float32)
+    self.assertEqual((three <= exploration.greedy_end_epsilon(3)).tolist(),
+                     [False, False, True])
+    self.assertEqual(exploration.greedy_end_epsilon(1), np.float32(0.4))
+
+  def test_greedy_end_episodes_are_reported_apart(self):
+    # Progress items through a real Reverb queue: the reader keeps the
+    # returns of episodes explored with ε at most the greedy end's, and
+    # counts every episode and frame as before.
+    server = reverb.Server([progress.table()], port=None)
+    client = reverb.Client(f'127.0.0.1:{server.port}')
+    threshold = exploration.greedy_end_epsilon(32)
+    reader = progress.ProgressReader(client, threshold)
+    ladder = np.concatenate([exploration.environment_epsilons(a, 16, 2) for a in range(2)])
+    episodes = [(float(10 * i), 100 + i, 0, float(ladder[i])) for i in (0, 5, 23, 24, 31)]
+    with client.trajectory_writer(num_keep_alive_refs=1) as writer:
+      for item in progress.items(640, episodes[:3]) + progress.items(320, episodes[3:]):
+        trajectories.insert_step_item(writer, progress.PROGRESS_TABLE, 1.0, item)
+      writer.flush()
+    reader.drain(client.server_info())
+    self.assertEqual(list(reader.greedy_end_returns), [240.0, 310.0])
+    frames, rows = reader.take()
+    self.assertEqual(frames, 960)
+    self.assertEqual(rows[1].tolist(), [0.0, 50.0, 230.0, 240.0, 310.0])
+    # Without a threshold none is kept apart.
+    self.assertEmpty(progress.ProgressReader(client).greedy_end_returns)
+    server.stop()
 
   def test_each_environment_explores_with_its_own_epsilon(self):
     q = tf.constant(np.tile(np.array([[0.0, 1.0, 0.5]], np.float32), (3, 1)))

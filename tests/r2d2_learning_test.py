@@ -1,10 +1,16 @@
-"""R2D2's learner pieces: burn-in, stored state, the target network's schedule."""
+"""R2D2's learner pieces: burn-in, stored state, the target network's schedule,
+the step's loss reduction and its gradient statistics."""
 
+import reverb
 import numpy as np
 import tensorflow as tf
 
+from impala_tf import config as config_lib
+from impala_tf import environments
 from impala_tf import networks
+from impala_tf.agents.r2d2 import learner_step
 from impala_tf.agents.r2d2 import learning
+from impala_tf.agents.r2d2 import progress
 from impala_tf.agents.r2d2 import networks as r2d2_networks
 
 _T, _B, _OBS, _A, _UNITS = 8, 2, 3, 2, 8
@@ -94,6 +100,92 @@ class TargetNetworkTest(tf.test.TestCase):
   def test_bad_period(self):
     with self.assertRaisesRegex(ValueError, 'target_period'):
       learning.TargetNetwork(_network(), _network(), period=0)
+
+
+def _step_and_sample(reduction, adam_epsilon=1e-3):
+  """An R2D2 learner step on CartPole (one device) and a sampled batch of
+  four sequences, as Reverb hands them to it (batch-major)."""
+  config = config_lib.ImpalaConfig(
+      env_id='CartPole-v1', architecture='r2d2', torso='mlp', action_repeat=1,
+      mlp_hidden_sizes=(16,), use_lstm=True, lstm_units=_UNITS, envs_per_actor=4,
+      batch_size=4, reward_clipping='none', optimizer='adam', learning_rate=1e-3,
+      adam_epsilon=adam_epsilon, lr_schedule='constant', grad_clip_norm=1.0,
+      r2d2=dict(head_hidden=16, sequence_length=10, burn_in=4, sequence_period=5, n_step=3,
+                target_period=100, loss_reduction=reduction))
+  config.validate()
+  step = learner_step.R2D2Step(config, environments.env_spec(config),
+                               tf.distribute.get_strategy())
+  step.bind(None, progress.ProgressReader(None))   # metrics read the replay ratio
+  rng = np.random.default_rng(3)
+  b, length = 4, 14
+  data = {
+      'observation': rng.normal(size=(b, length, 4)).astype(np.float32),
+      'first': np.zeros((b, length), bool),
+      'prev_action': rng.integers(0, 2, (b, length)).astype(np.int32),
+      'prev_reward': rng.normal(size=(b, length)).astype(np.float32),
+      'action': rng.integers(0, 2, (b, length)).astype(np.int32),
+      'reward': rng.normal(size=(b, length)).astype(np.float32),
+      'discount': np.full((b, length), config.discount, np.float32),
+      'mask': np.ones((b, length), np.float32),
+      'weights_version': np.zeros(b, np.int64),
+      'core_state': tuple(rng.normal(size=(b, _UNITS)).astype(np.float32) for _ in range(2)),
+  }
+  data['discount'][1, 9], data['mask'][1, 10:] = 0.0, 0.0   # an episode ends in one
+  info = reverb.SampleInfo(
+      key=np.arange(b, dtype=np.uint64), probability=np.full(b, 0.01),
+      table_size=np.full(b, 100, np.int64), priority=np.ones(b),
+      times_sampled=np.ones(b, np.int32))
+  return config, step, reverb.ReplaySample(info=info, data=data)
+
+
+class StepTest(tf.test.TestCase):
+
+  def _reference_gradients(self, config, step, sample):
+    """The loss's gradients, computed outside the step, clipped as it clips."""
+    time_major = lambda x: tf.transpose(x, [1, 0] + list(range(2, x.ndim)))
+    d = sample.data
+    batch = learning.SequenceBatch(
+        *(tf.constant(time_major(d[k])) for k in learning.SequenceBatch._fields[:-1]),
+        start_state=tuple(tf.constant(s) for s in d['core_state']))
+    with tf.GradientTape() as tape:
+      out = learning.sequence_loss(step.network, step.target_network, batch,
+                                   config.r2d2.burn_in, config.r2d2.n_step, 1e-3, 0.9,
+                                   reduction=config.r2d2.loss_reduction)
+    grads = tape.gradient(out.loss, step.network.trainable_variables)
+    return out, tf.clip_by_global_norm(grads, config.grad_clip_norm)[0]
+
+  def test_grad_rms_over_epsilon_per_variable(self):
+    config, step, sample = _step_and_sample('sum_over_time', adam_epsilon=1e-3)
+    out, clipped = self._reference_gradients(config, step, sample)
+    stats, _, _ = step.train_on_batch(iter(tf.data.Dataset.from_tensors(sample)))
+    metrics = step.metrics(stats.numpy(), 0)
+    want = {learner_step.variable_tag(v): np.sqrt(np.mean(np.square(g.numpy()))) / 1e-3
+            for v, g in zip(step.network.trainable_variables, clipped)}
+    self.assertLen(want, len(step.network.trainable_variables))
+    for tag, value in want.items():
+      self.assertAllClose(metrics[f'optimizer/grad_rms_over_epsilon/{tag}'], value,
+                          rtol=1e-4)
+    self.assertAllClose(metrics['optimizer/grad_rms_over_epsilon_min'],
+                        min(want.values()), rtol=1e-4)
+    self.assertAllClose(metrics['optimizer/grad_rms_over_epsilon_median'],
+                        np.median(list(want.values())), rtol=1e-4)
+    self.assertAllClose(metrics['loss/total'], out.loss, rtol=1e-5)
+
+  def test_the_step_reduces_as_configured(self):
+    # The same weights and batch: summed over time, the loss is the mean's
+    # times the trained steps per sequence.
+    losses = {}
+    for reduction in ('sum_over_time', 'mean'):
+      tf.keras.utils.set_random_seed(0)
+      config, step, sample = _step_and_sample(reduction)
+      stats, _, _ = step.train_on_batch(iter(tf.data.Dataset.from_tensors(sample)))
+      metrics = step.metrics(stats.numpy(), 0)
+      losses[reduction] = metrics['loss/total']
+      trained = metrics['replay/trained_steps']
+    # 7 of 10 steps in three sequences (the last n = 3 only bootstrap), and
+    # all 6 real steps of the one whose episode ends at its 6th.
+    self.assertEqual(trained, 3 * 7 + 6)
+    self.assertAllClose(losses['sum_over_time'] / losses['mean'], trained / 4, rtol=1e-5)
 
 
 if __name__ == '__main__':

@@ -42,8 +42,10 @@ def _trained_reference(mask, discounts, n):
 
 
 def _reference(q_online, q_target, actions, rewards, discounts, mask, n, eps, eta,
-               weights=None):
-  """Loops over t and b, as the target's definition reads."""
+               weights=None, reduction='sum_over_time'):
+  """Loops over t and b, as the target's definition reads. The loss sums each
+  sequence's terms over time and averages over sequences (Acme, seed_rl), or
+  with reduction='mean' averages over the trained steps."""
   t_len, b_len, _ = q_online.shape
   td = np.zeros((t_len, b_len))
   for b in range(b_len):
@@ -63,7 +65,10 @@ def _reference(q_online, q_target, actions, rewards, discounts, mask, n, eps, et
       td[t, b] = y - q_online[t, b, actions[t, b]]
   m = _trained_reference(mask, discounts, n)
   w = np.ones(b_len) if weights is None else weights
-  loss = np.sum(0.5 * td ** 2 * m * w[None]) / np.sum(m)
+  per_sequence = [sum(0.5 * td[t, b] ** 2 * m[t, b] * w[b] for t in range(t_len))
+                  for b in range(b_len)]
+  loss = np.mean(per_sequence) if reduction == 'sum_over_time' else (
+      np.sum(per_sequence) / np.sum(m))
   priorities = np.array([
       eta * np.max(np.abs(td[:, b]) * m[:, b]) + (1 - eta) * np.sum(np.abs(td[:, b]) * m[:, b])
       / np.sum(m[:, b]) for b in range(b_len)])
@@ -116,18 +121,20 @@ class ValueRescaleTest(tf.test.TestCase):
 
 class LossTest(tf.test.TestCase, parameterized.TestCase):
 
-  @parameterized.named_parameters(('n5', 5), ('n1', 1), ('n3_weights', 3, True))
-  def test_against_reference(self, n, weighted=False):
+  @parameterized.named_parameters(('n5', 5), ('n1', 1), ('n3_weights', 3, True),
+                                  ('n5_mean', 5, False, 'mean'),
+                                  ('n3_weights_mean', 3, True, 'mean'))
+  def test_against_reference(self, n, weighted=False, reduction='sum_over_time'):
     rng = np.random.default_rng(n)
     q_online, q_target, actions, rewards, discounts, mask = _episode_batch(rng)
     weights = rng.uniform(0.2, 1.0, q_online.shape[1]) if weighted else None
     ref_loss, ref_td, ref_p = _reference(q_online, q_target, actions, rewards, discounts,
-                                         mask, n, 1e-3, 0.9, weights)
+                                         mask, n, 1e-3, 0.9, weights, reduction)
     args = [tf.constant(q_online, tf.float32), tf.constant(q_target, tf.float32),
             tf.constant(actions, tf.int32), tf.constant(rewards, tf.float32),
             tf.constant(discounts, tf.float32), tf.constant(mask, tf.float32)]
     kwargs = dict(n=n, importance_weights=None if weights is None else
-                  tf.constant(weights, tf.float32))
+                  tf.constant(weights, tf.float32), reduction=reduction)
     for fn in (losses.r2d2_loss, tf.function(losses.r2d2_loss)):
       out = fn(*args, **kwargs)
       self.assertAllClose(out.td_errors, ref_td, rtol=1e-4, atol=1e-4)
@@ -208,6 +215,23 @@ class LossTest(tf.test.TestCase, parameterized.TestCase):
         taken[t, b, actions[t, b]] = trained[t, b] > 0
     self.assertAllEqual(g[~taken], np.zeros(np.sum(~taken)))
     self.assertTrue(np.all(g[taken] != 0))
+
+  def test_the_two_reductions_differ_by_the_trained_steps_per_sequence(self):
+    # Summed over time and averaged over sequences, the loss (and so its
+    # gradient) is Σm / B times the mean over trained steps: about T − n.
+    rng = np.random.default_rng(7)
+    q_online, q_target, actions, rewards, discounts, mask = (
+        tf.constant(x, tf.float32) for x in _episode_batch(rng))
+    actions = tf.cast(actions, tf.int32)
+    out = {r: losses.r2d2_loss(q_online, q_target, actions, rewards, discounts, mask,
+                               reduction=r).loss.numpy()
+           for r in losses.REDUCTIONS}
+    trained = losses.trained_mask(mask, discounts, 5).numpy()
+    self.assertAllClose(out['sum_over_time'] / out['mean'],
+                        trained.sum() / trained.shape[1], rtol=1e-5)
+    with self.assertRaisesRegex(ValueError, "reduction must be one of.*'total'"):
+      losses.r2d2_loss(q_online, q_target, actions, rewards, discounts, mask,
+                       reduction='total')
 
   def test_bad_shapes_are_refused(self):
     with self.assertRaisesRegex(ValueError, 'n must be'):

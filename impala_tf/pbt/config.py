@@ -14,6 +14,9 @@ from typing import Dict, Tuple
 from impala_tf import field_checks
 
 _PREFIX = 'pbt.'
+# The slowest member (frames/s) that must still look alive: a learner this
+# slow is rare, and heartbeat_frames / stale_seconds above it is refused.
+SLOWEST_LIVE_FRAMES_PER_SECOND = 50
 
 
 @dataclasses.dataclass
@@ -38,6 +41,14 @@ class PBTConfig:
   # the episodes since its last decision (capped human-normalised scores for
   # Atari, each task in its environment's own units otherwise).
   ready_episodes: int = 5000
+  # Per task, (low, high) reference returns in the environment's own units
+  # (random play's and a target's): each task's mean return counts as
+  # (mean − low) / (high − low), as Atari's count as human-normalised
+  # scores, so tasks whose returns differ by orders of magnitude weigh
+  # alike and every member is measured on one scale. Needed by a non-Atari
+  # population of several tasks; empty: Atari games' human-normalised
+  # scores, or a single task's own return.
+  task_references: Tuple[Tuple[float, float], ...] = ()
   # A member with fewer episodes since its last decision has no fitness of
   # its own (it neither copies nor is copied); after a copy or a restart the
   # weights are new, so the count starts again.
@@ -54,9 +65,19 @@ class PBTConfig:
   # this many of its frames: frames, not seconds, so a slow machine makes
   # the same decisions as a fast one.
   interval_frames: int = 500_000
-  # A member whose frame count has not advanced for this long (seconds) is
-  # presumed dead or stuck and is not a candidate to copy.
+  # A member rewrites its heartbeat file every this many of its frames (or
+  # every interval_frames, if that is fewer: `heartbeat_every()`); one whose
+  # heartbeat is older than stale_seconds (both times stamped by
+  # the shared directory's filesystem) has stopped stepping frames, is
+  # presumed dead or stuck, and is not a candidate to copy. A live member
+  # looks dead only below heartbeat_frames / stale_seconds frames/s (11
+  # with these defaults), which is refused above 50.
+  heartbeat_frames: int = 10_000
   stale_seconds: float = 900.0
+
+  def heartbeat_every(self) -> int:
+    """Frames between a member's heartbeats."""
+    return min(self.heartbeat_frames, self.interval_frames)
 
   def range_overrides(self) -> Dict[str, Tuple[float, float]]:
     """{name: (low, high)} of `ranges`."""
@@ -66,6 +87,17 @@ class PBTConfig:
     """Raises `error(message)` naming the first invalid field."""
     if isinstance(self.hyperparameters, list):
       self.hyperparameters = tuple(self.hyperparameters)
+    if isinstance(self.task_references, list):
+      self.task_references = tuple(tuple(r) if isinstance(r, list) else r
+                                   for r in self.task_references)
+    references = (self.task_references if isinstance(self.task_references, tuple)
+                  else (None,))
+    for entry in references:
+      if (not isinstance(entry, tuple) or len(entry) != 2
+          or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                     and math.isfinite(x) for x in entry) or not entry[0] < entry[1]):
+        raise error('pbt.task_references must be a tuple of (low, high) reference returns '
+                    f'per task with low < high, got {self.task_references!r}.')
     if isinstance(self.ranges, list):
       self.ranges = tuple(tuple(r) if isinstance(r, list) else r for r in self.ranges)
     if (not isinstance(self.hyperparameters, tuple)
@@ -81,7 +113,7 @@ class PBTConfig:
                     f'got {self.ranges!r}.')
     for name in ('burn_in_frames', 'ready_episodes'):
       field_checks.non_negative_integer(self, name, error, prefix=_PREFIX)
-    for name in ('interval_frames', 'min_episodes'):
+    for name in ('interval_frames', 'min_episodes', 'heartbeat_frames'):
       field_checks.positive(self, name, error, prefix=_PREFIX)
     if self.min_episodes > max(self.ready_episodes, 1):
       raise error(f'pbt.min_episodes ({self.min_episodes}) must not exceed '
@@ -92,5 +124,12 @@ class PBTConfig:
                             ('perturb_probability', 0.0, 1.0)):
       field_checks.in_range(self, name, low, high, error=error, prefix=_PREFIX)
     field_checks.positive(self, 'stale_seconds', error, integer=False, prefix=_PREFIX)
+    slowest = self.heartbeat_every() / self.stale_seconds
+    if slowest > SLOWEST_LIVE_FRAMES_PER_SECOND:
+      raise error(f'pbt.stale_seconds ({self.stale_seconds:g}) is too short for '
+                  f'pbt.heartbeat_frames ({self.heartbeat_every()}): a live member stepping '
+                  f'fewer than {slowest:.0f} frames/s would look dead; keep '
+                  f'heartbeat_frames / stale_seconds at most {SLOWEST_LIVE_FRAMES_PER_SECOND} '
+                  'frames/s.')
     if not isinstance(self.sample_initial, bool):
       raise error(f'pbt.sample_initial must be true or false, got {self.sample_initial!r}.')

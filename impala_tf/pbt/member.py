@@ -80,7 +80,8 @@ def fitness_window(config) -> rules.FitnessWindow:
 
     normalizers = [normalizer(env_id) for env_id in config.task_ids]
   return rules.FitnessWindow(config.num_tasks, config.pbt.min_episodes,
-                             config.task_reward_scales, normalizers)
+                             config.task_reward_scales, normalizers,
+                             references=config.pbt.task_references)
 
 
 def checkpoint_frames(path: str):
@@ -109,7 +110,7 @@ class Member:
     # What an exploit reads from another member's checkpoint, and what it
     # puts back if that read fails half-way.
     self._copy_view = tf.train.Checkpoint(**copied)
-    self._copied_variables = [v for obj in copied.values() for v in obj.variables]
+    self._copied_variables = checkpoints.variables_of(copied)
     # What this member publishes: its learner's whole state, so that it can
     # also resume from it.
     directory = self.population.checkpoint_dir(member)
@@ -122,7 +123,7 @@ class Member:
          if m] or [0])
     self.window = fitness_window(config)
     self._next_check = learner.frames + config.pbt.interval_frames
-    self._frames_seen, self._frames_time = learner.frames, time.time()
+    self._next_heartbeat = learner.frames
     self.exploits = 0
     self.explores = 0
     state = self.population.read_state(member)
@@ -180,6 +181,8 @@ class Member:
     """Called by the learner after each step; acts every pbt.interval_frames.
     Returns True when the weights changed (the learner publishes them)."""
     learner = self._learner
+    if learner.frames >= self._next_heartbeat:
+      self._heartbeat()
     if learner.frames < self._next_check:
       return False
     interval = self._config.pbt.interval_frames
@@ -195,18 +198,42 @@ class Member:
     """Publishes the final state (the learner calls it when it stops)."""
     self._publish()
 
+  def _heartbeat(self):
+    """Rewrites this member's heartbeat: its modification time, stamped by
+    the shared directory's filesystem, is what others judge it alive by."""
+    learner = self._learner
+    self.population.write_heartbeat(self.member, learner.frames, learner.step)
+    heartbeat = self._config.pbt.heartbeat_every()
+    self._next_heartbeat = (learner.frames // heartbeat + 1) * heartbeat
+
+  def _heartbeat_ages(self, members):
+    """{member: seconds since its heartbeat}, each the difference of two
+    modification times stamped by the shared directory's filesystem: this
+    member's heartbeat, rewritten now, and the other's. No machine's own
+    clock enters, so members whose clocks disagree judge each other
+    rightly."""
+    self._heartbeat()
+    now = self.population.heartbeat_time(self.member)
+    ages = {}
+    for member in members:
+      written = self.population.heartbeat_time(member)
+      ages[member] = None if written is None or now is None else max(0.0, now - written)
+    return ages
+
   def _publish(self):
     learner = self._learner
-    if learner.frames != self._frames_seen:
-      self._frames_seen, self._frames_time = learner.frames, time.time()
-    self._manager.save(checkpoint_number=self._save_number)
+    path = self._manager.save(checkpoint_number=self._save_number)
     self._save_number += 1
     self.population.write_state(self.member, {
         'member': self.member,
+        # The weights this fitness was measured on: one record, read once,
+        # so a member that copies reads the fitness and the checkpoint of
+        # the same publication (not a newer checkpoint, perhaps copied from
+        # a third member, published between two reads).
+        'checkpoint': path,
         'fitness': self.fitness(),
         'window_episodes': self.window.episodes,
         'frames': learner.frames,
-        'frames_time': self._frames_time,
         'step': learner.step,
         'episodes': learner.episodes,
         'hyperparameters': self.hyperparameters(),
@@ -219,16 +246,21 @@ class Member:
     """Exploit (maybe), then explore; returns True if the weights were copied."""
     mine = self.fitness()
     states = {m: self.population.read_state(m) for m in self.population.members()}
-    others = rules.candidates(states, self.member, self.population.size(), time.time(),
-                              self._config.pbt.stale_seconds)
+    others = rules.candidates(states, self.member, self.population.size(),
+                              self._heartbeat_ages(states), self._config.pbt.stale_seconds)
     rng = self.decision_rng()
     other = rules.pick_other(rng, self.member, others)
     copied = False
     if other is not None and rules.should_exploit(mine, states[other]['fitness'],
                                                   self._config.pbt.exploit_margin):
-      path = self.population.latest_checkpoint(other)
+      path = states[other].get('checkpoint')
       before = self.hyperparameters()
-      if path is not None and self._restore_other(path, other):
+      if path is None:
+        logging.warning('pbt member %d: member %d published no checkpoint with its fitness; '
+                        'exploit skipped.', self.member, other)
+        self._log('exploit_skipped', other, {}, {}, own_fitness=mine,
+                  source_fitness=states[other]['fitness'], reason='no checkpoint published')
+      elif self._restore_other(path, other):
         copied = True
         self.exploits += 1
         self._log('exploit', other, before, self.hyperparameters(), own_fitness=mine,
@@ -248,13 +280,11 @@ class Member:
   def _restore_other(self, path, other):
     """Restores another member's checkpoint; on failure puts every variable
     back as it was, logs it, and returns False."""
-    saved = [v.numpy() for v in self._copied_variables]
     try:
-      self._copy_view.restore(path).expect_partial().assert_existing_objects_matched()
+      checkpoints.restore_all_or_nothing(self._copy_view, path, self._copied_variables,
+                                         partial=True)
       return True
     except checkpoints.RESTORE_ERRORS as e:
-      for variable, value in zip(self._copied_variables, saved):
-        variable.assign(value)
       reason = f'{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ""}'
       logging.warning('pbt member %d: could not restore %s (%s); exploit skipped.',
                       self.member, path, reason)
@@ -270,12 +300,15 @@ class Member:
     if frames is None or frames <= self._learner.frames:
       return None
     try:
+      # All or nothing (checkpoints.Checkpointer): a restore that fails
+      # part-way leaves the learner as its own checkpoint left it.
       self._learner.restore(path)
     except checkpoints.CheckpointError as e:
       logging.warning('pbt member %d: %s Resuming from the learner checkpoint.', self.member, e)
+      self._log('resume_failed', None, {}, {}, checkpoint=path, reason=str(e)[:300])
       return None
     self._next_check = self._learner.frames + self._config.pbt.interval_frames
-    self._frames_seen = self._learner.frames
+    self._next_heartbeat = self._learner.frames
     logging.info('pbt member %d: resumed from its published checkpoint %s (%d frames).',
                  self.member, path, self._learner.frames)
     return path

@@ -7,6 +7,9 @@
                                           exploit (network, optimiser,
                                           hyperparameters): written by the
                                           member, index replaced last
+  <population>/member_<i>/heartbeat.json  the member's frames and step, rewritten
+                                          every pbt.heartbeat_frames frames: its
+                                          modification time says it is alive
   <population>/member_<i>/lineage.jsonl   the member's events, one JSON per line
   <population>/population.json            the current population's size, written
                                           by whoever starts it (pbt_local): members
@@ -29,6 +32,7 @@ import tensorflow as tf
 from impala_tf import run_files
 
 STATE_FILE = 'state.json'
+HEARTBEAT_FILE = 'heartbeat.json'
 LINEAGE_FILE = 'lineage.jsonl'
 CHECKPOINTS = 'checkpoints'
 POPULATION_FILE = 'population.json'
@@ -67,6 +71,21 @@ class Population:
     try:
       return json.loads(run_files.read(path))
     except (tf.errors.NotFoundError, ValueError):
+      return None
+
+  def write_heartbeat(self, member: int, frames: int, step: int):
+    tf.io.gfile.makedirs(self.member_dir(member))
+    run_files.write_atomically(os.path.join(self.member_dir(member), HEARTBEAT_FILE),
+                               json.dumps({'frames': int(frames), 'step': int(step)}))
+
+  def heartbeat_time(self, member: int) -> Optional[float]:
+    """When the member's heartbeat was last written, by the clock of the
+    filesystem that holds the directory (its modification time: a local
+    disk's, the NFS server's, Cloud Storage's), or None if it has none."""
+    try:
+      return tf.io.gfile.stat(os.path.join(self.member_dir(member),
+                                           HEARTBEAT_FILE)).mtime_nsec / 1e9
+    except tf.errors.NotFoundError:
       return None
 
   def latest_checkpoint(self, member: int) -> Optional[str]:

@@ -61,7 +61,7 @@ def should_exploit(own_fitness: Optional[float], other_fitness: Optional[float],
 
 
 def candidates(states: Mapping[int, Optional[Dict]], own: int, population_size: Optional[int],
-               now: float, stale_seconds: float) -> list:
+               heartbeat_ages: Mapping[int, Optional[float]], stale_seconds: float) -> list:
   """Members another member may be compared with.
 
   Args:
@@ -70,9 +70,13 @@ def candidates(states: Mapping[int, Optional[Dict]], own: int, population_size: 
     population_size: members of the current population are 0..size-1;
       states of higher members are from an older, larger population in the
       same directory. None: no limit.
-    now: the current time (seconds since the epoch).
-    stale_seconds: a member whose frame count has not advanced for longer
-      than this (by its own `frames_time`) is dead or stuck.
+    heartbeat_ages: {member: seconds since its last heartbeat, or None if it
+      has none}. Each member's heartbeat is written every
+      `pbt.heartbeat_frames` of its frames; the ages are differences of
+      times stamped by one clock, the shared directory's (see
+      `Member._heartbeat_ages`), not of two machines' clocks.
+    stale_seconds: a member whose heartbeat is older than this has stopped
+      stepping frames: dead or stuck.
 
   Returns:
     Sorted member indices with a measured fitness.
@@ -86,7 +90,8 @@ def candidates(states: Mapping[int, Optional[Dict]], own: int, population_size: 
     fitness = state.get('fitness')
     if fitness is None or not math.isfinite(fitness):
       continue
-    if now - state.get('frames_time', state.get('time', 0.0)) > stale_seconds:
+    age = heartbeat_ages.get(member)
+    if age is None or age > stale_seconds:
       continue
     out.append(member)
   return sorted(out)
@@ -125,15 +130,17 @@ class FitnessWindow:
 
   Per task, returns are divided by the task's reward scale (so a task whose
   rewards were multiplied by 1000 counts in its environment's own units);
-  with `human_normalizers` (Atari), each task's mean is mapped to its
-  human-normalised score (capped at 1 for several games, IMPALA Appendix F). The fitness is the mean over tasks,
+  with `references`, each task's mean is placed between its two reference
+  returns; with `human_normalizers` (Atari), it is mapped to its
+  human-normalised score (capped at 1 for several games, IMPALA Appendix
+  F). The fitness is the mean over tasks,
   defined once every task has an episode and at least `min_episodes` have
   ended in all; before that, the previous window's value stands in, unless
   the weights changed under it (a copy or a restart: `reset(keep=False)`).
   """
 
   def __init__(self, num_tasks: int, min_episodes: int, reward_scales: Sequence[float] = (),
-               human_normalizers=None):
+               human_normalizers=None, references: Sequence = ()):
     """
     Args:
       num_tasks: K.
@@ -141,11 +148,19 @@ class FitnessWindow:
       reward_scales: K factors the tasks' rewards were multiplied by (empty: 1).
       human_normalizers: None, or K functions mapping a mean return to a
         human-normalised score (None where the game has no reference).
+      references: empty, or K (low, high) reference returns in the
+        environment's units: task k's mean m counts as (m − low) / (high −
+        low) (`pbt.task_references`; used instead of `human_normalizers`).
     """
     self._num_tasks = num_tasks
     self._min_episodes = max(1, int(min_episodes))
     self._scales = list(reward_scales) or [1.0] * num_tasks
     self._normalizers = human_normalizers
+    if references:
+      if len(references) != num_tasks:
+        raise ValueError(f'{len(references)} references for {num_tasks} tasks.')
+      self._normalizers = [lambda m, low=low, high=high: (m - low) / (high - low)
+                           for low, high in references]
     self._sums = [0.0] * num_tasks
     self._counts = [0] * num_tasks
     self._previous = None

@@ -16,6 +16,22 @@ def check_member(config):
                      f'{config.architecture!r}: {entry.fixed_entropy_cost}; drop it from '
                      'pbt.hyperparameters.')
   check_searchable(config, entry.searchable)
+  check_fitness_scale(config)
+
+
+def check_fitness_scale(config):
+  """Raises ValueError when the tasks' returns would not be on one scale:
+  references of the wrong count, or several non-Atari tasks without them
+  (the task with the largest returns would decide every comparison)."""
+  references = config.pbt.task_references
+  if references and len(references) != config.num_tasks:
+    raise ValueError(f'pbt.task_references gives {len(references)} (low, high) pair(s) for '
+                     f'{config.num_tasks} task(s); give one per task, in the order of tasks.')
+  if not references and config.num_tasks > 1 and not config.is_atari:
+    raise ValueError(f'a population over {config.num_tasks} tasks needs '
+                     'pbt.task_references, one (low, high) pair of reference returns per '
+                     'task (e.g. random play and a target): without them the task with the '
+                     'largest returns decides every comparison.')
 
 
 def check_searchable(config, searchable):

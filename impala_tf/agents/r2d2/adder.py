@@ -47,6 +47,9 @@ class SequenceAdder(interface.Adder):
     self._before = None
     self._episodes = []
     self._frames_at_block = 0
+    # Each environment's ε, reported with its episodes.
+    epsilon = np.asarray(getattr(actor.acting_distribution, 'epsilon', 0.0), np.float32)
+    self._epsilons = np.broadcast_to(epsilon, (config.envs_per_actor,))
 
   def open(self, client, part):
     actor = self._actor
@@ -103,7 +106,8 @@ class SequenceAdder(interface.Adder):
       if after['last'][i]:
         builder.end_episode()
         self._episodes.append((float(after['episode_return'][i]),
-                               int(after['episode_length'][i]), self._actor.task_id))
+                               int(after['episode_length'][i]), self._actor.task_id,
+                               float(self._epsilons[i])))
     self._before = self._keep(after)
     self._actor.timers['reverb'] += time.perf_counter() - t0
 

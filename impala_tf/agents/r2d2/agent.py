@@ -91,7 +91,9 @@ class R2D2Agent(interface.Agent):
     del env_spec
     config = self.config
     client = reverb.Client(address)
-    reader = progress.ProgressReader(client)
+    reader = progress.ProgressReader(client, exploration.greedy_end_epsilon(
+        config.num_actors * config.envs_per_actor, config.r2d2.epsilon_base,
+        config.r2d2.epsilon_alpha))
     learner.train_step_fn.bind(client, reader)
 
     def dataset_fn(context):

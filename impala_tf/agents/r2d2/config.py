@@ -12,6 +12,10 @@ import math
 from impala_tf import field_checks
 
 _PREFIX = 'r2d2.'
+# `loss_reduction`: each sequence's terms summed over its steps and averaged
+# over the batch (Acme's and seed_rl's R2D2), or averaged over every trained
+# step (about T − n times smaller).
+LOSS_REDUCTIONS = ('sum_over_time', 'mean')
 
 
 @dataclasses.dataclass
@@ -32,9 +36,15 @@ class R2D2Config:
   # A new sequence's priority: the TD errors of the Q values its actor acted
   # with (Ape-X's actors, which R2D2's follow), or a constant 1.0 (False).
   actor_priorities: bool = True
+  # How the loss reduces its per-step terms (LOSS_REDUCTIONS). The paper
+  # does not say; its peers sum over time, and with Adam's ε of 1e-3 the
+  # mean's gradients are small enough for ε to matter (docs/r2d2.md has the
+  # side-by-side runs).
+  loss_reduction: str = 'sum_over_time'
   # β of prioritised replay's importance weights (0: none). The paper's
-  # appendix table gives 0.6 (Acme uses it); the default stays 0 until the
-  # presets move to it (issue 37, item 5; docs/r2d2.md).
+  # appendix table gives 0.6 (Acme uses it), which the Atari presets set
+  # (configs/r2d2_atari.py, r2d2_pong.py); the default stays 0, as in the
+  # small presets, whose runs were measured without it.
   importance_sampling_exponent: float = 0.0
   # Sequences held: 100k × 40 new steps each, the paper's 4M observations.
   replay_capacity: int = 100_000
@@ -64,6 +74,7 @@ class R2D2Config:
     in_range('samples_per_insert', 0.0, math.inf, low_open=True)
     in_range('epsilon_base', 0.0, 1.0)
     in_range('epsilon_alpha', 0.0, math.inf)
+    field_checks.one_of(self, 'loss_reduction', LOSS_REDUCTIONS, error, prefix=_PREFIX)
     if not isinstance(self.actor_priorities, bool):
       raise error(f'r2d2.actor_priorities must be true or false, got '
                   f'{self.actor_priorities!r}.')

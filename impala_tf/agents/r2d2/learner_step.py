@@ -35,6 +35,13 @@ _SUMS = ('loss', 'q_max', 'steps', 'td_abs', 'trained', 'priority', 'importance_
          'sequences', 'weights_version')
 STAT_NAMES = ('loss', 'q_mean', 'td_abs_mean', 'priority_mean', 'importance_weight_mean',
               'trained_steps', 'skipped', 'grad_norm', 'learning_rate', 'weights_version')
+# Then one per trainable variable: its gradient's RMS over the optimizer's ε.
+GRAD_RMS_PREFIX = 'grad_rms_over_epsilon/'
+
+
+def variable_tag(variable) -> str:
+  """A variable's name as a TensorBoard tag ('dense/kernel:0' -> 'dense/kernel')."""
+  return variable.name.split(':')[0]
 
 
 def _time_major(x):
@@ -74,7 +81,8 @@ class R2D2Step(interface.LearnerStep):
     self.env_frames = counter('env_frames')          # frames actors stepped
     self.learner_steps = counter('learner_steps')    # batches trained on
     self.skipped_updates = counter('skipped_updates')
-    self.stat_names = STAT_NAMES
+    self.stat_names = STAT_NAMES + tuple(GRAD_RMS_PREFIX + variable_tag(v)
+                                         for v in self.network.trainable_variables)
     self.checkpointables = dict(
         network=self.network, target_network=self.target_network,
         target_updates=self.target.updates, optimizer=self.optimizer,
@@ -126,7 +134,7 @@ class R2D2Step(interface.LearnerStep):
       out, q = learning.sequence_loss(
           self.network, self.target_network, batch, config.r2d2.burn_in, config.r2d2.n_step,
           config.r2d2.value_rescaling_epsilon, config.r2d2.priority_eta, weights, with_q=True,
-          cross_replica_sum=total)
+          cross_replica_sum=total, reduction=config.r2d2.loss_reduction)
     grads = total(tape.gradient(out.loss, self.network.trainable_variables))
     grads, grad_norm = tf.clip_by_global_norm(grads, self.hyperparameters.grad_clip_norm)
     trained_mask = learning.trained_mask(batch, config.r2d2.burn_in, config.r2d2.n_step)
@@ -148,7 +156,7 @@ class R2D2Step(interface.LearnerStep):
   def train_on_batch(self, iterator):
     """One update on the next (distributed) batch of sequences.
 
-    Returns (stats float32 [len(STAT_NAMES)], the batch's keys uint64 [B] and
+    Returns (stats float32 [len(self.stat_names)], the batch's keys uint64 [B] and
     new priorities float32 [B], the replicas' in order).
     """
     config = self._config
@@ -164,6 +172,7 @@ class R2D2Step(interface.LearnerStep):
     gathered = lambda x: tf.concat(strategy.experimental_local_results(x), 0)
     s = dict(zip(_SUMS, tf.unstack(local(sums))))
     grad_norm = local(grad_norm)
+    grad_rms = self._grad_rms_over_epsilon([local(g) for g in grads])
     finite = tf.math.is_finite(s['loss']) & tf.math.is_finite(grad_norm)
     num_vars = len(self.network.trainable_variables)
     tf.cond(finite, lambda: tf.stack(self.optimizer.apply(grads)),
@@ -188,7 +197,20 @@ class R2D2Step(interface.LearnerStep):
         learning_rate,
         s['weights_version'] / s['sequences'],
     ])
-    return stats, gathered(sample.info.key), gathered(priorities)
+    return (tf.concat([stats, grad_rms], 0), gathered(sample.info.key),
+            gathered(priorities))
+
+  def _grad_rms_over_epsilon(self, grads):
+    """float32 [variables]: each applied (clipped) gradient's RMS over the
+    optimizer's ε, the scale it is compared with: Adam divides by √v̂ + ε, so
+    where the RMS is not well above ε (a ratio near 1 or below), ε damps
+    the step and Adam is no longer invariant to the loss's scale. RMSProp
+    with ε inside the root compares ε with g², so there the ratio is
+    RMS / √ε."""
+    epsilon = tf.cast(self.optimizer.epsilon, tf.float32)
+    if getattr(self.optimizer, 'epsilon_inside_sqrt', False):
+      epsilon = tf.sqrt(epsilon)
+    return tf.stack([tf.sqrt(tf.reduce_mean(tf.square(g))) for g in grads]) / epsilon
 
   def __call__(self, iterator):
     stats, keys, priorities = self._update(iterator)
@@ -211,7 +233,14 @@ class R2D2Step(interface.LearnerStep):
 
   def metrics(self, stats, step_before):
     s = dict(zip(self.stat_names, np.asarray(stats).tolist()))
+    grad_rms = {name: value for name, value in s.items() if name.startswith(GRAD_RMS_PREFIX)}
+    ratios = np.array(list(grad_rms.values()))
     return {
+        # Each variable's gradient RMS against the optimizer's ε, and the
+        # smallest and median over the variables (docs/r2d2.md, loss scale).
+        **{f'optimizer/{name}': value for name, value in grad_rms.items()},
+        'optimizer/grad_rms_over_epsilon_min': float(ratios.min()),
+        'optimizer/grad_rms_over_epsilon_median': float(np.median(ratios)),
         'loss/total': s['loss'],
         'q/mean_max': s['q_mean'],
         'q/td_abs_mean': s['td_abs_mean'],
@@ -228,4 +257,12 @@ class R2D2Step(interface.LearnerStep):
         # replay's staleness. The sequence's earlier steps acted with the
         # same or older weights.
         'policy/lag': step_before - s['weights_version'],
+        **self._greedy_end_metrics(),
     }
+
+  def _greedy_end_metrics(self):
+    """The mean return of the last episodes of the ε ladder's greedy end
+    (progress.ProgressReader), once there are any: what the policy scores
+    with the ladder's smallest ε, beside `episode_return`'s all-ε mean."""
+    returns = self._progress.greedy_end_returns
+    return {'episode_return_greedy_end': float(np.mean(returns))} if returns else {}

@@ -40,16 +40,17 @@ def q_values(network, batch: SequenceBatch, burn_in: int):
 
 def sequence_loss(online, target, batch: SequenceBatch, burn_in: int, n: int,
                   epsilon: float, eta: float, importance_weights=None, with_q=False,
-                  cross_replica_sum=None):
+                  cross_replica_sum=None, reduction: str = 'sum_over_time'):
   """The R2D2 loss of a batch (see `losses.r2d2_loss`, with its
-  `cross_replica_sum`), after burn-in; with `with_q`, (that loss, the online
-  Q [T − burn_in, B, A])."""
+  `cross_replica_sum` and `reduction`), after burn-in; with `with_q`, (that
+  loss, the online Q [T − burn_in, B, A])."""
   q_online = q_values(online, batch, burn_in)
   q_target = tf.stop_gradient(q_values(target, batch, burn_in))
   out = losses.r2d2_loss(
       q_online, q_target, batch.action[burn_in:], batch.reward[burn_in:],
       batch.discount[burn_in:], batch.mask[burn_in:], n=n, epsilon=epsilon, eta=eta,
-      importance_weights=importance_weights, cross_replica_sum=cross_replica_sum)
+      importance_weights=importance_weights, cross_replica_sum=cross_replica_sum,
+      reduction=reduction)
   return (out, q_online) if with_q else out
 
 

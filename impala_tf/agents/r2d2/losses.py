@@ -25,6 +25,8 @@ import collections
 
 import tensorflow as tf
 
+from impala_tf.agents.r2d2 import config as r2d2_config
+
 
 def value_rescale(x, epsilon: float = 1e-3):
   """h(x) = sign(x)(√(|x| + 1) − 1) + εx."""
@@ -117,9 +119,13 @@ def sequence_priorities(td_errors, mask, eta: float = 0.9):
   return eta * tf.reduce_max(magnitude, axis=0) + (1.0 - eta) * mean
 
 
+# How the loss reduces its per-step terms (`r2d2.loss_reduction`).
+REDUCTIONS = r2d2_config.LOSS_REDUCTIONS
+
+
 def r2d2_loss(q_online, q_target, actions, rewards, discounts, mask, n: int = 5,
               epsilon: float = 1e-3, eta: float = 0.9, importance_weights=None,
-              cross_replica_sum=None):
+              cross_replica_sum=None, reduction: str = 'sum_over_time'):
   """The R2D2 loss of one batch of sequences (after burn-in).
 
   Args:
@@ -134,20 +140,31 @@ def r2d2_loss(q_online, q_target, actions, rewards, discounts, mask, n: int = 5,
       of 0.6; `r2d2.importance_sampling_exponent`, default 0, see docs/r2d2.md).
     cross_replica_sum: fn summing a tensor over replicas (None: one
       replica). The loss is then this replica's share of the global batch's
-      mean: its sum over the global count of trained steps, so the replicas'
-      gradients add up to the gradient of the global loss.
+      loss: its sum over the global count (of sequences, or of trained
+      steps), so the replicas' gradients add up to the gradient of the
+      global loss.
+    reduction: 'sum_over_time': Σ_{t, b} w_b · ½ δ² · m / B, each
+      sequence's terms summed over its steps and averaged over the batch
+      (Acme's and seed_rl's R2D2); 'mean': Σ_{t, b} w_b · ½ δ² · m / Σ m,
+      the mean over the trained steps, whose gradient is about T − n times
+      smaller (which matters with Adam's ε of 1e-3; docs/r2d2.md).
   Returns:
-    LossOutput: loss = Σ_{t, b} w_b · ½ δ² · m / Σ m, m = `trained_mask`
-    (the mean over the trained steps), the TD errors δ_t = y_t − Q_online(s_t, a_t) in the
-    rescaled space, and each sequence's priority.
+    LossOutput: the loss, the TD errors δ_t = y_t − Q_online(s_t, a_t) in the
+    rescaled space (m = `trained_mask` says where they count), and each
+    sequence's priority.
   """
+  if reduction not in REDUCTIONS:
+    raise ValueError(f'reduction must be one of {REDUCTIONS}, got {reduction!r}.')
   _check(q_online, q_target, actions, rewards, discounts, mask, n)
   targets = n_step_double_q_targets(q_online, q_target, rewards, discounts, n, epsilon)
   q_taken = tf.gather(q_online, actions, axis=-1, batch_dims=2)
   td_errors = targets - q_taken
   trained = trained_mask(mask, discounts, n)
   weights = trained if importance_weights is None else trained * importance_weights[None]
-  count = tf.reduce_sum(trained)
+  if reduction == 'mean':
+    count = tf.reduce_sum(trained)
+  else:
+    count = tf.cast(tf.shape(trained)[1], trained.dtype)
   if cross_replica_sum is not None:
     count = cross_replica_sum(count)
   loss = tf.math.divide_no_nan(tf.reduce_sum(0.5 * tf.square(td_errors) * weights), count)

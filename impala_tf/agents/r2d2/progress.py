@@ -3,13 +3,17 @@
 IMPALA's learner counts frames and finished episodes in the unrolls it
 consumes, each exactly once. R2D2's learner samples sequences from replay,
 some many times and some never, so the actors report progress separately: a
-Reverb queue of small items, one per finished episode (its return, length
-and task) or, for a block of steps in which none finished, one with
+Reverb queue of small items, one per finished episode (its return, length,
+task and the ε its environment explored with) or, for a block of steps in which none finished, one with
 `done` false; each carries the frames stepped since the actor's previous
 item. The learner drains the queue at each readiness check, while replay
 fills and before every step, so the frame budget counts every frame
-stepped, once.
+stepped, once. Episodes of the ladder's greedy end
+(`exploration.greedy_end_epsilon`) are also kept apart: their mean return is
+what the policy scores with little exploration, beside the all-ε mean.
 """
+
+import collections
 
 import numpy as np
 import reverb
@@ -26,7 +30,11 @@ SIGNATURE = {
     'return': tf.TensorSpec([], tf.float32),
     'length': tf.TensorSpec([], tf.int32),
     'task': tf.TensorSpec([], tf.int32),
+    'epsilon': tf.TensorSpec([], tf.float32),
 }
+# Episodes of the greedy end whose mean is reported, as the learner's
+# all-ε mean is over its last 100.
+GREEDY_END_EPISODES = 100
 
 
 def table() -> reverb.Table:
@@ -34,23 +42,28 @@ def table() -> reverb.Table:
 
 
 def items(frames: int, episodes):
-  """The items of one block of steps: `episodes` = [(return, length, task)]
-  finished in it; the block's `frames` ride on the first item."""
-  rows = [(True, r, l, k) for r, l, k in episodes] or [(False, 0.0, 0, 0)]
+  """The items of one block of steps: `episodes` = [(return, length, task,
+  ε)] finished in it; the block's `frames` ride on the first item."""
+  rows = [(True, *episode) for episode in episodes] or [(False, 0.0, 0, 0, 1.0)]
   return [{'frames': np.int64(frames if i == 0 else 0), 'done': np.bool_(done),
-           'return': np.float32(ret), 'length': np.int32(length), 'task': np.int32(task)}
-          for i, (done, ret, length, task) in enumerate(rows)]
+           'return': np.float32(ret), 'length': np.int32(length), 'task': np.int32(task),
+           'epsilon': np.float32(epsilon)}
+          for i, (done, ret, length, task, epsilon) in enumerate(rows)]
 
 
 class ProgressReader:
   """The learner's side: drains the queue, keeps what a step has not yet
   reported."""
 
-  def __init__(self, client: reverb.Client):
+  def __init__(self, client: reverb.Client, greedy_epsilon: float = None):
+    """`greedy_epsilon`: episodes explored with at most this ε are the
+    greedy end's (`exploration.greedy_end_epsilon`); None keeps none."""
     self._client = client
     self._frames = 0
     self._episodes = []   # (return, length, task)
     self.samples_per_insert = 0.0   # replay's measured ratio, over the run so far
+    self._greedy_epsilon = greedy_epsilon
+    self.greedy_end_returns = collections.deque(maxlen=GREEDY_END_EPISODES)
 
   def drain(self, server_info, replay_table=None):
     """Takes the queue's items; `server_info` is a `Client.server_info()`
@@ -70,6 +83,8 @@ class ProgressReader:
       if bool(data['done']):
         self._episodes.append((float(data['return']), int(data['length']),
                                int(data['task'])))
+        if self._greedy_epsilon is not None and data['epsilon'] <= self._greedy_epsilon:
+          self.greedy_end_returns.append(float(data['return']))
 
   def take(self):
     """(frames, episodes float32 [4, N]: done, return, length, task) since the
