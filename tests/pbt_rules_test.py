@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from impala_tf.agents import interface
+from impala_tf.pbt import config as pbt_config
 from impala_tf.pbt import rules
 
 
@@ -37,6 +38,26 @@ class RulesTest(tf.test.TestCase):
     self.assertFalse(rules.should_exploit(None, 400.0, 25.0))
     self.assertFalse(rules.should_exploit(1.0, None, 0.05))
     self.assertFalse(rules.should_exploit(1.0, float('nan'), 0.05))
+
+  def test_win_probability_rule(self):
+    # Elo: 400 points apart, the stronger wins 10 times in 11.
+    self.assertAllClose(10 / 11, rules.win_probability(1000.0, 1400.0))
+    self.assertAllClose(0.5, rules.win_probability(1200.0, 1200.0))
+    # FTW's threshold 0.7 is crossed at a gap of 400·log10(7/3) = 147.2.
+    self.assertTrue(rules.should_exploit_by_win_probability(1000.0, 1148.0, 0.7))
+    self.assertFalse(rules.should_exploit_by_win_probability(1000.0, 1146.0, 0.7))
+    self.assertFalse(rules.should_exploit_by_win_probability(None, 1500.0, 0.7))
+    self.assertFalse(rules.should_exploit_by_win_probability(1000.0, float('inf'), 0.7))
+
+  def test_the_exploit_rule_is_chosen_by_the_config(self):
+    # The config's names and the rules' agree, and each name picks its rule.
+    self.assertEqual(set(pbt_config.EXPLOIT_RULES), set(rules.EXPLOIT_RULES))
+    margin = pbt_config.PBTConfig(exploit_margin=25.0)
+    elo = pbt_config.PBTConfig(exploit_rule='win_probability', exploit_win_probability=0.7)
+    # 100 -> 130: past the margin of 25, but a 52 % chance of winning.
+    self.assertTrue(rules.exploit_rule(margin)(100.0, 130.0))
+    self.assertFalse(rules.exploit_rule(elo)(100.0, 130.0))
+    self.assertTrue(rules.exploit_rule(elo)(1000.0, 1200.0))
 
   def test_candidates_are_live_measured_members_of_this_population(self):
     state = lambda fitness: dict(fitness=fitness)

@@ -68,6 +68,10 @@ class ExplorationTest(absltest.TestCase):
     self.assertEqual(rows[1].tolist(), [0.0, 50.0, 230.0, 240.0, 310.0])
     # Without a threshold none is kept apart.
     self.assertEmpty(progress.ProgressReader(client).greedy_end_returns)
+    # A quarter of the environments: its last 25 episodes, the stretch of
+    # training the all-ε mean's last 100 cover.
+    self.assertEqual(25, progress.ProgressReader(client, threshold, 0.25)
+                     .greedy_end_returns.maxlen)
     server.stop()
 
   def test_each_environment_explores_with_its_own_epsilon(self):

@@ -14,6 +14,12 @@ from typing import Dict, Tuple
 from impala_tf import field_checks
 
 _PREFIX = 'pbt.'
+# How a member decides to copy another (`pbt.rules.EXPLOIT_RULES`):
+# 'fitness_margin', the IMPALA paper's (the other's fitness higher by more
+# than exploit_margin), or 'win_probability', FTW's (fitnesses are Elo
+# ratings; copy when the other's predicted chance of winning exceeds
+# exploit_win_probability).
+EXPLOIT_RULES = ('fitness_margin', 'win_probability')
 # The slowest member (frames/s) that must still look alive: a learner this
 # slow is rare, and heartbeat_frames / stale_seconds above it is refused.
 SLOWEST_LIVE_FRAMES_PER_SECOND = 50
@@ -57,6 +63,9 @@ class PBTConfig:
   # absolute amount in fitness units: the paper's 5 % of the capped
   # human-normalised score is 0.05; for raw returns, set it in return units.
   exploit_margin: float = 0.05
+  # The exploit rule (EXPLOIT_RULES) and FTW's threshold for its own.
+  exploit_rule: str = 'fitness_margin'
+  exploit_win_probability: float = 0.7
   # Explore, at every decision: each hyperparameter × factor or ÷ factor
   # with this probability.
   perturb_factor: float = 1.2
@@ -119,6 +128,9 @@ class PBTConfig:
       raise error(f'pbt.min_episodes ({self.min_episodes}) must not exceed '
                   f'pbt.ready_episodes ({self.ready_episodes}): a ready member must have '
                   'a fitness to compare.')
+    field_checks.one_of(self, 'exploit_rule', EXPLOIT_RULES, error, prefix=_PREFIX)
+    field_checks.in_range(self, 'exploit_win_probability', 0.5, 1.0, low_open=False,
+                          error=error, prefix=_PREFIX)
     for name, low, high in (('exploit_margin', 0.0, math.inf),
                             ('perturb_factor', 1.0, math.inf),
                             ('perturb_probability', 0.0, 1.0)):

@@ -251,8 +251,8 @@ class Member:
     rng = self.decision_rng()
     other = rules.pick_other(rng, self.member, others)
     copied = False
-    if other is not None and rules.should_exploit(mine, states[other]['fitness'],
-                                                  self._config.pbt.exploit_margin):
+    if other is not None and rules.exploit_rule(self._config.pbt)(mine,
+                                                                  states[other]['fitness']):
       path = states[other].get('checkpoint')
       before = self.hyperparameters()
       if path is None:

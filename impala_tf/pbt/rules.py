@@ -60,6 +60,40 @@ def should_exploit(own_fitness: Optional[float], other_fitness: Optional[float],
   return other_fitness - own_fitness > margin
 
 
+def win_probability(own_rating: float, other_rating: float) -> float:
+  """Elo's predicted probability that the player rated `other_rating` beats
+  the one rated `own_rating`: 1 / (1 + 10^((own − other) / 400))."""
+  return 1.0 / (1.0 + 10.0 ** ((own_rating - other_rating) / 400.0))
+
+
+def should_exploit_by_win_probability(own_fitness: Optional[float],
+                                      other_fitness: Optional[float],
+                                      threshold: float) -> bool:
+  """FTW's rule (Jaderberg et al. 2019): the fitnesses are Elo ratings, and
+  a member copies another whose predicted probability of beating it exceeds
+  `threshold` (0.7 in FTW). A missing or non-finite rating never copies."""
+  if own_fitness is None or other_fitness is None:
+    return False
+  if not (math.isfinite(own_fitness) and math.isfinite(other_fitness)):
+    return False
+  return win_probability(own_fitness, other_fitness) > threshold
+
+
+# `pbt.exploit_rule`: name -> fn(own fitness, other's fitness, pbt config)
+# -> whether to copy the other. The names are `pbt.config.EXPLOIT_RULES`.
+EXPLOIT_RULES = {
+    'fitness_margin': lambda own, other, pbt: should_exploit(own, other, pbt.exploit_margin),
+    'win_probability': lambda own, other, pbt: should_exploit_by_win_probability(
+        own, other, pbt.exploit_win_probability),
+}
+
+
+def exploit_rule(pbt_config):
+  """fn(own fitness, other's fitness) -> bool: the population's exploit rule."""
+  rule = EXPLOIT_RULES[pbt_config.exploit_rule]
+  return lambda own, other: rule(own, other, pbt_config)
+
+
 def candidates(states: Mapping[int, Optional[Dict]], own: int, population_size: Optional[int],
                heartbeat_ages: Mapping[int, Optional[float]], stale_seconds: float) -> list:
   """Members another member may be compared with.

@@ -91,9 +91,11 @@ class R2D2Agent(interface.Agent):
     del env_spec
     config = self.config
     client = reverb.Client(address)
-    reader = progress.ProgressReader(client, exploration.greedy_end_epsilon(
-        config.num_actors * config.envs_per_actor, config.r2d2.epsilon_base,
-        config.r2d2.epsilon_alpha))
+    num_envs = config.num_actors * config.envs_per_actor
+    reader = progress.ProgressReader(
+        client, exploration.greedy_end_epsilon(num_envs, config.r2d2.epsilon_base,
+                                               config.r2d2.epsilon_alpha),
+        greedy_share=exploration.greedy_end_size(num_envs) / num_envs)
     learner.train_step_fn.bind(client, reader)
 
     def dataset_fn(context):

@@ -23,6 +23,12 @@ def actor_epsilon(index: int, num_actors: int, base: float = 0.4, alpha: float =
   return float(base ** (1.0 + alpha * index / (num_actors - 1)))
 
 
+def greedy_end_size(num_envs: int) -> int:
+  """How many of the run's environments form the ladder's greedy end: a
+  quarter, at least one."""
+  return max(1, num_envs // 4)
+
+
 def greedy_end_epsilon(num_envs: int, base: float = 0.4, alpha: float = 7.0) -> float:
   """The largest ε of the ladder's greedy end: the quarter of the run's
   `num_envs` environments with the smallest ε (at least one), whose episodes
@@ -30,7 +36,7 @@ def greedy_end_epsilon(num_envs: int, base: float = 0.4, alpha: float = 7.0) -> 
   rungs 24-31, ε ≤ 0.0028 (the paper's 256: rungs 192-255, ε ≤ 0.0033).
   float32, as the environments' ε are, so `ε <= greedy_end_epsilon` picks
   them exactly."""
-  first = num_envs - max(1, num_envs // 4)
+  first = num_envs - greedy_end_size(num_envs)
   return float(np.float32(actor_epsilon(first, num_envs, base, alpha)))
 
 

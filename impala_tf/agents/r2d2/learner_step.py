@@ -262,7 +262,8 @@ class R2D2Step(interface.LearnerStep):
 
   def _greedy_end_metrics(self):
     """The mean return of the last episodes of the ε ladder's greedy end
-    (progress.ProgressReader), once there are any: what the policy scores
+    (progress.ProgressReader: over about the stretch of training the
+    all-ε mean covers), once there are any: what the policy scores
     with the ladder's smallest ε, beside `episode_return`'s all-ε mean."""
     returns = self._progress.greedy_end_returns
     return {'episode_return_greedy_end': float(np.mean(returns))} if returns else {}

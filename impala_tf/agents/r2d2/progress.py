@@ -32,9 +32,8 @@ SIGNATURE = {
     'task': tf.TensorSpec([], tf.int32),
     'epsilon': tf.TensorSpec([], tf.float32),
 }
-# Episodes of the greedy end whose mean is reported, as the learner's
-# all-ε mean is over its last 100.
-GREEDY_END_EPISODES = 100
+# Episodes the learner's all-ε mean is over (its last 100).
+ALL_EPISODES = 100
 
 
 def table() -> reverb.Table:
@@ -55,15 +54,22 @@ class ProgressReader:
   """The learner's side: drains the queue, keeps what a step has not yet
   reported."""
 
-  def __init__(self, client: reverb.Client, greedy_epsilon: float = None):
+  def __init__(self, client: reverb.Client, greedy_epsilon: float = None,
+               greedy_share: float = 1.0):
     """`greedy_epsilon`: episodes explored with at most this ε are the
-    greedy end's (`exploration.greedy_end_epsilon`); None keeps none."""
+    greedy end's (`exploration.greedy_end_epsilon`); None keeps none.
+    `greedy_share`: the greedy end's share of the environments. Its mean is
+    over its last `greedy_share` × 100 episodes (at least one), so that it
+    spans about the same stretch of training as the all-ε mean over 100
+    (a quarter of the environments finish about a quarter of the
+    episodes)."""
     self._client = client
     self._frames = 0
     self._episodes = []   # (return, length, task)
     self.samples_per_insert = 0.0   # replay's measured ratio, over the run so far
     self._greedy_epsilon = greedy_epsilon
-    self.greedy_end_returns = collections.deque(maxlen=GREEDY_END_EPISODES)
+    self.greedy_end_returns = collections.deque(
+        maxlen=max(1, round(ALL_EPISODES * greedy_share)))
 
   def drain(self, server_info, replay_table=None):
     """Takes the queue's items; `server_info` is a `Client.server_info()`
