@@ -225,6 +225,26 @@ def _script_data(path: str) -> List[str]:
   return data
 
 
+def _scripts_run(path: str) -> List[str]:
+  """The binaries `path` runs by path, and those they run, and so on."""
+  found, todo = [], list(_script_data(path))
+  while todo:
+    script = todo.pop(0)
+    if script not in found and script != path:
+      found.append(script)
+      todo.extend(_script_data(script))
+  return sorted(found)
+
+
+def _deps_with_scripts(path: str, modules) -> List[str]:
+  """`path`'s own dependencies and those of every binary it runs: a
+  binary started from a test's runfiles imports its modules from there."""
+  deps = set(_script_deps(path, modules))
+  for script in _scripts_run(path):
+    deps.update(_script_deps(script, modules))
+  return sorted(deps)
+
+
 def _data(files) -> str:
   presets = 'glob(["configs/*.py"])'
   return f'{_label_list(files)} + {presets}' if files else presets
@@ -289,8 +309,8 @@ def generate() -> str:
       # A script named like a library module gets '_main' (learner_main).
       target = f'{stem}_main' if stem in libraries else stem
       fields = [('srcs', _label_list([path])), ('main', f'"{path}"')]
-      fields.append(('data', _data(_script_data(path))))
-      fields.append(('deps', _label_list(_script_deps(path, modules))))
+      fields.append(('data', _data(_scripts_run(path))))
+      fields.append(('deps', _label_list(_deps_with_scripts(path, modules))))
       out.append(_rule('py_binary', target, fields))
 
   for name in sorted(os.listdir(os.path.join(ROOT, 'tests'))):
@@ -301,7 +321,7 @@ def generate() -> str:
     size = 'medium' if tags == ['fast'] else 'large'
     if name[:-3] in _PYTEST_ONLY:
       tags = tags + ['pytest-only']
-    data = _data(_script_data(path))
+    data = _data(_scripts_run(path))
     with open(os.path.join(ROOT, path)) as f:
       text = f.read()
     for needle, files in _TEST_DATA.items():
@@ -310,7 +330,7 @@ def generate() -> str:
     fields = [('size', f'"{size}"'), ('srcs', _label_list([path])),
               ('data', data),
               ('tags', _label_list(tags)),
-              ('deps', _label_list(_script_deps(path, modules)))]
+              ('deps', _label_list(_deps_with_scripts(path, modules)))]
     out.append(_rule('py_test', name[:-3], fields))
   return '\n\n'.join(out) + '\n'
 

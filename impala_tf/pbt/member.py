@@ -22,8 +22,9 @@ the member's lineage log.
 No process coordinates the population. A member that restarts resumes from
 the newer of its learner checkpoint and its own published one (published
 more often), rejoins with an empty fitness window, and carries on; the
-others read whatever it last published, and stop considering it if its
-frames stop advancing.
+others read whatever it last published, and stop considering it once its
+heartbeat (rewritten every `pbt.heartbeat_frames` of its frames) is older
+than `pbt.stale_seconds` by the shared directory's clock.
 """
 
 import dataclasses
