@@ -222,7 +222,7 @@ class Learner:
                         'far).', skipped,
                         step_before + k, self._skipped)
       for replica_episodes in local(batch_episodes):
-        done, ret, length, task = replica_episodes.numpy()
+        done, ret, length, task, start_version = replica_episodes.numpy()
         done = done > 0
         self._episode_returns.extend(ret[done].tolist())
         self._episode_lengths.extend(length[done].astype(int).tolist())
@@ -231,7 +231,8 @@ class Learner:
             self._task_returns[k].append(r)
         self._episodes += int(done.sum())
         if self._pbt is not None:
-          self._pbt.add_episodes(ret[done].tolist(), task[done].astype(int).tolist())
+          self._pbt.add_episodes(ret[done].tolist(), task[done].astype(int).tolist(),
+                                 start_version[done].astype(int).tolist())
         if self.bsuite_log is not None:
           self.bsuite_log.add_episodes(ret[done].tolist(), length[done].astype(int).tolist())
     k = len(episodes)

@@ -99,6 +99,7 @@ class Stepper:
     self._prev_action = np.zeros(action_shape, action_dtype)
     self._episode_return = np.zeros(e, np.float32)
     self._episode_length = np.zeros(e, np.int32)
+    self._episode_version = np.full(e, self.weights_version, np.int64)
     self._core_state = self.policy.initial_state()
     self._task_column = np.full(e, self.task_id, np.int32)
     self._counter = 0
@@ -114,6 +115,7 @@ class Stepper:
         'episode_return': self._episode_return,
         'episode_length': self._episode_length,
         'task': self._task_column,
+        'episode_version': self._episode_version,
     }
     if self._config.use_lstm:
       part['core_state'] = self._core_state
@@ -123,6 +125,9 @@ class Stepper:
     """Acts on the current observation, records the action part (`record`
     takes its dict), steps the environments."""
     t0 = time.perf_counter()
+    # The weights that take an episode's first action date the episode.
+    self._episode_version = np.where(self._first, self.weights_version,
+                                     self._episode_version).astype(np.int64)
     inputs = networks.NetworkInput(self._obs, self._first, self._prev_action, self._reward)
     action, params, self._core_state = self.policy.step(inputs, self._core_state,
                                                         self._counter)

@@ -181,17 +181,15 @@ class TrainStep(interface.LearnerStep):
     return grads, sums, tf.stack([grad_norm] + group_norms), moments
 
   def _replica_batch_info(self, batch):
-    """Episodes [4, T, B] (done, return, length, task) of this replica; the global batch's weights version
-    sum and trajectory count; its observation moments (for normalisation).
+    """Episodes [5, T, B] (trajectories.EPISODE_ROWS) of this replica; the
+    global batch's weights version sum and trajectory count; its observation moments (for normalisation).
     Only the fresh trajectories (the first ones) count: replayed ones were
     counted when they were fresh."""
     ctx = tf.distribute.get_replica_context()
     fresh = self._fresh_per_replica
     batch = tf.nest.map_structure(lambda x: x[:, :fresh], {
         k: v for k, v in batch.items() if k != 'core_state'})
-    done, ep_return, ep_length, task = trajectories.finished_episodes(batch)
-    episodes = tf.stack([tf.cast(done, tf.float32), ep_return, tf.cast(ep_length, tf.float32),
-                         tf.cast(task, tf.float32)])
+    episodes = trajectories.finished_episodes(batch)
     version = tf.cast(tf.reduce_sum(batch['weights_version'][0]), tf.float32)
     count = tf.cast(tf.shape(batch['weights_version'])[1], tf.float32)
     info = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.stack([version, count]))
@@ -326,8 +324,8 @@ class TrainStep(interface.LearnerStep):
 
     Returns:
       (stats float32 [steps_per_call, len(stat_names)],
-       [per batch: per-replica episodes float32 [4, T, B]: done, return,
-        length, task]).
+       [per batch: per-replica episodes float32 [5, T, B]:
+        trajectories.EPISODE_ROWS]).
     """
     stats, episodes = [], []
     for _ in range(self._config.steps_per_call):

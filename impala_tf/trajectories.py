@@ -16,6 +16,11 @@ first what it knows before acting (the observation part), then its decision
   episode_return  f32 [E]     return of the current episode up to x_t
   episode_length  i32 [E]     agent steps of the current episode up to x_t
   task            i32 [E]     the task the environment runs (multi-task)
+  episode_version i64 [E]     weights version that took the current episode's
+                              first action (read where `last`: at a first
+                              step, before that action, it is the previous
+                              episode's); PBT counts an episode only if its
+                              whole play came after a decision
   core_state      (h, c)      LSTM state before x_t (LSTM networks only)
   --- action part ---
   action          [E, *ACT]   a_t ~ μ(·|x_t)
@@ -68,6 +73,7 @@ def step_spec(env_spec, distribution, num_envs: int, lstm_units: int = 0,
       'episode_length': tf.TensorSpec([e], tf.int32),
       'task': tf.TensorSpec([e], tf.int32),
       'weights_version': tf.TensorSpec([e], tf.int64),
+      'episode_version': tf.TensorSpec([e], tf.int64),
   }
   if core_state is not None:
     spec['core_state'] = core_state
@@ -153,9 +159,22 @@ def loss_inputs(batch, discount: float) -> LossInputs:
       mask=1.0 - tf.cast(batch['last'][:-1], tf.float32))
 
 
+# The rows of the episodes a learner step reports ([len, T, B] float32, or
+# [len, N] from R2D2's progress queue): an episode ends where `done` is 1.
+# Versions are exact in float32 up to 2**24 learner steps.
+EPISODE_ROWS = ('done', 'return', 'length', 'task', 'start_version')
+
+
+EPISODE_COLUMNS = ('last', 'episode_return', 'episode_length', 'task', 'episode_version')
+
+
+def episode_rows(columns):
+  """float32 [len(EPISODE_ROWS), ...]: `EPISODE_COLUMNS` of some steps, each
+  step where `last` holds ending an episode."""
+  return tf.stack([tf.cast(columns[name], tf.float32) for name in EPISODE_COLUMNS])
+
+
 def finished_episodes(batch):
-  """(done [T, B] bool, return [T, B], length [T, B], task [T, B]) of
-  episodes ending in steps 1..T of each item: step 0 repeats the previous
-  item's last step."""
-  return (batch['last'][1:], batch['episode_return'][1:], batch['episode_length'][1:],
-          batch['task'][1:])
+  """float32 [len(EPISODE_ROWS), T, B]: the episodes ending in steps 1..T of
+  each item (step 0 repeats the previous item's last step)."""
+  return episode_rows({name: batch[name][1:] for name in EPISODE_COLUMNS})

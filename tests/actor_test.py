@@ -10,6 +10,7 @@ from impala_tf import actor as actor_lib
 from impala_tf import config as config_lib
 from impala_tf import environments
 from impala_tf import networks
+from impala_tf import stepping
 from impala_tf import trajectories
 from impala_tf import trajectory_queue
 from impala_tf import weights as weights_lib
@@ -95,6 +96,43 @@ class ActorTest(tf.test.TestCase):
     out, _ = net.unroll(networks.NetworkInput(item['observation'], item['first'],
                                               item['prev_action'], item['reward']), ())
     self.assertAllClose(out.policy_params[:-1], item['policy_params'], atol=1e-5)
+
+  def test_an_episode_is_dated_by_the_weights_of_its_first_action(self):
+    # 4-step episodes, weights changing every 3 steps (versions 10, 11, ...):
+    # where an episode ends, `episode_version` is the version that took its
+    # first action, not the one acting when it ended (PBT's fitness window
+    # counts an episode only if the weights it measures started it).
+    config = config_lib.ImpalaConfig(
+        env_id='CartPole-v1', torso='mlp', action_repeat=1, unroll_length=3,
+        envs_per_actor=2, batch_size=2, max_episode_steps=4)
+    stepper = stepping.Stepper(
+        config, 0, 0, lambda spec: networks.make_acting_network(config, spec))
+    try:
+      stepper.reset_envs()
+      part = stepping.copy_part(stepper.observation_part())
+      unrolls = []
+      for version in range(10, 16):
+        stepper.weights_version = version
+        unroll, part = stepper.collect_unroll(part)
+        unrolls.append(unroll)
+    finally:
+      stepper.close()
+    cols = {k: np.concatenate([unrolls[0][k]] + [u[k][1:] for u in unrolls[1:]])
+            for k in ('last', 'first', 'episode_version', 'episode_length')}
+    acted = np.concatenate([u['weights_version'] for u in unrolls])   # [18, E]
+    ends = np.argwhere(cols['last'])
+    self.assertGreaterEqual(len(ends), 6)
+    for t, e in ends:
+      start = t - cols['episode_length'][t, e]       # step of its first action
+      self.assertTrue(cols['first'][start, e])
+      self.assertEqual(cols['episode_version'][t, e], acted[start, e], (t, e))
+    # Some episodes end under newer weights than started them.
+    self.assertTrue(any(acted[t - 1, e] > cols['episode_version'][t, e] for t, e in ends))
+    # The learner's rows carry it as the fifth (trajectories.EPISODE_ROWS).
+    rows = trajectories.finished_episodes(unrolls[2]).numpy()
+    self.assertEqual(trajectories.EPISODE_ROWS[4], 'start_version')
+    done = rows[0] > 0
+    self.assertAllEqual(rows[4][done], unrolls[2]['episode_version'][1:][done])
 
   def test_lstm_core_state_recorded_at_unroll_start(self):
     config = config_lib.ImpalaConfig(

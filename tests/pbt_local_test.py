@@ -1,11 +1,13 @@
 """A CartPole population end to end: real learners, actors and a shared directory."""
 
+import glob
 import json
 import os
 import subprocess
 import sys
 import time
 
+import numpy as np
 import psutil
 import pytest
 import tensorflow as tf
@@ -17,6 +19,25 @@ pytestmark = pytest.mark.learning
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # What the best member's fitness (mean return over its last window) must reach.
 BEST_RETURN = 450.0
+# Kept by every member, so that the checkpoints an exploit read and wrote
+# can be compared after the run (the preset keeps 3: PBT's minimum).
+CHECKPOINTS_KEPT = 100
+# What an exploit does not copy: the member's own counters, and the
+# hyperparameters its explore changes right after (checked on their own).
+_NOT_COPIED = ('env_frames/', 'learner_steps/', 'skipped_updates/', 'save_counter/',
+               'hyperparameters/', '_CHECKPOINTABLE_OBJECT_GRAPH')
+
+
+def _values(path):
+  reader = tf.train.load_checkpoint(path)
+  return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
+
+
+def _hyperparameters(values):
+  """{name: value} of a checkpoint's PBT-settable hyperparameters."""
+  prefix, suffix = 'hyperparameters/', '/.ATTRIBUTES/VARIABLE_VALUE'
+  return {k[len(prefix):-len(suffix)]: v for k, v in values.items()
+          if k.startswith(prefix) and k.endswith(suffix)}
 
 
 def _story(result, output, events):
@@ -43,7 +64,8 @@ class PopulationTest(tf.test.TestCase):
     proc = subprocess.Popen(
         [sys.executable, os.path.join(_REPO, 'binaries', 'pbt_local.py'),
          f'--config={os.path.join(_REPO, "configs", "cartpole_pbt.py")}', '--population=4',
-         f'--logdir={logdir}', '--member_override=0:learning_rate=1e-7'],
+         f'--logdir={logdir}', '--member_override=0:learning_rate=1e-7',
+         f'--config.checkpoints_to_keep={CHECKPOINTS_KEPT}'],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
     # Kill member 2's learner once it has published a state mid-run.
@@ -90,6 +112,7 @@ class PopulationTest(tf.test.TestCase):
     copies = [e for e in events if e['member'] == 0 and e['event'] == 'exploit']
     self.assertNotEmpty(copies, events)
     self.assertGreater(copies[0]['source_fitness'] - copies[0]['own_fitness'], 25.0, copies[0])
+    self._assert_copied(logdir, events, copies[0])
     # The killed member came back from at least the state it had published
     # before the kill (not from scratch, not from an older checkpoint), and
     # trained to the budget.
@@ -103,6 +126,36 @@ class PopulationTest(tf.test.TestCase):
     png = os.path.join(logdir, 'pbt.png')
     small_runs.run_binary('plot', f'--population={logdir}', f'--out={png}', timeout=300)
     self.assertGreater(os.path.getsize(png), 10_000)
+
+  def _assert_copied(self, logdir, events, exploit):
+    """The copy itself: the checkpoint member 0 published right after its
+    exploit (at the exploit's frames) holds the source checkpoint's network,
+    observation normaliser, optimiser slots and step; its hyperparameters
+    right after the copy were the source's, and then its explore's."""
+    source = _values(exploit['checkpoint'])
+    published = [p[:-len('.index')] for p in glob.glob(
+        os.path.join(logdir, 'population', 'member_0', 'checkpoints', 'ckpt-*.index'))]
+    after = [v for v in map(_values, published)
+             if int(v['env_frames/.ATTRIBUTES/VARIABLE_VALUE']) == exploit['frames']]
+    self.assertLen(after, 1, (exploit, published))
+    after = after[0]
+    copied = sorted(k for k in source if not k.startswith(_NOT_COPIED))
+    self.assertEqual(copied, sorted(k for k in after if not k.startswith(_NOT_COPIED)))
+    self.assertTrue(any(k.startswith('network/') for k in copied), copied)
+    self.assertTrue(any(k.startswith('optimizer/') for k in copied), copied)
+    for key in copied:
+      self.assertAllEqual(source[key], after[key], msg=key)
+    source_hp = _hyperparameters(source)
+    self.assertEqual(sorted(exploit['after']), sorted(k for k in source_hp
+                                                      if k in exploit['after']))
+    for name, value in exploit['after'].items():
+      self.assertAllClose(source_hp[name], value, rtol=1e-6, msg=name)
+    explore = [e for e in events if e['member'] == 0 and e['event'] == 'explore'
+               and e['frames'] == exploit['frames']]
+    self.assertLen(explore, 1)
+    after_hp = _hyperparameters(after)
+    for name, value in explore[0]['after'].items():
+      self.assertAllClose(np.float32(value), after_hp[name], rtol=1e-6, msg=name)
 
 
 if __name__ == '__main__':

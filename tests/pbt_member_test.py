@@ -89,14 +89,14 @@ class MemberTest(tf.test.TestCase):
         members.append(member_lib.Member(_config(seed=i), pop_dir, i, learner))
       # Member 1 is much better. Ready, it finds nobody to copy, and still
       # explores; it publishes its fitness.
-      members[1].add_episodes([400.0] * 10, [0] * 10)
+      members[1].add_episodes([400.0] * 10, [0] * 10, [0] * 10)
       learners[1].train_step()
       self.assertFalse(members[1].after_step())
       self.assertEqual((0, 1), (members[1].exploits, members[1].explores))
       self.assertAllClose(400.0, population_lib.Population(pop_dir).read_state(1)['fitness'])
       # Member 0 copies it: network (and observation normaliser), optimiser
       # slots and step, hyperparameters, PopArt statistics; not its counters.
-      members[0].add_episodes([20.0] * 10, [0] * 10)
+      members[0].add_episodes([20.0] * 10, [0] * 10, [0] * 10)
       learners[0].train_step()
       source = _state(learners[1])
       # Member 1's own explore may have moved its rate from 3e-3 already.
@@ -114,6 +114,13 @@ class MemberTest(tf.test.TestCase):
                       (lr, source_lr))
       # The copied weights are not published with the pre-copy fitness.
       self.assertIsNone(population_lib.Population(pop_dir).read_state(0)['fitness'])
+      # Episodes in flight at the copy, started by the replaced weights, do
+      # not count towards the copied weights' fitness; those started by the
+      # learner's next publication (version: its step at the copy) do.
+      at_copy = learners[0].step
+      members[0].add_episodes([20.0] * 3 + [400.0] * 2, [0] * 5,
+                              [at_copy - 1] * 3 + [at_copy, at_copy + 1])
+      self.assertEqual(2, members[0].window.episodes)
       events = population_lib.Population(pop_dir).lineage()
       kinds = [(e['member'], e['event'], e['source']) for e in events]
       self.assertIn((0, 'exploit', 1), kinds)
@@ -183,7 +190,7 @@ class MemberTest(tf.test.TestCase):
       with mock.patch.object(member_lib, 'time', shifted):
         member = member_lib.Member(_config(seed=seed), pop_dir, 0, learner)
         for _ in range(count):
-          member.add_episodes([100.0] * 10, [0] * 10)
+          member.add_episodes([100.0] * 10, [0] * 10, [0] * 10)
           learner.train_step()
           member.after_step()
           after.append(member.hyperparameters())
@@ -211,12 +218,12 @@ class MemberTest(tf.test.TestCase):
     try:
       other.train_step()
       member1 = member_lib.Member(_config(mlp_hidden_sizes=(16,), seed=1), pop_dir, 1, other)
-      member1.add_episodes([400.0] * 10, [0] * 10)
+      member1.add_episodes([400.0] * 10, [0] * 10, [0] * 10)
       other.train_step()
       member1.after_step()
       mine.train_step()
       member0 = member_lib.Member(_config(seed=0), pop_dir, 0, mine)
-      member0.add_episodes([20.0] * 10, [0] * 10)
+      member0.add_episodes([20.0] * 10, [0] * 10, [0] * 10)
       mine.train_step()
       before = _state(mine)
       self.assertFalse(member0.after_step())
@@ -301,10 +308,10 @@ class MemberRecordsTest(tf.test.TestCase):
       learner.train_step()
       members.append(member_lib.Member(_config(seed=i, mlp_hidden_sizes=sizes[i]), pop_dir, i,
                                        learner))
-    members[1].add_episodes([400.0] * 10, [0] * 10)
+    members[1].add_episodes([400.0] * 10, [0] * 10, [0] * 10)
     learners[1].train_step()
     members[1].after_step()
-    members[0].add_episodes([20.0] * 10, [0] * 10)
+    members[0].add_episodes([20.0] * 10, [0] * 10, [0] * 10)
     learners[0].train_step()
     return pop_dir, learners, members
 
@@ -370,7 +377,7 @@ class MemberRecordsTest(tf.test.TestCase):
         self.assertTrue(members[0].after_step())
       # Its heartbeat then stops (older than stale_seconds, 900): from now on
       # it is not a candidate, whatever member 0's clock says.
-      members[0].add_episodes([20.0] * 10, [0] * 10)
+      members[0].add_episodes([20.0] * 10, [0] * 10, [0] * 10)
       learners[0].train_step()
       long_ago = time.time() - 2000
       os.utime(os.path.join(member_dir, population_lib.HEARTBEAT_FILE), (long_ago, long_ago))
@@ -453,7 +460,7 @@ class FitnessWiringTest(tf.test.TestCase):
 
   def _fitness(self, config, returns, tasks):
     window = member_lib.fitness_window(config)
-    window.add(returns, tasks)
+    window.add(returns, tasks, [0] * len(returns))
     return window.value()
 
   def test_one_atari_game_is_human_normalised_uncapped(self):

@@ -155,37 +155,58 @@ class FitnessWindowTest(tf.test.TestCase):
 
   def test_mean_since_the_last_decision_with_a_minimum(self):
     window = rules.FitnessWindow(num_tasks=1, min_episodes=3)
-    window.add([10.0, 20.0], [0, 0])
+    window.add([10.0, 20.0], [0, 0], [0] * 2)
     self.assertIsNone(window.value())          # 2 < 3 episodes
-    window.add([30.0], [0])
+    window.add([30.0], [0], [0] * 1)
     self.assertAllClose(20.0, window.value())
     # A decision that kept the weights: the old value stands in until the
     # new window has 3 episodes, which then replace it entirely.
     window.reset(keep=True)
     self.assertEqual(0, window.episodes)
-    window.add([100.0], [0])
+    window.add([100.0], [0], [0] * 1)
     self.assertAllClose(20.0, window.value())
-    window.add([100.0, 100.0], [0, 0])
+    window.add([100.0, 100.0], [0, 0], [0] * 2)
     self.assertAllClose(100.0, window.value())
     # A copy (new weights): nothing stands in for them.
     window.reset(keep=False)
-    window.add([5.0], [0])
+    window.add([5.0], [0], [0] * 1)
     self.assertIsNone(window.value())
+
+  def test_after_a_copy_only_episodes_the_new_weights_started_count(self):
+    # Copied at learner step 40: an episode ending after the copy but
+    # started by version 39 or earlier was played mostly by the replaced
+    # weights and is not counted; versions 40 and later are.
+    window = rules.FitnessWindow(num_tasks=1, min_episodes=2)
+    window.add([10.0, 12.0], [0, 0], [35, 38])
+    self.assertAllClose(11.0, window.value())
+    window.reset(keep=False, from_version=40)
+    window.add([-50.0, -60.0, 30.0], [0, 0, 0], [38, 39, 40])
+    self.assertEqual(1, window.episodes)
+    self.assertIsNone(window.value())
+    window.add([50.0], [0], [41])
+    self.assertAllClose(40.0, window.value())
+    # A later decision that keeps the weights keeps the bar where it was.
+    window.reset(keep=True)
+    window.add([-70.0, 20.0, 22.0], [0, 0, 0], [39, 42, 43])
+    self.assertEqual(2, window.episodes)
+    self.assertAllClose(21.0, window.value())
+    with self.assertRaisesRegex(ValueError, '2 returns, 2 tasks and 1 start versions'):
+      window.add([1.0, 2.0], [0, 0], [50])
 
   def test_tasks_count_in_their_own_units(self):
     # Task 1's rewards are ×1000: its returns are divided back.
     window = rules.FitnessWindow(2, min_episodes=2, reward_scales=(1.0, 1000.0))
-    window.add([400.0, 100_000.0], [0, 1])
+    window.add([400.0, 100_000.0], [0, 1], [0] * 2)
     self.assertAllClose((400.0 + 100.0) / 2, window.value())
     # Every task needs an episode.
     window = rules.FitnessWindow(2, min_episodes=1)
-    window.add([1.0, 2.0], [0, 0])
+    window.add([1.0, 2.0], [0, 0], [0] * 2)
     self.assertIsNone(window.value())
 
   def test_human_normalised(self):
     window = rules.FitnessWindow(2, 1, human_normalizers=[lambda m: min(m / 10, 1.0),
                                                           lambda m: m / 100])
-    window.add([50.0, 20.0, 40.0], [0, 1, 1])
+    window.add([50.0, 20.0, 40.0], [0, 1, 1], [0] * 3)
     self.assertAllClose((1.0 + 0.3) / 2, window.value())
 
   def test_references_put_tasks_of_different_scales_on_one(self):
@@ -195,7 +216,7 @@ class FitnessWindowTest(tf.test.TestCase):
     # references (random, target) each task weighs alike and A wins.
     def fitness(returns, **kwargs):
       window = rules.FitnessWindow(2, min_episodes=2, **kwargs)
-      window.add(returns, [0, 1])
+      window.add(returns, [0, 1], [0, 0])
       return window.value()
     a, b = [480.0, 200_000.0], [40.0, 210_000.0]
     self.assertLess(fitness(a), fitness(b))

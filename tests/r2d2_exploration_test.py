@@ -56,7 +56,8 @@ class ExplorationTest(absltest.TestCase):
     threshold = exploration.greedy_end_epsilon(32)
     reader = progress.ProgressReader(client, threshold)
     ladder = np.concatenate([exploration.environment_epsilons(a, 16, 2) for a in range(2)])
-    episodes = [(float(10 * i), 100 + i, 0, float(ladder[i])) for i in (0, 5, 23, 24, 31)]
+    episodes = [(float(10 * i), 100 + i, 0, float(ladder[i]), 7 + i)
+                for i in (0, 5, 23, 24, 31)]
     with client.trajectory_writer(num_keep_alive_refs=1) as writer:
       for item in progress.items(640, episodes[:3]) + progress.items(320, episodes[3:]):
         trajectories.insert_step_item(writer, progress.PROGRESS_TABLE, 1.0, item)
@@ -66,6 +67,8 @@ class ExplorationTest(absltest.TestCase):
     frames, rows = reader.take()
     self.assertEqual(frames, 960)
     self.assertEqual(rows[1].tolist(), [0.0, 50.0, 230.0, 240.0, 310.0])
+    # The weights version each episode started with, for PBT's window.
+    self.assertEqual(rows[4].tolist(), [7.0, 12.0, 30.0, 31.0, 38.0])
     # Without a threshold none is kept apart.
     self.assertEmpty(progress.ProgressReader(client).greedy_end_returns)
     # A quarter of the environments: its last 25 episodes, the stretch of

@@ -99,7 +99,7 @@ class LearnerStep(abc.ABC):
     """Takes `steps_per_call` batches from `iterator` and updates.
 
     Returns (stats [k, len(stat_names)], episodes: k per-replica tensors
-    [4, T, E] of (last, episode_return, episode_length, task)).
+    [5, T, E] of `trajectories.EPISODE_ROWS`).
     """
 
   @abc.abstractmethod

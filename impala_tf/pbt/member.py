@@ -168,9 +168,10 @@ class Member:
                                   self.explores])
 
   # --- Fitness ---------------------------------------------------------------------
-  def add_episodes(self, returns, tasks):
-    """Called by the learner with the episodes that ended in a batch."""
-    self.window.add(returns, tasks)
+  def add_episodes(self, returns, tasks, start_versions):
+    """Called by the learner with the episodes that ended in a batch: their
+    returns, tasks and the weights version each started with."""
+    self.window.add(returns, tasks, start_versions)
 
   def fitness(self):
     """The fitness this member publishes (None: not measured on these weights)."""
@@ -268,8 +269,11 @@ class Member:
                   source_fitness=states[other]['fitness'], checkpoint=path)
         logging.info('pbt member %d: copied member %d (fitness %s > %s).', self.member,
                      other, states[other]['fitness'], mine)
-    # The window starts again: after a copy it measures the new weights.
-    self.window.reset(keep=not copied)
+    # The window starts again: after a copy it measures the new weights,
+    # on episodes they played from the start (the learner publishes them as
+    # version `step` right after this decision).
+    self.window.reset(keep=not copied,
+                      from_version=self._learner.step if copied else None)
     before = self.hyperparameters()
     explored = rules.explore(rng, before, self.search_space, self._config.pbt.perturb_factor,
                              self._config.pbt.perturb_probability)
@@ -310,6 +314,7 @@ class Member:
       return None
     self._next_check = self._learner.frames + self._config.pbt.interval_frames
     self._next_heartbeat = self._learner.frames
+    self.window.reset(keep=False, from_version=self._learner.step)
     logging.info('pbt member %d: resumed from its published checkpoint %s (%d frames).',
                  self.member, path, self._learner.frames)
     return path

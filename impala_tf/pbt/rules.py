@@ -171,6 +171,9 @@ class FitnessWindow:
   defined once every task has an episode and at least `min_episodes` have
   ended in all; before that, the previous window's value stands in, unless
   the weights changed under it (a copy or a restart: `reset(keep=False)`).
+  After a copy, only episodes whose first action came from the copied
+  weights count: one that ends just after the copy was played mostly by the
+  weights that were replaced.
   """
 
   def __init__(self, num_tasks: int, min_episodes: int, reward_scales: Sequence[float] = (),
@@ -198,16 +201,24 @@ class FitnessWindow:
     self._sums = [0.0] * num_tasks
     self._counts = [0] * num_tasks
     self._previous = None
+    self._from_version = -1
 
   @property
   def episodes(self) -> int:
     """Episodes in the current window."""
     return sum(self._counts)
 
-  def add(self, returns: Sequence[float], tasks: Sequence[int]):
-    """Records finished episodes (their returns and task indices)."""
-    for ret, task in zip(returns, tasks):
-      if 0 <= task < self._num_tasks and math.isfinite(ret):
+  def add(self, returns: Sequence[float], tasks: Sequence[int],
+          start_versions: Sequence[int]):
+    """Records finished episodes: their returns, task indices and the
+    weights version that took each one's first action (an episode that
+    started before the window's `from_version` is not counted)."""
+    if not len(returns) == len(tasks) == len(start_versions):
+      raise ValueError(f'{len(returns)} returns, {len(tasks)} tasks and '
+                       f'{len(start_versions)} start versions: one of each per episode.')
+    for ret, task, version in zip(returns, tasks, start_versions):
+      if (0 <= task < self._num_tasks and math.isfinite(ret)
+          and version >= self._from_version):
         self._sums[task] += ret / self._scales[task]
         self._counts[task] += 1
 
@@ -226,10 +237,15 @@ class FitnessWindow:
     current = self._current()
     return current if current is not None else self._previous
 
-  def reset(self, keep: bool):
+  def reset(self, keep: bool, from_version: Optional[int] = None):
     """Starts a new window. keep=True (a decision that kept the weights):
     this window's fitness stands in until the new one has enough episodes.
-    keep=False (the weights were replaced): no fitness until it has."""
+    keep=False (the weights were replaced): no fitness until it has.
+    `from_version`: the first weights version acting with the new weights
+    (the learner's step at the copy); episodes started by older weights no
+    longer count."""
+    if from_version is not None:
+      self._from_version = int(from_version)
     current = self._current()
     self._previous = (current if current is not None else self._previous) if keep else None
     self._sums = [0.0] * self._num_tasks

@@ -41,7 +41,7 @@ class GradientAdder(interface.Adder):
     trajectories.insert_step_item(self._writer, learning.GRADIENT_TABLE, 1.0, {
         'gradient': gradient, 'sums': sums,
         'weights_version': np.int64(actor.weights_version),
-        **{name: unroll[name][1:] for name in learning.EPISODE_COLUMNS}})
+        **{name: unroll[name][1:] for name in trajectories.EPISODE_COLUMNS}})
     flushed = actor.flush(self._writer, 0, stop)
     actor.timers['reverb'] += time.perf_counter() - t0
     return flushed

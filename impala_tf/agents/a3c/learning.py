@@ -18,9 +18,9 @@ import tensorflow as tf
 
 from impala_tf import optimizers
 from impala_tf import train_step as train_step_lib
+from impala_tf import trajectories
 
 GRADIENT_TABLE = 'gradients'
-EPISODE_COLUMNS = ('last', 'episode_return', 'episode_length', 'task')
 
 
 def gradient_signature(num_parameters: int, unroll_length: int, num_envs: int):
@@ -35,6 +35,7 @@ def gradient_signature(num_parameters: int, unroll_length: int, num_envs: int):
       'episode_return': tf.TensorSpec([t, e], tf.float32),
       'episode_length': tf.TensorSpec([t, e], tf.int32),
       'task': tf.TensorSpec([t, e], tf.int32),
+      'episode_version': tf.TensorSpec([t, e], tf.int64),
   }
 
 
@@ -105,9 +106,7 @@ class A3CStep(train_step_lib.TrainStep):
         tf.cast(item['weights_version'], tf.float32) * envs, envs])
     stats = tf.concat([head, sums, tf.stack(group_norms),
                        self._group_statistics(update_norms)], 0)
-    episodes = tf.stack([tf.cast(item['last'], tf.float32), item['episode_return'],
-                         tf.cast(item['episode_length'], tf.float32),
-                         tf.cast(item['task'], tf.float32)])
+    episodes = trajectories.episode_rows(item)   # steps 1..T of the unroll
     return stats[None], [episodes]
 
 

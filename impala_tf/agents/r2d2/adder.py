@@ -107,7 +107,7 @@ class SequenceAdder(interface.Adder):
         builder.end_episode()
         self._episodes.append((float(after['episode_return'][i]),
                                int(after['episode_length'][i]), self._actor.task_id,
-                               float(self._epsilons[i])))
+                               float(self._epsilons[i]), int(after['episode_version'][i])))
     self._before = self._keep(after)
     self._actor.timers['reverb'] += time.perf_counter() - t0
 

@@ -4,7 +4,8 @@ IMPALA's learner counts frames and finished episodes in the unrolls it
 consumes, each exactly once. R2D2's learner samples sequences from replay,
 some many times and some never, so the actors report progress separately: a
 Reverb queue of small items, one per finished episode (its return, length,
-task and the ε its environment explored with) or, for a block of steps in which none finished, one with
+task, the ε its environment explored with and the weights version that
+took its first action) or, for a block of steps in which none finished, one with
 `done` false; each carries the frames stepped since the actor's previous
 item. The learner drains the queue at each readiness check, while replay
 fills and before every step, so the frame budget counts every frame
@@ -19,6 +20,8 @@ import numpy as np
 import reverb
 import tensorflow as tf
 
+from impala_tf import trajectories
+
 PROGRESS_TABLE = 'r2d2_progress'
 # Items the queue holds: the learner drains it continuously, this is slack
 # for a learner busy compiling its first step.
@@ -31,6 +34,7 @@ SIGNATURE = {
     'length': tf.TensorSpec([], tf.int32),
     'task': tf.TensorSpec([], tf.int32),
     'epsilon': tf.TensorSpec([], tf.float32),
+    'start_version': tf.TensorSpec([], tf.int64),
 }
 # Episodes the learner's all-ε mean is over (its last 100).
 ALL_EPISODES = 100
@@ -42,12 +46,13 @@ def table() -> reverb.Table:
 
 def items(frames: int, episodes):
   """The items of one block of steps: `episodes` = [(return, length, task,
-  ε)] finished in it; the block's `frames` ride on the first item."""
-  rows = [(True, *episode) for episode in episodes] or [(False, 0.0, 0, 0, 1.0)]
+  ε, start version)] finished in it; the block's `frames` ride on the first
+  item."""
+  rows = [(True, *episode) for episode in episodes] or [(False, 0.0, 0, 0, 1.0, -1)]
   return [{'frames': np.int64(frames if i == 0 else 0), 'done': np.bool_(done),
            'return': np.float32(ret), 'length': np.int32(length), 'task': np.int32(task),
-           'epsilon': np.float32(epsilon)}
-          for i, (done, ret, length, task, epsilon) in enumerate(rows)]
+           'epsilon': np.float32(epsilon), 'start_version': np.int64(version)}
+          for i, (done, ret, length, task, epsilon, version) in enumerate(rows)]
 
 
 class ProgressReader:
@@ -65,7 +70,7 @@ class ProgressReader:
     episodes)."""
     self._client = client
     self._frames = 0
-    self._episodes = []   # (return, length, task)
+    self._episodes = []   # trajectories.EPISODE_ROWS but done
     self.samples_per_insert = 0.0   # replay's measured ratio, over the run so far
     self._greedy_epsilon = greedy_epsilon
     self.greedy_end_returns = collections.deque(
@@ -88,14 +93,16 @@ class ProgressReader:
       self._frames += int(data['frames'])
       if bool(data['done']):
         self._episodes.append((float(data['return']), int(data['length']),
-                               int(data['task'])))
+                               int(data['task']), int(data['start_version'])))
         if self._greedy_epsilon is not None and data['epsilon'] <= self._greedy_epsilon:
           self.greedy_end_returns.append(float(data['return']))
 
   def take(self):
-    """(frames, episodes float32 [4, N]: done, return, length, task) since the
-    last take, in the form IMPALA's step reports its episodes."""
+    """(frames, episodes float32 [5, N]: trajectories.EPISODE_ROWS) since
+    the last take, in the form IMPALA's step reports its episodes."""
     frames, episodes = self._frames, self._episodes
     self._frames, self._episodes = 0, []
-    table_rows = np.array([[1.0, r, l, k] for r, l, k in episodes], np.float32).reshape(-1, 4)
+    rows = len(trajectories.EPISODE_ROWS)
+    table_rows = np.array([[1.0, *episode] for episode in episodes],
+                          np.float32).reshape(-1, rows)
     return frames, table_rows.T
