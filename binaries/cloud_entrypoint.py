@@ -5,8 +5,10 @@ r"""The container image's entrypoint: resolves this pod's role and becomes it.
 The role (learner or actor), the actor's index and the learner's address
 come from the platform's environment (impala_tf/cloud/roles.py); the config
 from --config (GKE's mounted ConfigMap) or the IMPALA_TF_CONFIG variable
-(Vertex AI). The process then replaces itself with the learner or actor
-binary, so signals and the exit status are the binary's own.
+(Vertex AI). A learner, or a lone actor, replaces this process, so signals
+and the exit status are the binary's own; several actors per container run
+side by side under `entrypoint.supervise`, which passes signals on and
+exits with the first failure's status (or 0).
 """
 
 import os
@@ -35,11 +37,15 @@ def main(argv):
   except roles.RoleError as e:
     print(f'error: {e}', file=sys.stderr, flush=True)
     sys.exit(2)
-  argv = entrypoint.command(role, config_path, _LOGDIR.value)
-  print(f'impala_tf entrypoint: {roles.describe(role)}: {" ".join(argv)}', flush=True)
+  argvs = entrypoint.commands(role, config_path, _LOGDIR.value)
+  print(f'impala_tf entrypoint: {roles.describe(role)}:', flush=True)
+  for argv in argvs:
+    print(f'  {" ".join(argv)}', flush=True)
   if _DRY_RUN.value:
     return
-  os.execv(argv[0], argv)
+  if len(argvs) == 1:
+    os.execv(argvs[0][0], argvs[0])
+  sys.exit(entrypoint.supervise(argvs))
 
 
 def run():

@@ -4,11 +4,15 @@ r"""The learner: hosts the trajectory queue, trains, publishes weights.
       [--pbt_dir=POPULATION_DIR --pbt_member=I] [--config.FIELD=VALUE ...]
 """
 
+import sys
+
 from absl import app
 from absl import flags
+from absl import logging
 from ml_collections import config_flags
 
 from impala_tf import command_line
+from impala_tf import exit_codes
 from impala_tf import learner
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Preset file (configs/*.py).')
@@ -28,8 +32,13 @@ def main(argv):
   if (_PBT_DIR.value is None) != (_PBT_MEMBER.value is None):
     raise app.UsageError('--pbt_dir and --pbt_member go together.')
   check = command_line.validated_member if _PBT_DIR.value else command_line.validated
-  learner.run_learner(check(_CONFIG.value), _LOGDIR.value, _PORT.value,
-                      _MAX_STEPS.value, pbt_dir=_PBT_DIR.value, pbt_member=_PBT_MEMBER.value)
+  try:
+    learner.run_learner(check(_CONFIG.value), _LOGDIR.value, _PORT.value,
+                        _MAX_STEPS.value, pbt_dir=_PBT_DIR.value, pbt_member=_PBT_MEMBER.value)
+  except learner.NoData as e:
+    # One line: nothing to debug, no actor wrote (learner_data_timeout_seconds).
+    logging.error('learner: %s', e)
+    sys.exit(exit_codes.NO_DATA)
 
 
 def run():

@@ -21,6 +21,7 @@ import reverb
 import tensorflow as tf
 
 from impala_tf import run_config
+from impala_tf import run_files
 from impala_tf import stepping
 from impala_tf import weights as weights_lib
 
@@ -36,7 +37,8 @@ class LearnerGone(RuntimeError):
 class Actor(stepping.Stepper):
   """One actor process's work: `envs_per_actor` envs and its agent's adder."""
 
-  def __init__(self, config, server_address: str, task: int = 0, task_id=None, agent=None):
+  def __init__(self, config, server_address: str, task: int = 0, task_id=None, agent=None,
+               logdir=None):
     """
     Args:
       config: the ImpalaConfig.
@@ -45,6 +47,9 @@ class Actor(stepping.Stepper):
       task_id: which of the config's tasks the environments run (multi-task);
         by default the actors are spread over the tasks: task % num_tasks.
       agent: the run's `interface.Agent` (default: the one the config names).
+      logdir: the run's directory, or None. While the learner cannot be
+        reached the actor reads there whether the run has finished (an
+        actor started or restarted after the end), and if so it is done.
     """
     config.validate()
     if agent is None:
@@ -52,6 +57,7 @@ class Actor(stepping.Stepper):
       agent = registry.make(config)
     self._agent = agent
     self._address = server_address
+    self._logdir = logdir
     task_id = task % config.num_tasks if task_id is None else task_id
     # What this agent acts with: its network and distribution.
     super().__init__(config, task, task_id, agent.acting_network,
@@ -68,6 +74,11 @@ class Actor(stepping.Stepper):
     raises LearnerGone after `actor_learner_timeout_seconds` without one."""
     delay, waited = 0.5, 0.0
     while not stop.is_set():
+      if self._logdir and run_files.run_finished(self._logdir):
+        logging.info('actor %d: no learner at %s, and the run in %s has finished.',
+                     self._task, self._address, self._logdir)
+        self.finished = True
+        return None
       if waited >= self._config.actor_learner_timeout_seconds:
         raise LearnerGone(
             f'no learner at {self._address} for {waited:.0f}s '
@@ -197,14 +208,17 @@ class Actor(stepping.Stepper):
       time.sleep(0.001)
 
 
-def run_actor(config, server_address: str, task: int = 0, max_unrolls=None, task_id=None):
-  """Entry point of the actor binary; SIGTERM/SIGINT stop it cleanly."""
+def run_actor(config, server_address: str, task: int = 0, max_unrolls=None, task_id=None,
+              logdir=None):
+  """Entry point of the actor binary; SIGTERM/SIGINT stop it cleanly. With
+  `logdir`, an actor that finds no learner exits cleanly if the run there
+  has finished."""
   import signal  # pylint: disable=g-import-not-at-top
   config.validate()
   stop = threading.Event()
   for sig in (signal.SIGTERM, signal.SIGINT):
     signal.signal(sig, lambda *_: stop.set())
-  actor = Actor(config, server_address, task, task_id)
+  actor = Actor(config, server_address, task, task_id, logdir=logdir)
   logging.info('actor %d: task %s (%d of %d).', task, config.task_names[actor.task_id],
                actor.task_id, config.num_tasks)
   actor.run(max_unrolls=max_unrolls, stop=stop)

@@ -20,9 +20,10 @@ from absl import app
 
 from impala_tf import bsuite_envs
 from impala_tf import config as config_lib
+from impala_tf import exit_codes
 from impala_tf.pbt import validation as pbt_validation
 
-EXIT_STATUS = 2
+EXIT_STATUS = exit_codes.USAGE
 LIST_ENVS = ('python -c "import gymnasium as gym, ale_py; gym.register_envs(ale_py); '
              'print(*gym.registry, sep=chr(10))"')
 

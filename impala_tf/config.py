@@ -276,8 +276,15 @@ class ImpalaConfig:
   # An actor that cannot reach its learner for this long (a learner that
   # never comes back) exits with status 3 and a one-line reason; until then
   # it retries with backoff. Actors exit 0 by themselves once the learner
-  # has finished the run (its frame budget reached).
+  # has finished the run (its frame budget reached), also an actor that
+  # starts or reconnects after the end: it reads the run's status file in
+  # the logdir it is given.
   actor_learner_timeout_seconds: float = 900.0
+  # A learner that receives no data for this long (no actor writes: they
+  # never started, or are gone) checkpoints, says so in one line and exits
+  # with status 4 instead of holding its machine; 0 waits for ever. Cloud
+  # renders set it (launch_cloud.py --learner_data_timeout).
+  learner_data_timeout_seconds: float = 0.0
   # Intra-/inter-op thread pools for TensorFlow in each process (0: TF picks).
   learner_intra_op_threads: int = 0
   actor_intra_op_threads: int = 1
@@ -343,6 +350,11 @@ class ImpalaConfig:
     for name in ('checkpoint_every_seconds', 'export_every_seconds', 'log_every_seconds',
                  'actor_learner_timeout_seconds'):
       positive(name, integer=False)
+    if (not isinstance(self.learner_data_timeout_seconds, (int, float))
+        or isinstance(self.learner_data_timeout_seconds, bool)
+        or not self.learner_data_timeout_seconds >= 0):
+      raise ConfigError('learner_data_timeout_seconds must be 0 (wait for ever) or a positive '
+                        f'number of seconds, got {self.learner_data_timeout_seconds!r}.')
     one_of('torso', choices.TORSOS)
     one_of('strategy', choices.STRATEGIES)
     one_of('initializer', choices.INITIALIZERS)

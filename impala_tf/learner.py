@@ -49,11 +49,24 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         d.name for d in tf.config.list_logical_devices('CPU')]
     return tf.distribute.MirroredStrategy(devices)
   if name == 'tpu':
-    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu='')
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address(os.environ))
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
   raise ValueError(f"strategy must be 'default', 'mirrored' or 'tpu', got {name!r}.")
+
+
+def tpu_address(environ) -> str:
+  """What TPUClusterResolver is given: the TPU named by TPU_NAME (a TPU node
+  reached over the network, or a launcher that names it), else 'local', the
+  documented form on a TPU VM (GKE's TPU node pools and Vertex AI's TPU
+  machines are TPU VMs). An empty name makes the resolver look for TPU_NAME
+  and fail without it."""
+  return environ.get('TPU_NAME') or 'local'
+
+
+class NoData(RuntimeError):
+  """No data reached the learner for `learner_data_timeout_seconds`."""
 
 
 def _write_json_atomically(path, payload):
@@ -268,6 +281,7 @@ class Learner:
     frames_at_log, steps_at_log = frames_at_start, self.step
     published_at = summarised_at = self.step
     metrics, steps_run = {}, 0
+    last_data = start
     status = self._status(start, frames_at_start, 0.0, 0.0, {})
     logging.info('learner: serving on port %d; step %d, %d frames; %s.', self.port, self.step,
                  frames_at_start, cpu_kernels.status())
@@ -281,7 +295,11 @@ class Learner:
         if time.time() - last_wait_log >= 30:
           logging.info('learner: waiting for actors to write unrolls (queue empty).')
           last_wait_log = time.time()
+        timeout = config.learner_data_timeout_seconds
+        if timeout and time.time() - last_data >= timeout:
+          self._give_up(start, frames_at_start, metrics, time.time() - last_data)
         continue
+      last_data = time.time()
       metrics = step_metrics
       steps_run += config.steps_per_call
       step = self.step
@@ -324,6 +342,20 @@ class Learner:
                           status['learner_steps_per_second'], metrics, done=True)
     _write_json_atomically(os.path.join(self._logdir, STATUS_FILE), status)
     return status
+
+  def _give_up(self, start, frames_at_start, metrics, waited):
+    """No data for learner_data_timeout_seconds: keeps what was learned
+    (a checkpoint), records why in the status file, raises NoData."""
+    self._checkpoints.save(self.step)
+    if self._pbt is not None:
+      self._pbt.finish()
+    reason = (f'no data from any actor for {waited:.0f}s (learner_data_timeout_seconds='
+              f'{self._config.learner_data_timeout_seconds:g}) at {self._frames} frames; '
+              'checkpointed, giving up.')
+    status = self._status(start, frames_at_start, 0.0, 0.0, metrics, done=True)
+    status['stopped'] = reason
+    _write_json_atomically(os.path.join(self._logdir, STATUS_FILE), status)
+    raise NoData(reason)
 
   def _let_actors_see_the_end(self):
     """After publishing that the run is finished: keeps serving until every
@@ -374,6 +406,9 @@ class Learner:
         # The agent's data table: IMPALA's queue, R2D2's replay.
         'queue_capacity': self._agent.data_capacity(),
         'done': done,
+        # The frame budget is reached: actors that cannot reach the learner
+        # read this and end the run's work with status 0.
+        'finished': frames >= self._config.total_environment_frames,
         'time': time.time(),
     }
 

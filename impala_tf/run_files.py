@@ -12,9 +12,12 @@ when its upload completes, so a reader sees the old file or the new one,
 never half of one.
 """
 
+import json
 import os
 
 import tensorflow as tf
+
+from impala_tf.choices import STATUS_FILE
 
 
 def write_atomically(path: str, text: str):
@@ -32,3 +35,13 @@ def read(path: str) -> str:
 def is_remote(path: str) -> bool:
   """Whether `path` names a filesystem other than the local one."""
   return '://' in path and not path.startswith('file://')
+
+
+def run_finished(logdir: str) -> bool:
+  """Whether the run in `logdir` has reached its frame budget, as its
+  learner's status file says (False if there is none or it is unreadable).
+  An actor that cannot reach its learner asks this before retrying."""
+  try:
+    return bool(json.loads(read(os.path.join(logdir, STATUS_FILE))).get('finished'))
+  except (tf.errors.OpError, ValueError, AttributeError):
+    return False

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -92,13 +93,61 @@ class EntrypointTest(parameterized.TestCase):
 
   def test_commands(self):
     learner = roles.Role('learner', 0, 'svc:8000', 'x')
-    actor = roles.Role('actor', 5, 'svc:8000', 'x')
-    self.assertEqual(entrypoint.command(learner, 'c.py', 'gs://b/r', python='py'),
-                     ['py', '-m', 'impala_tf_binaries.learner', '--config=c.py',
-                      '--logdir=gs://b/r', '--port=8000'])
-    self.assertEqual(entrypoint.command(actor, 'c.py', 'gs://b/r', python='py'),
-                     ['py', '-m', 'impala_tf_binaries.actor', '--config=c.py',
-                      '--learner_address=svc:8000', '--task=5'])
+    actor = roles.Role('actor', 5, 'svc:8000', 'x', tasks=(5,))
+    self.assertEqual(entrypoint.commands(learner, 'c.py', 'gs://b/r', python='py'),
+                     [['py', '-m', 'impala_tf_binaries.learner', '--config=c.py',
+                       '--logdir=gs://b/r', '--port=8000']])
+    self.assertEqual(entrypoint.commands(actor, 'c.py', 'gs://b/r', python='py'),
+                     [['py', '-m', 'impala_tf_binaries.actor', '--config=c.py',
+                       '--learner_address=svc:8000', '--task=5', '--logdir=gs://b/r']])
+
+  @parameterized.named_parameters(
+      # 64 actors, 7 per pod: pod 3 runs 21-27, the last pod (9) only 63.
+      ('gke_packed', {'IMPALA_TF_ROLE': 'actor', 'IMPALA_TF_LEARNER_ADDRESS': 'svc:8000',
+                      'JOB_COMPLETION_INDEX': '3', 'IMPALA_TF_ACTORS_PER_POD': '7',
+                      'IMPALA_TF_NUM_ACTORS': '64'}, tuple(range(21, 28))),
+      ('gke_last_pod', {'IMPALA_TF_ROLE': 'actor', 'IMPALA_TF_LEARNER_ADDRESS': 'svc:8000',
+                        'JOB_COMPLETION_INDEX': '9', 'IMPALA_TF_ACTORS_PER_POD': '7',
+                        'IMPALA_TF_NUM_ACTORS': '64'}, (63,)),
+      ('vertex_packed', {'CLUSTER_SPEC': _cluster_spec('workerpool1', 1),
+                         'IMPALA_TF_ACTORS_PER_POD': '3', 'IMPALA_TF_NUM_ACTORS': '5'},
+       (3, 4)),
+      ('one_per_pod_by_default', {'IMPALA_TF_ROLE': 'actor',
+                                  'IMPALA_TF_LEARNER_ADDRESS': 'svc:8000',
+                                  'JOB_COMPLETION_INDEX': '4'}, (4,)),
+  )
+  def test_actors_packed_per_container(self, environ, tasks):
+    role = roles.resolve(environ)
+    self.assertEqual(role.tasks, tasks)
+    argvs = entrypoint.commands(role, 'c.py', 'gs://b/r', python='py')
+    self.assertEqual([a[5] for a in argvs], [f'--task={t}' for t in tasks])
+    self.assertEqual(roles.resolve({'IMPALA_TF_ROLE': 'learner',
+                                    'IMPALA_TF_LEARNER_ADDRESS': 'svc:1'}).tasks, ())
+
+  def test_a_pod_past_the_last_actor_is_refused(self):
+    with self.assertRaisesRegex(roles.RoleError, 'no actor of the run'):
+      roles.resolve({'IMPALA_TF_ROLE': 'actor', 'IMPALA_TF_LEARNER_ADDRESS': 'svc:8000',
+                     'JOB_COMPLETION_INDEX': '10', 'IMPALA_TF_ACTORS_PER_POD': '7',
+                     'IMPALA_TF_NUM_ACTORS': '64'})
+
+  def test_supervise_ends_with_the_first_failure_and_stops_the_rest(self):
+    py = sys.executable
+    # All succeed: 0.
+    self.assertEqual(entrypoint.supervise([[py, '-c', 'pass'], [py, '-c', 'pass']],
+                                          poll_seconds=0.05), 0)
+    # One gives up with the learner gone (3): the container exits 3, and the
+    # long-running sibling is stopped rather than left behind.
+    marker = os.path.join(self.enter_context(tempfile.TemporaryDirectory()), 'stopped')
+    sleeper = (f'import signal, sys, time\n'
+               f'def stop(*_):\n  open({marker!r}, "w").close(); sys.exit(0)\n'
+               f'signal.signal(signal.SIGTERM, stop)\n'
+               f'time.sleep(120)\n')
+    start = time.time()
+    code = entrypoint.supervise([[py, '-c', sleeper], [py, '-c', 'import sys; sys.exit(3)']],
+                                poll_seconds=0.05)
+    self.assertEqual(code, 3)
+    self.assertLess(time.time() - start, 60)
+    self.assertTrue(os.path.exists(marker))
 
   def test_config_from_the_variable(self):
     scratch = self.enter_context(tempfile.TemporaryDirectory())

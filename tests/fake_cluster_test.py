@@ -11,7 +11,11 @@ arguments and environment of its manifest and what the platform adds:
 - Vertex AI: a CLUSTER_SPEC with loopback addresses for each replica.
 All processes run inside one private network namespace (`unshare`), so
 nothing listens outside it. The run must train to its frame budget and
-every process must exit 0 by itself.
+every process must exit 0 by itself; its two actors run as one pod (or
+replica), packed as the render says. Then the ends of a run: an actor pod
+started after the learner finished must exit 0 (it reads the run's end in
+the logdir), and a learner that never gets data must exit with its
+timeout line and status 4.
 
 The image's `python` is this test's interpreter; the run directory is a
 file:// URL standing in for the gs:// bucket every pod shares.
@@ -29,6 +33,7 @@ import pytest
 import tensorflow as tf
 
 from impala_tf import config as config_lib
+from impala_tf import exit_codes
 from impala_tf.cloud import gke
 from impala_tf.cloud import launch
 from impala_tf.cloud import vertex
@@ -72,9 +77,9 @@ class FakeClusterTest(tf.test.TestCase):
     self._tmp = tempfile.mkdtemp(dir=self.get_temp_dir())
     self._logdir = f'file://{self._tmp}/run'
 
-  def _options(self, name):
+  def _options(self, name, **changes):
     return launch.LaunchOptions(name=name, image='impala-tf:test', actors=_ACTORS,
-                                logdir=self._logdir)
+                                logdir=self._logdir, **changes)
 
   def _run(self, pods, hosts=()):
     """Runs `pods` in a private network namespace; returns {name: status}."""
@@ -107,11 +112,16 @@ class FakeClusterTest(tf.test.TestCase):
     self.assertGreaterEqual(status['env_frames'], _FRAMES)
     self.assertTrue(tf.train.latest_checkpoint(f'{self._logdir}/checkpoints'))
 
+  def _gke(self, options):
+    """The rendered run's ConfigMap, Service and its two pod templates."""
+    config = launch.run_config(_config(), options)
+    config_map, service, _, jobset = gke.objects(options, config_lib.config_file_text(config))
+    learner_job, actors_job = (rj['template']['spec'] for rj in jobset['spec']['replicatedJobs'])
+    return config_map, service, learner_job, actors_job
+
   def test_gke(self):
     options = self._options('fake-gke')
-    config = launch.run_config(_config(), options)
-    config_map, learner_job, service, _, actors_job = gke.objects(
-        options, config_lib.config_file_text(config))
+    config_map, service, learner_job, actors_job = self._gke(options)
     # The ConfigMap, "mounted": its files in a directory standing in for the
     # mount path, which the arguments name.
     mount = os.path.join(self._tmp, 'configmap')
@@ -127,14 +137,52 @@ class FakeClusterTest(tf.test.TestCase):
       return {'name': name, 'argv': _argv(container['command'], args),
               'env': _env(container['env'], **platform)}
 
-    pods = [pod('learner', learner_job['spec']['template'])]
-    pods += [pod(f'actor_{i}', actors_job['spec']['template'], JOB_COMPLETION_INDEX=str(i))
-             for i in range(actors_job['spec']['completions'])]
-    self.assertLen(pods, 1 + _ACTORS)
-    ended, logs = self._run(pods, hosts=[service['metadata']['name']])
+    learner = pod('learner', learner_job['template'])
+    actor_pods = [pod(f'actors_{i}', actors_job['template'], JOB_COMPLETION_INDEX=str(i))
+                  for i in range(actors_job['completions'])]
+    # Both actors in one pod: the entrypoint runs two actor processes.
+    self.assertLen(actor_pods, 1)
+    ended, logs = self._run([learner, *actor_pods], hosts=[service['metadata']['name']])
     self._assert_trained_to_budget(ended, logs)
-    for i in range(_ACTORS):
-      self.assertIn(f'actor {i}, learner at fake-gke-learner:8000', logs[f'actor_{i}'])
+    self.assertIn('actors 0-1 (container 0), learner at fake-gke-learner:8000', logs['actors_0'])
+    for task in range(_ACTORS):
+      self.assertIn(f'--task={task}', logs['actors_0'])
+
+    # A late actor pod (restarted, or scheduled after the end): no learner
+    # answers, the logdir says the run finished, it exits 0 at once.
+    late = dict(actor_pods[0], name='late_actors')
+    ended, logs = self._run([late], hosts=[service['metadata']['name']])
+    self.assertEqual(ended, {'late_actors': 0}, _tails(logs))
+    self.assertIn('has finished', logs['late_actors'])
+
+  def test_gke_learner_without_data_gives_up(self):
+    # No actor ever writes: after learner_data_timeout the learner keeps a
+    # checkpoint, says why in one line and exits 4 (which the pod failure
+    # policy turns into a failed run, not a restart).
+    options = self._options('fake-starved', learner_data_timeout=15)
+    config_map, service, learner_job, _ = self._gke(options)
+    mount = os.path.join(self._tmp, 'configmap')
+    os.makedirs(mount)
+    for name, text in config_map['data'].items():
+      with open(os.path.join(mount, name), 'w') as f:
+        f.write(text)
+    (container,) = learner_job['template']['spec']['containers']
+    args = [a.replace(launch.CONFIG_DIR, mount) for a in container['args']]
+    learner = {'name': 'learner', 'argv': _argv(container['command'], args),
+               'env': _env(container['env'])}
+    ended, logs = self._run([learner], hosts=[service['metadata']['name']])
+    self.assertEqual(ended, {'learner': exit_codes.NO_DATA}, _tails(logs))
+    self.assertIn(exit_codes.NO_DATA, learner_job['podFailurePolicy']['rules'][1]['onExitCodes']
+                  ['values'])
+    lines = [l for l in logs['learner'].splitlines() if 'learner_data_timeout_seconds=15' in l]
+    self.assertLen(lines, 1, logs['learner'][-3000:])
+    self.assertIn('no data from any actor', lines[0])
+    self.assertNotIn('Traceback', logs['learner'])
+    with tf.io.gfile.GFile(f'{self._logdir}/status.json') as f:
+      status = json.loads(f.read())
+    self.assertIn('no data from any actor', status['stopped'])
+    self.assertFalse(status['finished'])
+    self.assertTrue(tf.train.latest_checkpoint(f'{self._logdir}/checkpoints'))
 
   def test_vertex(self):
     options = self._options('fake-vertex')
@@ -153,10 +201,11 @@ class FakeClusterTest(tf.test.TestCase):
         pods.append({'name': 'learner' if p == 0 else f'actor_{i}',
                      'argv': _argv(container['command'], container['args']),
                      'env': _env(container['env'], CLUSTER_SPEC=json.dumps(spec))})
-    self.assertLen(pods, 1 + _ACTORS)
+    self.assertLen(pods, 2)   # the learner, and one replica running both actors
     ended, logs = self._run(pods)
     self._assert_trained_to_budget(ended, logs)
     self.assertIn('learner on port 2222', logs['learner'])
+    self.assertIn('actors 0-1 (container 0)', logs['actor_0'])
 
 
 if __name__ == '__main__':

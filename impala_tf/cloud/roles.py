@@ -17,15 +17,22 @@ environments), and the learner's address. Each platform says so differently:
 
 They are tried in that order: an explicit role wins over what a platform
 sets around it.
+
+Actors are packed several to a pod or replica: with
+`IMPALA_TF_ACTORS_PER_POD`=k and `IMPALA_TF_NUM_ACTORS`=N (both set by our
+renders), the container of index i runs actor processes k·i .. k·i+k−1, the
+last one only up to N−1.
 """
 
 import dataclasses
 import json
-from typing import Mapping
+from typing import Mapping, Tuple
 
 ROLE_VARIABLE = 'IMPALA_TF_ROLE'
 LEARNER_ADDRESS_VARIABLE = 'IMPALA_TF_LEARNER_ADDRESS'
 INDEX_VARIABLE = 'JOB_COMPLETION_INDEX'
+ACTORS_PER_POD_VARIABLE = 'IMPALA_TF_ACTORS_PER_POD'
+NUM_ACTORS_VARIABLE = 'IMPALA_TF_NUM_ACTORS'
 
 LEARNER = 'learner'
 ACTOR = 'actor'
@@ -43,15 +50,19 @@ class Role:
 
   Attributes:
     kind: 'learner' or 'actor'.
-    index: the actor's index (its --task); 0 for the learner.
+    index: the container's index among the actor pods or replicas; 0 for
+      the learner.
     learner_address: HOST:PORT of the learner's Reverb server. For the
       learner itself, its own address: the learner listens on its port.
     source: which variable it came from (for the log line).
+    tasks: the actor processes this container runs (their --task); () for
+      the learner.
   """
   kind: str
   index: int
   learner_address: str
   source: str
+  tasks: Tuple[int, ...] = ()
 
   @property
   def port(self) -> int:
@@ -121,6 +132,23 @@ def _from_cluster(spec, name, kinds, learner_pools) -> Role:
   return Role(kind, index if kind == ACTOR else 0, address, name)
 
 
+def _with_tasks(role: Role, environ) -> Role:
+  """The actor processes of an actor container (see the module docstring)."""
+  if role.kind != ACTOR:
+    return role
+  per_pod = _index(environ.get(ACTORS_PER_POD_VARIABLE, '1'), ACTORS_PER_POD_VARIABLE)
+  if per_pod < 1:
+    raise RoleError(f'{ACTORS_PER_POD_VARIABLE} must be at least 1, got {per_pod}.')
+  first = role.index * per_pod
+  total = (_index(environ[NUM_ACTORS_VARIABLE], NUM_ACTORS_VARIABLE)
+           if NUM_ACTORS_VARIABLE in environ else first + per_pod)
+  tasks = tuple(range(first, min(first + per_pod, total)))
+  if not tasks:
+    raise RoleError(f'actor container {role.index} with {per_pod} actors per container has '
+                    f'no actor of the run\'s {total} ({NUM_ACTORS_VARIABLE}).')
+  return dataclasses.replace(role, tasks=tasks)
+
+
 def resolve(environ: Mapping[str, str]) -> Role:
   """The role of this process, from `environ` (normally `os.environ`).
 
@@ -128,13 +156,13 @@ def resolve(environ: Mapping[str, str]) -> Role:
     RoleError: naming the variable that is missing or malformed.
   """
   if ROLE_VARIABLE in environ:
-    return _from_explicit(environ)
+    return _with_tasks(_from_explicit(environ), environ)
   if 'CLUSTER_SPEC' in environ:
-    return _from_cluster(_parse_json(environ, 'CLUSTER_SPEC'), 'CLUSTER_SPEC',
-                         _VERTEX_POOLS, ['workerpool0'])
+    return _with_tasks(_from_cluster(_parse_json(environ, 'CLUSTER_SPEC'), 'CLUSTER_SPEC',
+                                     _VERTEX_POOLS, ['workerpool0']), environ)
   if 'TF_CONFIG' in environ:
-    return _from_cluster(_parse_json(environ, 'TF_CONFIG'), 'TF_CONFIG', _TF_CONFIG_TYPES,
-                         ['chief', 'master'])
+    return _with_tasks(_from_cluster(_parse_json(environ, 'TF_CONFIG'), 'TF_CONFIG',
+                                     _TF_CONFIG_TYPES, ['chief', 'master']), environ)
   raise RoleError(f'cannot tell this process\'s role: set {ROLE_VARIABLE} (with '
                   f'{LEARNER_ADDRESS_VARIABLE} and, for an actor, {INDEX_VARIABLE}), or run '
                   'under Vertex AI (CLUSTER_SPEC) or a TF_CONFIG launcher.')
@@ -144,4 +172,7 @@ def describe(role: Role) -> str:
   """One line for the log: who this process is and where that came from."""
   if role.kind == LEARNER:
     return f'learner on port {role.port} (from {role.source})'
-  return f'actor {role.index}, learner at {role.learner_address} (from {role.source})'
+  tasks = (f'actor {role.tasks[0]}' if len(role.tasks) == 1 else
+           f'actors {role.tasks[0]}-{role.tasks[-1]}')
+  return (f'{tasks} (container {role.index}), learner at {role.learner_address} (from '
+          f'{role.source})')
