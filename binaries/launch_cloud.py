@@ -90,6 +90,9 @@ _KEEP_HOURS = flags.DEFINE_float('keep_finished_hours', 24.0, 'GKE: how long a f
                                  'objects (and pod logs) stay.')
 _DATA_TIMEOUT = flags.DEFINE_float('learner_data_timeout', 3600.0, 'Seconds the learner waits '
                                    'for data before it checkpoints and exits 4 (0: for ever).')
+_POPULATION = flags.DEFINE_integer('population', 0, 'GKE: a PBT population of this many '
+                                   'members, each one learner and --actors actors, in one '
+                                   'JobSet (docs/pbt.md); 0: one run.')
 _ROLE = flags.DEFINE_enum('role', 'learner', ['learner', 'actors'], 'logs: whose.')
 _FOLLOW = flags.DEFINE_boolean('follow', False, 'logs: keep streaming.')
 
@@ -107,7 +110,8 @@ def _options():
       allow_default_service_account=_ALLOW_DEFAULT_SA.value, jobset=_JOBSET.value,
       restarts=_RESTARTS.value, learner_restarts=_LEARNER_RESTARTS.value,
       actor_restarts=_ACTOR_RESTARTS.value, max_run_hours=_MAX_RUN_HOURS.value,
-      keep_finished_hours=_KEEP_HOURS.value, learner_data_timeout=_DATA_TIMEOUT.value)
+      keep_finished_hours=_KEEP_HOURS.value, learner_data_timeout=_DATA_TIMEOUT.value,
+      population=_POPULATION.value)
 
 
 def render():
@@ -119,11 +123,13 @@ def render():
   options = _options()
   try:
     options.validate()
-    config = launch.run_config(command_line.validated(_CONFIG.value), options)
+    check = (command_line.validated_member if options.members > 1
+             else command_line.validated)
+    config = launch.run_config(check(_CONFIG.value), options)
     text = config_lib.config_file_text(config)
     runs_actors = registry.info(config.architecture).runs_actors
     if _PLATFORM.value == 'gke':
-      paths = gke.write(gke.objects(options, text, runs_actors), _OUT.value)
+      paths = gke.write(gke.objects(options, text, runs_actors, config.seed), _OUT.value)
     else:
       paths = vertex.write(vertex.custom_job(options, text, runs_actors), _OUT.value)
   except launch.LaunchError as e:

@@ -14,6 +14,7 @@ from ml_collections import config_flags
 from impala_tf import command_line
 from impala_tf import exit_codes
 from impala_tf import learner
+from impala_tf.pbt import population as population_lib
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Preset file (configs/*.py).')
 _LOGDIR = flags.DEFINE_string('logdir', None, 'Run directory; an existing one is resumed.')
@@ -24,6 +25,9 @@ _PBT_DIR = flags.DEFINE_string(
     'path or any tf.io.gfile URL, e.g. gs://); this learner is member --pbt_member.')
 _PBT_MEMBER = flags.DEFINE_integer('pbt_member', None, 'This learner\'s index in the '
                                    'population (with --pbt_dir).')
+_PBT_SIZE = flags.DEFINE_integer('pbt_size', None, 'With --pbt_dir: records the population\'s '
+                                 'size (members 0..size-1) before starting, as pbt_local.py '
+                                 'does; every member of a cloud population passes it.')
 flags.mark_flags_as_required(['config', 'logdir'])
 
 
@@ -32,8 +36,14 @@ def main(argv):
   if (_PBT_DIR.value is None) != (_PBT_MEMBER.value is None):
     raise app.UsageError('--pbt_dir and --pbt_member go together.')
   check = command_line.validated_member if _PBT_DIR.value else command_line.validated
+  config = check(_CONFIG.value)
+  if _PBT_SIZE.value is not None:
+    if not _PBT_DIR.value or not 0 <= _PBT_MEMBER.value < _PBT_SIZE.value:
+      command_line.fail(f'--pbt_size={_PBT_SIZE.value} needs --pbt_dir and a --pbt_member '
+                        'below it.')
+    population_lib.Population(_PBT_DIR.value).write_size(_PBT_SIZE.value)
   try:
-    learner.run_learner(check(_CONFIG.value), _LOGDIR.value, _PORT.value,
+    learner.run_learner(config, _LOGDIR.value, _PORT.value,
                         _MAX_STEPS.value, pbt_dir=_PBT_DIR.value, pbt_member=_PBT_MEMBER.value)
   except learner.NoData as e:
     # One line: nothing to debug, no actor wrote (learner_data_timeout_seconds).

@@ -306,6 +306,43 @@ class GkeTest(parameterized.TestCase):
     self.assertEqual(gke.child_job_names(_options()), {'learner': 'pong-1-learner-0',
                                                       'actor': 'pong-1-actors-0'})
 
+  def test_a_population_is_one_jobset_with_a_learner_per_member(self):
+    # FTW's and PBT's shape: P members, each a learner and its actors; the
+    # run succeeds when every member's learner has.
+    options = _options(population=4, actors=1)
+    config = config_lib.load_config_file(os.path.join(_REPO, 'configs', 'cartpole_pbt.py'))
+    config = launch.run_config(config, options)
+    objs = gke.objects(options, config_lib.config_file_text(config), config_seed=config.seed)
+    self.assertEqual([o['kind'] for o in objs], ['ConfigMap', 'NetworkPolicy', 'JobSet'])
+    jobset = objs[-1]
+    jsonschema.validate(jobset, _JOBSET_SCHEMA)
+    for rj in jobset['spec']['replicatedJobs']:
+      kubernetes_validate.validate(_as_job(rj['template'], f'x-{rj["name"]}-0'), _KUBERNETES,
+                                   strict=True)
+    self.assertEqual([(rj['name'], rj['replicas']) for rj in jobset['spec']['replicatedJobs']],
+                     [('learner', 4), ('actors', 4)])
+    self.assertEqual(jobset['spec']['successPolicy'],
+                     {'operator': 'All', 'targetReplicatedJobs': ['learner']})
+    self.assertEqual(jobset['spec']['network'],
+                     {'enableDNSHostnames': True, 'subdomain': 'pong-1'})
+    for component, (_, pod) in _pods(objs).items():
+      env = {e['name']: e for e in pod['spec']['containers'][0]['env']}
+      self.assertEqual(env['IMPALA_TF_MEMBER']['valueFrom'],
+                       {'fieldRef': {'fieldPath': "metadata.labels['jobset.sigs.k8s.io/job-index']"}})
+      self.assertEqual(env['IMPALA_TF_POPULATION']['value'], '4')
+      self.assertEqual(env['IMPALA_TF_SEED']['value'], str(config.seed))
+      # JobSet's pod hostname for member m's learner: <jobset>-<job>-<m>-<pod>.<subdomain>.
+      self.assertEqual(env['IMPALA_TF_LEARNER_ADDRESS']['value'],
+                       'pong-1-learner-{member}-0.pong-1:8000', component)
+    with self.assertRaisesRegex(launch.LaunchError, '--population needs the JobSet'):
+      gke.objects(dataclasses.replace(options, jobset=False), 'X = 1')
+    with self.assertRaisesRegex(launch.LaunchError, '--population: a Vertex AI job'):
+      vertex.custom_job(_options(population=4, actors=1,
+                                 service_account='sa@p.iam.gserviceaccount.com'), 'X = 1')
+    # Members' actor pods share nodes: 4 single-actor pods on one node.
+    self.assertIn('quota: 40 vCPUs in all (32 learner, 8 actors), 5 nodes',
+                  options.sizing().summary(options))
+
   def test_validation_catches_a_broken_object(self):
     # The validators are not a formality: a misspelt field fails them.
     options = _options()

@@ -124,6 +124,42 @@ class EntrypointTest(parameterized.TestCase):
     self.assertEqual(roles.resolve({'IMPALA_TF_ROLE': 'learner',
                                     'IMPALA_TF_LEARNER_ADDRESS': 'svc:1'}).tasks, ())
 
+  def test_a_population_member_gets_its_own_directory_seed_and_learner(self):
+    base = {'IMPALA_TF_LEARNER_ADDRESS': 'pbt-1-learner-{member}-0.pbt-1:8000',
+            'IMPALA_TF_MEMBER': '2', 'IMPALA_TF_POPULATION': '4', 'IMPALA_TF_SEED': '7'}
+    learner = roles.resolve(dict(base, IMPALA_TF_ROLE='learner'))
+    self.assertEqual((learner.member, learner.population, learner.seed), (2, 4, 7))
+    (argv,) = entrypoint.commands(learner, 'c.py', 'gs://b/r/', python='py')
+    self.assertEqual(argv, ['py', '-m', 'impala_tf_binaries.learner', '--config=c.py',
+                            '--logdir=gs://b/r/member_2', '--port=8000',
+                            '--pbt_dir=gs://b/r/population', '--pbt_member=2', '--pbt_size=4',
+                            '--config.seed=9'])
+    actor = roles.resolve(dict(base, IMPALA_TF_ROLE='actor', JOB_COMPLETION_INDEX='0',
+                               IMPALA_TF_ACTORS_PER_POD='2', IMPALA_TF_NUM_ACTORS='2'))
+    self.assertEqual(actor.learner_address, 'pbt-1-learner-2-0.pbt-1:8000')
+    argvs = entrypoint.commands(actor, 'c.py', 'gs://b/r', python='py')
+    self.assertEqual([a[4:] for a in argvs],
+                     [['--learner_address=pbt-1-learner-2-0.pbt-1:8000', f'--task={t}',
+                       '--logdir=gs://b/r/member_2', '--config.seed=9'] for t in (0, 1)])
+    self.assertIn('actors 0-1 of member 2', roles.describe(actor))
+    with self.assertRaisesRegex(roles.RoleError, 'not a member of a population of 4'):
+      roles.resolve(dict(base, IMPALA_TF_ROLE='learner', IMPALA_TF_MEMBER='4'))
+    with self.assertRaisesRegex(roles.RoleError, 'names a member; set IMPALA_TF_MEMBER'):
+      roles.resolve({'IMPALA_TF_ROLE': 'learner',
+                     'IMPALA_TF_LEARNER_ADDRESS': 'pbt-1-learner-{member}-0.pbt-1:8000'})
+
+  def test_learner_pbt_size_needs_a_member_below_it(self):
+    pbt_dir = self.enter_context(tempfile.TemporaryDirectory())
+    result = subprocess.run(
+        [sys.executable, os.path.join(_REPO, 'binaries', 'learner.py'),
+         f'--config={os.path.join(_REPO, "configs", "cartpole_pbt.py")}', f'--logdir={pbt_dir}/m',
+         f'--pbt_dir={pbt_dir}/population', '--pbt_member=5', '--pbt_size=3'],
+        capture_output=True, text=True, timeout=120)
+    self.assertEqual(result.returncode, 2, result.stderr[-2000:])
+    self.assertEqual(result.stderr.strip().splitlines()[-1],
+                     'error: --pbt_size=3 needs --pbt_dir and a --pbt_member below it.')
+    self.assertFalse(os.path.exists(os.path.join(pbt_dir, 'population')))
+
   def test_a_pod_past_the_last_actor_is_refused(self):
     with self.assertRaisesRegex(roles.RoleError, 'no actor of the run'):
       roles.resolve({'IMPALA_TF_ROLE': 'actor', 'IMPALA_TF_LEARNER_ADDRESS': 'svc:8000',

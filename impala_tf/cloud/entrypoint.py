@@ -46,12 +46,20 @@ def commands(role: roles.Role, config_path: str, logdir: str,
   """The argvs of `role`'s processes: the learner, or one per actor task.
   Actors get the logdir too: one that cannot reach the learner reads there
   whether the run has finished (then it exits 0)."""
+  member = []
+  if role.member is not None:
+    # A PBT member: its own run directory and seed beside the population's
+    # shared directory (the layout pbt_local.py uses).
+    logdir = f'{logdir.rstrip("/")}/member_{role.member}'
+    member = [f'--config.seed={role.seed + role.member}']
   if role.kind == roles.LEARNER:
+    pbt = ([f'--pbt_dir={os.path.dirname(logdir)}/population', f'--pbt_member={role.member}',
+            f'--pbt_size={role.population}'] if role.member is not None else [])
     return [[python, '-m', 'impala_tf_binaries.learner', f'--config={config_path}',
-             f'--logdir={logdir}', f'--port={role.port}']]
+             f'--logdir={logdir}', f'--port={role.port}', *pbt, *member]]
   return [[python, '-m', 'impala_tf_binaries.actor', f'--config={config_path}',
            f'--learner_address={role.learner_address}', f'--task={task}',
-           f'--logdir={logdir}'] for task in role.tasks]
+           f'--logdir={logdir}', *member] for task in role.tasks]
 
 
 def supervise(argvs: Sequence[Sequence[str]], poll_seconds: float = 0.5) -> int:

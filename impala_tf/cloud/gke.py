@@ -32,6 +32,15 @@ Failures (pods have restartPolicy Never, which pod failure policies need):
   DeadlineExceeded fails the JobSet without a restart);
 - a finished JobSet (or plain Job) is deleted `keep_finished_hours` later;
   its logdir in the bucket stays.
+
+A PBT population (`population` P ≥ 2) is one JobSet too: the learner and
+actors replicated Jobs have P replicas each, Job m of each being member m
+(the JobSet's job-index label, passed to the pod as IMPALA_TF_MEMBER). A
+member's actors reach their learner by the pod hostname JobSet's headless
+Service gives it (<name>-learner-<m>-0.<name>), so the run's own Service is
+not rendered. The run succeeds when every member's learner has completed;
+each member writes under <logdir>/member_<m>, the members share
+<logdir>/population.
 """
 
 import os
@@ -54,6 +63,8 @@ LEARNER_JOB, ACTORS_JOB = 'learner', 'actors'
 LEARNER_PERMANENT = (exit_codes.USAGE, exit_codes.NO_DATA)
 ACTOR_PERMANENT = (exit_codes.USAGE, exit_codes.LEARNER_GONE)
 SPOT_LABEL = 'cloud.google.com/gke-spot'
+# Set by the JobSet controller on each child Job's pods: the Job's index.
+JOB_INDEX_LABEL = 'jobset.sigs.k8s.io/job-index'
 MACHINE_LABEL = 'node.kubernetes.io/instance-type'
 
 
@@ -67,13 +78,18 @@ def service_name(options) -> str:
 
 
 def learner_address(options) -> str:
-  """The Service's in-cluster name and port (the pods share its namespace)."""
+  """The Service's in-cluster name and port (the pods share its namespace);
+  in a population, each member's learner pod's own name (`{member}` is
+  replaced in the pod, roles.py)."""
+  if options.members > 1:
+    return (f'{options.name}-{LEARNER_JOB}-{roles.MEMBER_PLACEHOLDER}-0.{options.name}:'
+            f'{options.port}')
   return f'{service_name(options)}:{options.port}'
 
 
 def child_job_names(options) -> Dict[str, str]:
-  """{role: the name of its Job in the cluster} (JobSet names its children
-  <jobset>-<replicatedJob>-<index>)."""
+  """{role: the name of its (member 0's) Job in the cluster} (JobSet names
+  its children <jobset>-<replicatedJob>-<index>)."""
   if options.jobset:
     return {roles.LEARNER: f'{options.name}-{LEARNER_JOB}-0',
             roles.ACTOR: f'{options.name}-{ACTORS_JOB}-0'}
@@ -82,6 +98,16 @@ def child_job_names(options) -> Dict[str, str]:
 
 def _metadata(options, name, component):
   return {'name': name, 'namespace': options.namespace, 'labels': labels(options, component)}
+
+
+def _population_env(options, config_seed):
+  """What a population's pod knows of its member (roles.py)."""
+  if options.members < 2:
+    return []
+  return [{'name': roles.MEMBER_VARIABLE, 'valueFrom': {'fieldRef': {
+              'fieldPath': f"metadata.labels['{JOB_INDEX_LABEL}']"}}},
+          {'name': roles.POPULATION_VARIABLE, 'value': str(options.members)},
+          {'name': roles.SEED_VARIABLE, 'value': str(config_seed)}]
 
 
 def _container(options, role, image, resources, env=(), ports=()):
@@ -130,7 +156,7 @@ def _failure_policy(container_name, permanent):
   ]}
 
 
-def _learner_job_spec(options, sizing):
+def _learner_job_spec(options, sizing, config_seed):
   resources = {'requests': {'cpu': sizing.learner_cpu, 'memory': sizing.learner_memory},
                'limits': {'memory': sizing.learner_memory}}
   selector = {MACHINE_LABEL: sizing.learner_machine}
@@ -146,7 +172,8 @@ def _learner_job_spec(options, sizing):
     selector.update({'cloud.google.com/gke-tpu-accelerator': options.tpu.gke_accelerator,
                      'cloud.google.com/gke-tpu-topology': options.tpu_topology})
     tolerations.append({'key': 'google.com/tpu', 'operator': 'Exists', 'effect': 'NoSchedule'})
-  container = _container(options, roles.LEARNER, options.image, resources, ports=[options.port])
+  container = _container(options, roles.LEARNER, options.image, resources,
+                         _population_env(options, config_seed), ports=[options.port])
   spec = {
       'completions': 1,
       'parallelism': 1,
@@ -159,11 +186,12 @@ def _learner_job_spec(options, sizing):
   return _bounded(options, spec)
 
 
-def _actors_job_spec(options, sizing):
+def _actors_job_spec(options, sizing, config_seed):
   resources = {'requests': {'cpu': sizing.actor_pod_cpu, 'memory': sizing.actor_pod_memory},
                'limits': {'memory': sizing.actor_pod_memory}}
   env = [{'name': roles.ACTORS_PER_POD_VARIABLE, 'value': str(sizing.actors_per_pod)},
-         {'name': roles.NUM_ACTORS_VARIABLE, 'value': str(options.actors)}]
+         {'name': roles.NUM_ACTORS_VARIABLE, 'value': str(options.actors)},
+         *_population_env(options, config_seed)]
   selector = {MACHINE_LABEL: sizing.actor_machine}
   tolerations = []
   if options.spot:
@@ -194,16 +222,17 @@ def _ttl(options):
   return int(options.keep_finished_hours * 3600)
 
 
-def jobset(options, sizing, runs_actors=True) -> dict:
+def jobset(options, sizing, runs_actors=True, config_seed=0) -> dict:
   """The run's JobSet (see the module docstring)."""
-  replicated = [{'name': LEARNER_JOB, 'replicas': 1,
+  p = options.members
+  replicated = [{'name': LEARNER_JOB, 'replicas': p,
                  'template': {'metadata': {'labels': labels(options, 'learner')},
-                              'spec': _learner_job_spec(options, sizing)}}]
+                              'spec': _learner_job_spec(options, sizing, config_seed)}}]
   if runs_actors:
-    replicated.append({'name': ACTORS_JOB, 'replicas': 1,
+    replicated.append({'name': ACTORS_JOB, 'replicas': p,
                        'template': {'metadata': {'labels': labels(options, 'actor')},
-                                    'spec': _actors_job_spec(options, sizing)}})
-  return {
+                                    'spec': _actors_job_spec(options, sizing, config_seed)}})
+  out = {
       'apiVersion': JOBSET_API, 'kind': 'JobSet',
       'metadata': _metadata(options, options.name, 'run'),
       'spec': {
@@ -223,14 +252,18 @@ def jobset(options, sizing, runs_actors=True) -> dict:
           'replicatedJobs': replicated,
       },
   }
+  if p > 1:
+    # Each member's learner pod by name: <name>-learner-<m>-0.<name>.
+    out['spec']['network'] = {'enableDNSHostnames': True, 'subdomain': options.name}
+  return out
 
 
-def plain_jobs(options, sizing, runs_actors=True) -> List[dict]:
+def plain_jobs(options, sizing, runs_actors=True, config_seed=0) -> List[dict]:
   """The learner's and the actors' Jobs, for a cluster without JobSet."""
   jobs = []
   for component, name, spec in (
-      ('learner', f'{options.name}-learner', _learner_job_spec(options, sizing)),
-      ('actor', f'{options.name}-actors', _actors_job_spec(options, sizing))):
+      ('learner', f'{options.name}-learner', _learner_job_spec(options, sizing, config_seed)),
+      ('actor', f'{options.name}-actors', _actors_job_spec(options, sizing, config_seed))):
     if component == 'actor' and not runs_actors:
       continue
     spec['ttlSecondsAfterFinished'] = _ttl(options)
@@ -251,11 +284,15 @@ def check_identity(options):
 
 
 def objects(options: launch.LaunchOptions, config_text: str,
-            runs_actors: bool = True) -> List[dict]:
+            runs_actors: bool = True, config_seed: int = 0) -> List[dict]:
   """The run's objects, in the order they are applied; without actors for
-  an agent that runs no actor processes (`registry.AgentInfo.runs_actors`)."""
+  an agent that runs no actor processes (`registry.AgentInfo.runs_actors`).
+  `config_seed`: the config's seed (a population's member m runs seed + m)."""
   options.validate()
   check_identity(options)
+  if options.members > 1 and not options.jobset:
+    raise launch.LaunchError('--population needs the JobSet (its members are the replicas of '
+                             'one JobSet); drop --nojobset.')
   sizing = options.sizing()
   config_map = {
       'apiVersion': 'v1', 'kind': 'ConfigMap',
@@ -283,9 +320,11 @@ def objects(options: launch.LaunchOptions, config_text: str,
           }],
       },
   }
-  runs = ([jobset(options, sizing, runs_actors)] if options.jobset
-          else plain_jobs(options, sizing, runs_actors))
-  return [config_map, service, network_policy, *runs]
+  runs = ([jobset(options, sizing, runs_actors, config_seed)] if options.jobset
+          else plain_jobs(options, sizing, runs_actors, config_seed))
+  # A population's actors address their learners by pod name.
+  services = [service] if options.members == 1 else []
+  return [config_map, *services, network_policy, *runs]
 
 
 def file_name(index: int, obj: dict) -> str:

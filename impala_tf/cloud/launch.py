@@ -118,26 +118,36 @@ class Sizing:
   actor_pod_cpu: str
   actor_pod_memory: str
   actor_nodes: int           # nodes (GKE) or VMs (Vertex) the actor pods fill
+  pods_per_node: int         # actor pods one actor node holds
 
   def summary(self, options: 'LaunchOptions') -> str:
     """The preflight: what the run asks of the project's quotas."""
     learner = machines.machine(self.learner_machine)
     actor = machines.machine(self.actor_machine)
-    accel = ''
+    p = options.members
+    accel, total_accel = '', ''
     if options.gpu:
       accel = f', {options.accelerator_count} {options.accelerator} GPU(s)'
+      total_accel = f'; {p * options.accelerator_count} {options.accelerator} GPU(s)'
     elif options.tpu:
       accel = f', {options.tpu_chips} {options.accelerator} chip(s)'
-    vcpus = learner.vcpus + self.actor_nodes * actor.vcpus
-    return (f'learner: 1 x {self.learner_machine} ({learner.vcpus} vCPUs{accel}), pod requests '
-            f'{self.learner_cpu} CPU, {self.learner_memory}\n'
-            f'actors: {options.actors} processes, {self.actors_per_pod} per pod: '
-            f'{self.actor_pods} pods on {self.actor_nodes} x {self.actor_machine} '
-            f'({actor.vcpus} vCPUs each){" (Spot)" if options.spot else ""}, each pod requests '
-            f'{self.actor_pod_cpu} CPU, {self.actor_pod_memory}\n'
-            f'quota: {vcpus} vCPUs in all ({learner.vcpus} learner, '
-            f'{self.actor_nodes * actor.vcpus} actors){accel.replace(",", ";")}, '
-            f'{1 + self.actor_nodes} nodes')
+      total_accel = f'; {p * options.tpu_chips} {options.accelerator} chip(s)'
+    each = ' each' if p > 1 else ''
+    # Members' actor pods share nodes.
+    actor_nodes = math.ceil(p * self.actor_pods / self.pods_per_node)
+    lines = [f'population: {p} members, each one learner and its actors'] if p > 1 else []
+    lines += [
+        f'learner{each}: 1 x {self.learner_machine} ({learner.vcpus} vCPUs{accel}), pod '
+        f'requests {self.learner_cpu} CPU, {self.learner_memory}',
+        f'actors{each}: {options.actors} processes, {self.actors_per_pod} per pod: '
+        f'{self.actor_pods} pods on {self.actor_nodes} x {self.actor_machine} '
+        f'({actor.vcpus} vCPUs each){" (Spot)" if options.spot else ""}, each pod requests '
+        f'{self.actor_pod_cpu} CPU, {self.actor_pod_memory}',
+        f'quota: {p * learner.vcpus + actor_nodes * actor.vcpus} vCPUs in all '
+        f'({p * learner.vcpus} learner, {actor_nodes * actor.vcpus} actors)'
+        f'{total_accel}, {p + actor_nodes} nodes',
+    ]
+    return '\n'.join(lines)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,6 +172,9 @@ class LaunchOptions:
   actor_cpu: str = ''
   actor_memory: str = ''
   actors_per_pod: int = 0          # 0: as many as one actor machine holds
+  # PBT: this many members, each a learner with its own `actors` actors
+  # (GKE JobSet only); 0 or 1: one run.
+  population: int = 0
   actor_image: str = ''            # '' = image (build it without ACCELERATOR)
   spot: bool = False               # actors on Spot VMs
   service_account: str = ''        # GKE: Kubernetes SA (Workload Identity); Vertex: GCP SA
@@ -185,6 +198,11 @@ class LaunchOptions:
   @property
   def tpu_chips(self) -> int:
     return machines.machine(self.tpu.machines[self.tpu_topology]).tpu_chips
+
+  @property
+  def members(self) -> int:
+    """Learners in the run: the population's size, or 1."""
+    return max(1, self.population)
 
   @property
   def actor_image_or_default(self) -> str:
@@ -233,7 +251,8 @@ class LaunchOptions:
       raise LaunchError(f'--accelerator_count: one machine carries '
                         f'{", ".join(map(str, GPUS[self.accelerator].machines))} '
                         f'{self.accelerator} GPUs, not {self.accelerator_count}.')
-    for flag in ('restarts', 'learner_restarts', 'actor_restarts', 'actors_per_pod'):
+    for flag in ('restarts', 'learner_restarts', 'actor_restarts', 'actors_per_pod',
+                 'population'):
       if getattr(self, flag) < 0:
         raise LaunchError(f'--{flag} must be non-negative, got {getattr(self, flag)}.')
     for flag in ('max_run_hours', 'keep_finished_hours', 'learner_data_timeout'):
@@ -319,7 +338,7 @@ class LaunchOptions:
         actor_machine=actor_name, actors_per_pod=per_pod, actor_pods=pods,
         actor_pod_cpu=_cpu_quantity(per_pod * per_cpu),
         actor_pod_memory=_memory_quantity(per_pod * share),
-        actor_nodes=math.ceil(pods / (fits // per_pod)))
+        actor_nodes=math.ceil(pods / (fits // per_pod)), pods_per_node=fits // per_pod)
 
 
 def _fit(flag, given, capacity, machine_name, parse, render, unit):

@@ -22,17 +22,27 @@ Actors are packed several to a pod or replica: with
 `IMPALA_TF_ACTORS_PER_POD`=k and `IMPALA_TF_NUM_ACTORS`=N (both set by our
 renders), the container of index i runs actor processes k·i .. k·i+k−1, the
 last one only up to N−1.
+
+In a PBT population (a GKE JobSet with one learner Job and one actors Job
+per member), `IMPALA_TF_MEMBER` is the member the container belongs to (the
+JobSet's job index), `IMPALA_TF_POPULATION` the population's size and
+`IMPALA_TF_SEED` the preset's seed (member m runs with seed + m, as
+pbt_local.py does); `{member}` in the learner's address becomes m.
 """
 
 import dataclasses
 import json
-from typing import Mapping, Tuple
+from typing import Mapping, Optional, Tuple
 
 ROLE_VARIABLE = 'IMPALA_TF_ROLE'
 LEARNER_ADDRESS_VARIABLE = 'IMPALA_TF_LEARNER_ADDRESS'
 INDEX_VARIABLE = 'JOB_COMPLETION_INDEX'
 ACTORS_PER_POD_VARIABLE = 'IMPALA_TF_ACTORS_PER_POD'
 NUM_ACTORS_VARIABLE = 'IMPALA_TF_NUM_ACTORS'
+MEMBER_VARIABLE = 'IMPALA_TF_MEMBER'
+POPULATION_VARIABLE = 'IMPALA_TF_POPULATION'
+SEED_VARIABLE = 'IMPALA_TF_SEED'
+MEMBER_PLACEHOLDER = '{member}'
 
 LEARNER = 'learner'
 ACTOR = 'actor'
@@ -57,12 +67,19 @@ class Role:
     source: which variable it came from (for the log line).
     tasks: the actor processes this container runs (their --task); () for
       the learner.
+    member: the PBT member this container belongs to, or None outside a
+      population (then `population` and `seed` are unused).
+    population: the population's size.
+    seed: the preset's seed (member m runs with seed + m).
   """
   kind: str
   index: int
   learner_address: str
   source: str
   tasks: Tuple[int, ...] = ()
+  member: Optional[int] = None
+  population: int = 0
+  seed: int = 0
 
   @property
   def port(self) -> int:
@@ -132,8 +149,27 @@ def _from_cluster(spec, name, kinds, learner_pools) -> Role:
   return Role(kind, index if kind == ACTOR else 0, address, name)
 
 
+def _with_member(role: Role, environ) -> Role:
+  """The PBT member of a population's container (see the module docstring)."""
+  if MEMBER_VARIABLE not in environ:
+    if MEMBER_PLACEHOLDER in role.learner_address:
+      raise RoleError(f'the learner address {role.learner_address!r} names a member; set '
+                      f'{MEMBER_VARIABLE}.')
+    return role
+  member = _index(environ[MEMBER_VARIABLE], MEMBER_VARIABLE)
+  population = _index(environ.get(POPULATION_VARIABLE), POPULATION_VARIABLE)
+  if not member < population:
+    raise RoleError(f'{MEMBER_VARIABLE}={member} is not a member of a population of '
+                    f'{population} ({POPULATION_VARIABLE}).')
+  seed = _index(environ.get(SEED_VARIABLE), SEED_VARIABLE)
+  return dataclasses.replace(
+      role, member=member, population=population, seed=seed,
+      learner_address=role.learner_address.replace(MEMBER_PLACEHOLDER, str(member)))
+
+
 def _with_tasks(role: Role, environ) -> Role:
   """The actor processes of an actor container (see the module docstring)."""
+  role = _with_member(role, environ)
   if role.kind != ACTOR:
     return role
   per_pod = _index(environ.get(ACTORS_PER_POD_VARIABLE, '1'), ACTORS_PER_POD_VARIABLE)
@@ -170,9 +206,10 @@ def resolve(environ: Mapping[str, str]) -> Role:
 
 def describe(role: Role) -> str:
   """One line for the log: who this process is and where that came from."""
+  member = '' if role.member is None else f' of member {role.member}'
   if role.kind == LEARNER:
-    return f'learner on port {role.port} (from {role.source})'
+    return f'learner{member} on port {role.port} (from {role.source})'
   tasks = (f'actor {role.tasks[0]}' if len(role.tasks) == 1 else
            f'actors {role.tasks[0]}-{role.tasks[-1]}')
-  return (f'{tasks} (container {role.index}), learner at {role.learner_address} (from '
+  return (f'{tasks}{member} (container {role.index}), learner at {role.learner_address} (from '
           f'{role.source})')

@@ -58,6 +58,9 @@ def check(options):
   if options.tpu and not options.tpu.on_vertex:
     raise launch.LaunchError(f'--accelerator={options.accelerator} is not offered by Vertex AI '
                              'custom jobs as one host; use tpu-v5e or tpu-v6e, or GKE.')
+  if options.members > 1:
+    raise launch.LaunchError('--population: a Vertex AI job has one primary replica and at most '
+                             'four pools; render a population for GKE, where it is one JobSet.')
   if options.service_account and '@' not in options.service_account:
     raise launch.LaunchError(f'--service_account on Vertex AI is a Google service account\'s '
                              f'email (NAME@PROJECT.iam.gserviceaccount.com), got '
