@@ -135,8 +135,9 @@ def render():
   except launch.LaunchError as e:
     command_line.fail(str(e))
   preflight = options.sizing().summary(options)
+  manifests = paths if _PLATFORM.value == 'gke' else []
   paths.append(operate.write_record(_OUT.value, _PLATFORM.value, options, _REGION.value,
-                                    preflight))
+                                    preflight, manifests))
   for path in paths:
     print(f'wrote {path}')
   print(preflight)

@@ -281,7 +281,7 @@ class Learner:
     frames_at_log, steps_at_log = frames_at_start, self.step
     published_at = summarised_at = self.step
     metrics, steps_run = {}, 0
-    last_data = start
+    last_data, last_size = start, self._queue_size()
     status = self._status(start, frames_at_start, 0.0, 0.0, {})
     logging.info('learner: serving on port %d; step %d, %d frames; %s.', self.port, self.step,
                  frames_at_start, cpu_kernels.status())
@@ -297,7 +297,13 @@ class Learner:
           last_wait_log = time.time()
         timeout = config.learner_data_timeout_seconds
         if timeout and time.time() - last_data >= timeout:
-          self._give_up(start, frames_at_start, metrics, time.time() - last_data)
+          # Data that is not yet a batch counts too (R2D2's replay filling
+          # to its minimum): only a table that stopped changing is starved.
+          size = self._queue_size()
+          if size != last_size:
+            last_data, last_size = time.time(), size
+          else:
+            self._give_up(start, frames_at_start, metrics, time.time() - last_data)
         continue
       last_data = time.time()
       metrics = step_metrics

@@ -373,6 +373,12 @@ class GkeTest(parameterized.TestCase):
     for path, obj in zip(paths, objs):
       with open(path) as f:
         self.assertEqual(yaml.safe_load(f), obj)
+    # Rendered again without JobSet into the same directory: only this
+    # render's manifests are left there (kubectl apply -f DIR applies all).
+    objs = gke.objects(dataclasses.replace(options, jobset=False), text)
+    paths = gke.write(objs, out)
+    self.assertEqual(sorted(os.listdir(out)), sorted(os.path.basename(p) for p in paths))
+    self.assertIn('40-job-actor.yaml', os.listdir(out))
 
 
 def _vertex_options(**changes):

@@ -91,11 +91,17 @@ class OperateTest(absltest.TestCase):
         config_lib.load_config_file(os.path.join(_REPO, 'configs', 'pong.py')), options)
     text = config_lib.config_file_text(config)
     if platform == 'gke':
-      gke.write(gke.objects(options, text), self.out)
+      self.files = gke.write(gke.objects(options, text), self.out)
     else:
+      self.files = []
       vertex.write(vertex.custom_job(options, text), self.out)
     operate.write_record(self.out, platform, options, 'europe-west4',
-                         options.sizing().summary(options))
+                         options.sizing().summary(options), self.files)
+
+  def manifests(self):
+    """The -f arguments naming each rendered manifest, not run.json."""
+    self.assertLen(self.files, 4)
+    return [a for path in self.files for a in ('-f', path)]
 
   def write_status(self, **status):
     with open(os.path.join(self.logdir, 'status.json'), 'w') as f:
@@ -105,7 +111,7 @@ class OperateTest(absltest.TestCase):
     self.render('gke')
     operate.apply(self.out, self.cli, print_fn=self.printed.append)
     self.assertEqual(self.calls(), [['kubectl', 'get', 'crd', operate.JOBSET_CRD],
-                                    ['kubectl', 'apply', '-f', self.out]])
+                                    ['kubectl', 'apply', *self.manifests()]])
     # The preflight comes first: the quota an operator must have.
     self.assertIn('quota: 88 vCPUs', self.printed[0])
 
@@ -118,7 +124,9 @@ class OperateTest(absltest.TestCase):
     # Rendered without JobSet: no check, plain Jobs applied.
     self.render('gke', jobset=False)
     operate.apply(self.out, self.cli, print_fn=self.printed.append)
-    self.assertEqual(self.calls(), [['kubectl', 'apply', '-f', self.out]])
+    self.assertLen(self.files, 5)
+    self.assertEqual(self.calls(), [['kubectl', 'apply',
+                                     *[a for p in self.files for a in ('-f', p)]]])
 
   def test_gke_status_logs_and_delete(self):
     self.render('gke', namespace='rl')
@@ -148,8 +156,8 @@ class OperateTest(absltest.TestCase):
     (call,) = self.calls()
     self.assertIn('app.kubernetes.io/instance=pong-1,app.kubernetes.io/component=actor', call)
     operate.delete(self.out, self.cli)
-    self.assertEqual(self.calls(), [['kubectl', 'delete', '--ignore-not-found', '-f',
-                                     self.out]])
+    self.assertEqual(self.calls(), [['kubectl', 'delete', '--ignore-not-found',
+                                     *self.manifests()]])
 
   def test_status_reads_the_end_of_a_run(self):
     self.render('gke')

@@ -44,6 +44,7 @@ each member writes under <logdir>/member_<m>, the members share
 """
 
 import os
+import re
 from typing import Dict, List
 
 import yaml
@@ -347,9 +348,17 @@ def _str(dumper, value):
 _Dumper.add_representer(str, _str)
 
 
+_MANIFEST = re.compile(r'^[0-9]{2}-[a-z]+-[a-z]+\.yaml$')
+
+
 def write(objs: List[dict], out_dir: str) -> List[str]:
-  """Writes one YAML file per object into `out_dir`; returns the paths."""
+  """Writes one YAML file per object into `out_dir`; returns the paths.
+  Manifests an earlier render left there are removed first, so the
+  directory holds this run's objects only."""
   os.makedirs(out_dir, exist_ok=True)
+  for name in os.listdir(out_dir):
+    if _MANIFEST.match(name):
+      os.remove(os.path.join(out_dir, name))
   paths = []
   for i, obj in enumerate(objs):
     path = os.path.join(out_dir, file_name(i * 10, obj))

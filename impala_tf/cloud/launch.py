@@ -25,10 +25,11 @@ CONFIG_FILE = 'config.py'
 # Vertex has no ConfigMap: the config's text travels in this variable.
 CONFIG_TEXT_VARIABLE = 'IMPALA_TF_CONFIG'
 
-# What one actor process needs: a core (it steps its environments and runs
-# its policy on one intra-op thread) and memory for TensorFlow, the
-# environments and its send buffers (a Pong actor with 16 environments
-# peaks near 1.3 GiB here).
+# What one actor process is given: a core (it steps its environments and
+# runs its policy on one intra-op thread, actor_intra_op_threads=1) and
+# memory for TensorFlow, its environments and its send buffers. The 2 GiB
+# is a margin, not a measurement of any preset; `kubectl top pod` shows a
+# run's own figure, and --actor_memory sets it.
 ACTOR_CPU = 1.0
 ACTOR_MEMORY_GIB = 2.0
 

@@ -2,8 +2,8 @@
 
 `launch_cloud.py render` writes the platform's objects and `run.json` (what
 the other commands need: platform, name, namespace or region, logdir, the
-child Jobs' names) into one directory; every other command takes that
-directory. They wrap the platforms' own tools, `kubectl` and
+child Jobs' names, the manifest files) into one directory; every other
+command takes that directory. They wrap the platforms' own tools, `kubectl` and
 `gcloud ai custom-jobs`, run from PATH, and print each command they run.
 """
 
@@ -28,11 +28,14 @@ class OperateError(RuntimeError):
 
 
 def write_record(out_dir: str, platform: str, options: launch.LaunchOptions, region: str,
-                 preflight: str) -> str:
+                 preflight: str, files: Sequence[str] = ()) -> str:
+  """Writes run.json; `files`: the manifests `apply` and `delete` pass to
+  kubectl (by name: kubectl would read run.json as an object too)."""
   record = {
       'platform': platform, 'name': options.name, 'namespace': options.namespace,
       'region': region, 'logdir': options.logdir, 'jobset': options.jobset,
       'jobs': gke.child_job_names(options) if platform == 'gke' else {},
+      'files': [os.path.basename(f) for f in files],
       'preflight': preflight,
   }
   path = os.path.join(out_dir, RUN_FILE)
@@ -83,6 +86,12 @@ def _kubectl(record, *args):
   return ['kubectl', '--namespace', record['namespace'], *args]
 
 
+def _manifests(record, out_dir):
+  if not record.get('files'):
+    raise OperateError(f'{out_dir}/{RUN_FILE} lists no manifests; render it again.')
+  return [arg for name in record['files'] for arg in ('-f', os.path.join(out_dir, name))]
+
+
 def apply(out_dir: str, cli: Cli, print_fn=print) -> Optional[str]:
   """Submits the rendered run; returns Vertex's job name (None on GKE)."""
   record = read_record(out_dir)
@@ -93,7 +102,7 @@ def apply(out_dir: str, cli: Cli, print_fn=print) -> Optional[str]:
       if found.returncode != 0:
         raise OperateError(f'the cluster has no JobSet controller ({JOBSET_CRD}); install it '
                            f'with `{gke.JOBSET_INSTALL}`, or render with --nojobset.')
-    cli.run(['kubectl', 'apply', '-f', out_dir])
+    cli.run(['kubectl', 'apply', *_manifests(record, out_dir)])
     return None
   result = cli.run(
       ['gcloud', 'ai', 'custom-jobs', 'create', f'--region={record["region"]}',
@@ -196,7 +205,7 @@ def delete(out_dir: str, cli: Cli):
   The logdir stays: applying the same directory again resumes from it."""
   record = read_record(out_dir)
   if record['platform'] == 'gke':
-    cli.run(['kubectl', 'delete', '--ignore-not-found', '-f', out_dir])
+    cli.run(['kubectl', 'delete', '--ignore-not-found', *_manifests(record, out_dir)])
     return
   job = record.get('vertex_job')
   if not job:
