@@ -6,7 +6,6 @@ r"""The learner: hosts the trajectory queue, trains, publishes weights.
 
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
@@ -33,10 +32,7 @@ flags.mark_flags_as_required(['config', 'logdir'])
 
 def main(argv):
   del argv
-  if (_PBT_DIR.value is None) != (_PBT_MEMBER.value is None):
-    raise app.UsageError('--pbt_dir and --pbt_member go together.')
-  check = command_line.validated_member if _PBT_DIR.value else command_line.validated
-  config = check(_CONFIG.value)
+  config = command_line.validated_run(_CONFIG.value, _PBT_DIR.value, _PBT_MEMBER.value)
   if _PBT_SIZE.value is not None:
     if not _PBT_DIR.value or not 0 <= _PBT_MEMBER.value < _PBT_SIZE.value:
       command_line.fail(f'--pbt_size={_PBT_SIZE.value} needs --pbt_dir and a --pbt_member '

@@ -35,9 +35,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 def main(argv):
   del argv
   config = _CONFIG.value
-  if (_PBT_DIR.value is None) != (_PBT_MEMBER.value is None):
-    raise app.UsageError('--pbt_dir and --pbt_member go together.')
-  (command_line.validated_member if _PBT_DIR.value else command_line.validated)(config)
+  command_line.validated_run(config, _PBT_DIR.value, _PBT_MEMBER.value)
   if _ISOLATE.value:
     try:
       launcher.reexec_in_private_network_namespace(sys.argv)  # returns once inside

@@ -28,6 +28,13 @@ def get_config() -> ImpalaConfig:
       envs_per_actor=8,
       unroll_length=20,
       batch_size=16,
+      # Each actor waits for the update that consumes its unroll (zero policy
+      # lag): what the run learns per frame does not depend on how fast the
+      # actors run beside the learner. Asynchronous, the ×1 task ended at
+      # 396.3 in a CI run at 11.7k frames/s and at 453.8-497.7 alone;
+      # synchronous at 479.4 and 484.9, and 484.8 with the other core busy
+      # (docs/results.md).
+      synchronous=True,
       queue_capacity=4,
       discount=0.99,
       entropy_cost=0.01,

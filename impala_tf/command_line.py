@@ -126,6 +126,16 @@ def validated_member(config):
   return config
 
 
+def validated_run(config, pbt_dir, pbt_member):
+  """`config` for a learner (learner.py, train_local.py): with `pbt_dir`,
+  checked as a population member's (`validated_member`), else `validated`.
+  --pbt_dir without --pbt_member, or the reverse, ends the process with one
+  line."""
+  if (pbt_dir is None) != (pbt_member is None):
+    fail('--pbt_dir and --pbt_member go together.')
+  return validated_member(config) if pbt_dir else validated(config)
+
+
 def run(main, argv=None):
   """`app.run(main)` with the config checks above."""
   argv = sys.argv if argv is None else argv

@@ -78,6 +78,11 @@ class BinariesTest(tf.test.TestCase, parameterized.TestCase):
       ('a3c_member_entropy_cost', 'cartpole.py', _A3C_MEMBER, 'cannot search entropy_cost'),
       ('a3c_member_learner_binary', 'cartpole.py', _A3C_MEMBER, 'cannot search entropy_cost',
        'learner.py'),
+      # Half a member's flags: one line and status 2, from both binaries.
+      ('member_without_index', 'cartpole.py', ['--pbt_dir={tmp}/pop'],
+       '--pbt_dir and --pbt_member go together'),
+      ('index_without_member_dir_learner', 'cartpole.py', ['--pbt_member=1'],
+       '--pbt_dir and --pbt_member go together', 'learner.py'),
       ('member_unknown_hyperparameter', 'cartpole.py',
        ["--config.pbt.hyperparameters=('momentum',)", '--pbt_dir={tmp}/pop', '--pbt_member=0'],
        "cannot search 'momentum'"),

@@ -43,8 +43,13 @@ _PYTEST_ONLY = {
     'dockerfile_test': 'checks the Dockerfile against the source tree',
     'cpu_kernels_test': 'its subprocesses import impala_tf from the working directory',
 }
-# Data files a test reads, by a string in its text.
-_TEST_DATA = {'tests/schemas/': 'glob(["tests/schemas/*.json"])'}
+# Data files a test reads, by any of the strings that name them in its text
+# (a path, or the parts os.path.join joins).
+_TEST_DATA = {
+    ('tests/schemas/', "'schemas'"): 'glob(["tests/schemas/*.json"])',
+    ('tests/data/', "'tests', 'data'"): 'glob(["tests/data/*.json"])',
+    ('docs/', "'docs', "): 'glob(["docs/*.md"])',
+}
 # Test helpers imported by name (pytest puts tests/ on the path).
 _TEST_HELPERS = ('small_runs',)
 
@@ -324,8 +329,8 @@ def generate() -> str:
     data = _data(_scripts_run(path))
     with open(os.path.join(ROOT, path)) as f:
       text = f.read()
-    for needle, files in _TEST_DATA.items():
-      if needle in text or needle.rstrip('/').split('/')[-1] in text:
+    for needles, files in _TEST_DATA.items():
+      if any(needle in text for needle in needles):
         data += f' + {files}'
     fields = [('size', f'"{size}"'), ('srcs', _label_list([path])),
               ('data', data),
