@@ -340,6 +340,7 @@ class ImpalaConfig:
                  'actor_intra_op_threads', 'seed', 'lr_warmup_frames', 'prefetch_batches'):
       field_checks.non_negative_integer(self, name, ConfigError)
     in_range('sticky_action_probability', 0.0, 1.0)
+    in_range('learner_data_timeout_seconds', 0.0, math.inf)   # 0: wait for ever
     learning_checks.validate(self, ConfigError)
     for name in ('rmsprop_epsilon_inside_sqrt', 'advantage_normalization', 'use_lstm',
                  'synchronous', 'observation_normalization', 'popart', 'full_action_space',
@@ -350,11 +351,6 @@ class ImpalaConfig:
     for name in ('checkpoint_every_seconds', 'export_every_seconds', 'log_every_seconds',
                  'actor_learner_timeout_seconds'):
       positive(name, integer=False)
-    if (not isinstance(self.learner_data_timeout_seconds, (int, float))
-        or isinstance(self.learner_data_timeout_seconds, bool)
-        or not self.learner_data_timeout_seconds >= 0):
-      raise ConfigError('learner_data_timeout_seconds must be 0 (wait for ever) or a positive '
-                        f'number of seconds, got {self.learner_data_timeout_seconds!r}.')
     one_of('torso', choices.TORSOS)
     one_of('strategy', choices.STRATEGIES)
     one_of('initializer', choices.INITIALIZERS)

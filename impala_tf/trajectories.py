@@ -46,6 +46,22 @@ import tensorflow as tf
 
 ACTION_COLUMNS = ('action', 'policy_params', 'weights_version')
 
+# The rows of the episodes a learner step reports ([len, T, B] float32, or
+# [len, N] from R2D2's progress queue): an episode ends where `done` is 1.
+# Versions are exact in float32 up to 2**24 learner steps.
+EPISODE_ROWS = ('done', 'return', 'length', 'task', 'start_version')
+# The step columns they are read from, and those columns' dtypes.
+EPISODE_COLUMNS = ('last', 'episode_return', 'episode_length', 'task', 'episode_version')
+_EPISODE_DTYPES = {'last': tf.bool, 'episode_return': tf.float32, 'episode_length': tf.int32,
+                   'task': tf.int32, 'episode_version': tf.int64}
+
+
+def episode_column_specs(shape):
+  """{column: spec of `shape`} of `EPISODE_COLUMNS`, as steps record them
+  (A3C's gradient items carry them for steps 1..T)."""
+  return {name: tf.TensorSpec(shape, _EPISODE_DTYPES[name]) for name in EPISODE_COLUMNS}
+
+
 LossInputs = collections.namedtuple(
     'LossInputs',
     ['behaviour_policy_params', 'actions', 'rewards', 'discounts', 'mask'])
@@ -65,15 +81,11 @@ def step_spec(env_spec, distribution, num_envs: int, lstm_units: int = 0,
       'first': tf.TensorSpec([e], tf.bool),
       'reward': tf.TensorSpec([e], tf.float32),
       'terminal': tf.TensorSpec([e], tf.bool),
-      'last': tf.TensorSpec([e], tf.bool),
       'prev_action': tf.TensorSpec([e, *distribution.action_shape], distribution.action_dtype),
       'action': tf.TensorSpec([e, *distribution.action_shape], distribution.action_dtype),
       'policy_params': tf.TensorSpec([e, distribution.num_params], tf.float32),
-      'episode_return': tf.TensorSpec([e], tf.float32),
-      'episode_length': tf.TensorSpec([e], tf.int32),
-      'task': tf.TensorSpec([e], tf.int32),
       'weights_version': tf.TensorSpec([e], tf.int64),
-      'episode_version': tf.TensorSpec([e], tf.int64),
+      **episode_column_specs([e]),
   }
   if core_state is not None:
     spec['core_state'] = core_state
@@ -157,15 +169,6 @@ def loss_inputs(batch, discount: float) -> LossInputs:
       rewards=batch['reward'][1:],
       discounts=discount * not_terminal,
       mask=1.0 - tf.cast(batch['last'][:-1], tf.float32))
-
-
-# The rows of the episodes a learner step reports ([len, T, B] float32, or
-# [len, N] from R2D2's progress queue): an episode ends where `done` is 1.
-# Versions are exact in float32 up to 2**24 learner steps.
-EPISODE_ROWS = ('done', 'return', 'length', 'task', 'start_version')
-
-
-EPISODE_COLUMNS = ('last', 'episode_return', 'episode_length', 'task', 'episode_version')
 
 
 def episode_rows(columns):

@@ -113,17 +113,13 @@ class FakeClusterTest(tf.test.TestCase):
     self.assertTrue(tf.train.latest_checkpoint(f'{self._logdir}/checkpoints'))
 
   def _gke(self, options):
-    """The rendered run's ConfigMap, Service and its two pod templates."""
+    """The rendered run's Service, its two Job specs, and a function making
+    a pod's process from a Job's template (name, template, **platform env).
+    The ConfigMap is "mounted": its files in a directory standing in for the
+    mount path, which the arguments name."""
     config = launch.run_config(_config(), options)
     config_map, service, _, jobset = gke.objects(options, config_lib.config_file_text(config))
     learner_job, actors_job = (rj['template']['spec'] for rj in jobset['spec']['replicatedJobs'])
-    return config_map, service, learner_job, actors_job
-
-  def test_gke(self):
-    options = self._options('fake-gke')
-    config_map, service, learner_job, actors_job = self._gke(options)
-    # The ConfigMap, "mounted": its files in a directory standing in for the
-    # mount path, which the arguments name.
     mount = os.path.join(self._tmp, 'configmap')
     os.makedirs(mount)
     for name, text in config_map['data'].items():
@@ -137,6 +133,11 @@ class FakeClusterTest(tf.test.TestCase):
       return {'name': name, 'argv': _argv(container['command'], args),
               'env': _env(container['env'], **platform)}
 
+    return service, learner_job, actors_job, pod
+
+  def test_gke(self):
+    options = self._options('fake-gke')
+    service, learner_job, actors_job, pod = self._gke(options)
     learner = pod('learner', learner_job['template'])
     actor_pods = [pod(f'actors_{i}', actors_job['template'], JOB_COMPLETION_INDEX=str(i))
                   for i in range(actors_job['completions'])]
@@ -160,16 +161,8 @@ class FakeClusterTest(tf.test.TestCase):
     # checkpoint, says why in one line and exits 4 (which the pod failure
     # policy turns into a failed run, not a restart).
     options = self._options('fake-starved', learner_data_timeout=15)
-    config_map, service, learner_job, _ = self._gke(options)
-    mount = os.path.join(self._tmp, 'configmap')
-    os.makedirs(mount)
-    for name, text in config_map['data'].items():
-      with open(os.path.join(mount, name), 'w') as f:
-        f.write(text)
-    (container,) = learner_job['template']['spec']['containers']
-    args = [a.replace(launch.CONFIG_DIR, mount) for a in container['args']]
-    learner = {'name': 'learner', 'argv': _argv(container['command'], args),
-               'env': _env(container['env'])}
+    service, learner_job, _, pod = self._gke(options)
+    learner = pod('learner', learner_job['template'])
     ended, logs = self._run([learner], hosts=[service['metadata']['name']])
     self.assertEqual(ended, {'learner': exit_codes.NO_DATA}, _tails(logs))
     self.assertIn(exit_codes.NO_DATA, learner_job['podFailurePolicy']['rules'][1]['onExitCodes']

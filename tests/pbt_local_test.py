@@ -11,6 +11,8 @@ import numpy as np
 import psutil
 import pytest
 import tensorflow as tf
+
+from impala_tf.pbt import member as member_lib
 import small_runs  # tests/small_runs.py
 
 # Tier (pytest.ini): a population of learner process trees trained to a return.
@@ -135,10 +137,10 @@ class PopulationTest(tf.test.TestCase):
     source = _values(exploit['checkpoint'])
     published = [p[:-len('.index')] for p in glob.glob(
         os.path.join(logdir, 'population', 'member_0', 'checkpoints', 'ckpt-*.index'))]
-    after = [v for v in map(_values, published)
-             if int(v['env_frames/.ATTRIBUTES/VARIABLE_VALUE']) == exploit['frames']]
-    self.assertLen(after, 1, (exploit, published))
-    after = after[0]
+    at_exploit = [p for p in published
+                  if member_lib.checkpoint_frames(p) == exploit['frames']]
+    self.assertLen(at_exploit, 1, (exploit, published))
+    after = _values(at_exploit[0])
     copied = sorted(k for k in source if not k.startswith(_NOT_COPIED))
     self.assertEqual(copied, sorted(k for k in after if not k.startswith(_NOT_COPIED)))
     self.assertTrue(any(k.startswith('network/') for k in copied), copied)

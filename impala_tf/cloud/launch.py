@@ -118,8 +118,16 @@ class Sizing:
   actor_pods: int
   actor_pod_cpu: str
   actor_pod_memory: str
-  actor_nodes: int           # nodes (GKE) or VMs (Vertex) the actor pods fill
   pods_per_node: int         # actor pods one actor node holds
+
+  def nodes_for(self, pods: int) -> int:
+    """Actor nodes (GKE) or VMs (Vertex) `pods` actor pods fill."""
+    return math.ceil(pods / self.pods_per_node)
+
+  @property
+  def actor_nodes(self) -> int:
+    """The actor nodes one run (or one member) fills."""
+    return self.nodes_for(self.actor_pods)
 
   def summary(self, options: 'LaunchOptions') -> str:
     """The preflight: what the run asks of the project's quotas."""
@@ -135,7 +143,7 @@ class Sizing:
       total_accel = f'; {p * options.tpu_chips} {options.accelerator} chip(s)'
     each = ' each' if p > 1 else ''
     # Members' actor pods share nodes.
-    actor_nodes = math.ceil(p * self.actor_pods / self.pods_per_node)
+    actor_nodes = self.nodes_for(p * self.actor_pods)
     lines = [f'population: {p} members, each one learner and its actors'] if p > 1 else []
     lines += [
         f'learner{each}: 1 x {self.learner_machine} ({learner.vcpus} vCPUs{accel}), pod '
@@ -228,14 +236,18 @@ class LaunchOptions:
       raise LaunchError(f'--namespace must be a DNS label, got {self.namespace!r}.')
     if not 0 < self.port < 65536:
       raise LaunchError(f'--port must be in [1, 65535], got {self.port}.')
-    for flag in ('learner_cpu', 'learner_memory', 'actor_cpu', 'actor_memory'):
+    for flag, parse in (('learner_cpu', cpu_cores), ('learner_memory', memory_gib),
+                        ('actor_cpu', cpu_cores), ('actor_memory', memory_gib)):
       value = getattr(self, flag)
-      if value and not _QUANTITY.match(value):
+      if not value:
+        continue
+      if not _QUANTITY.match(value):
         raise LaunchError(f'--{flag} must be a Kubernetes quantity (e.g. 4, 500m, 8Gi), got '
                           f'{value!r}.')
-      if value and (flag.endswith('cpu') and _QUANTITY.match(value).group(2) not in (None, 'm')
-                    or flag.endswith('memory') and _QUANTITY.match(value).group(2) == 'm'):
-        raise LaunchError(f'--{flag}: {value!r} is not a {flag.split("_")[1]} quantity.')
+      try:
+        parse(value)
+      except ValueError as e:
+        raise LaunchError(f'--{flag}: {e}') from None
     if self.accelerator.startswith('tpu-'):
       kind = self.accelerator[4:]
       if kind not in TPUS:
@@ -339,7 +351,7 @@ class LaunchOptions:
         actor_machine=actor_name, actors_per_pod=per_pod, actor_pods=pods,
         actor_pod_cpu=_cpu_quantity(per_pod * per_cpu),
         actor_pod_memory=_memory_quantity(per_pod * share),
-        actor_nodes=math.ceil(pods / (fits // per_pod)), pods_per_node=fits // per_pod)
+        pods_per_node=fits // per_pod)
 
 
 def _fit(flag, given, capacity, machine_name, parse, render, unit):

@@ -38,6 +38,10 @@ def write_record(out_dir: str, platform: str, options: launch.LaunchOptions, reg
       'files': [os.path.basename(f) for f in files],
       'preflight': preflight,
   }
+  return _save_record(out_dir, record)
+
+
+def _save_record(out_dir: str, record: dict) -> str:
   path = os.path.join(out_dir, RUN_FILE)
   with open(path, 'w') as f:
     json.dump(record, f, indent=2)
@@ -113,9 +117,7 @@ def apply(out_dir: str, cli: Cli, print_fn=print) -> Optional[str]:
   if not job:
     raise OperateError('gcloud created no job name.')
   record['vertex_job'] = job
-  with open(os.path.join(out_dir, RUN_FILE), 'w') as f:
-    json.dump(record, f, indent=2)
-    f.write('\n')
+  _save_record(out_dir, record)
   print_fn(f'submitted {job}')
   return job
 

@@ -31,11 +31,7 @@ def gradient_signature(num_parameters: int, unroll_length: int, num_envs: int):
       'gradient': tf.TensorSpec([num_parameters], tf.float32),
       'sums': tf.TensorSpec([len(train_step_lib._SUMS)], tf.float32),  # pylint: disable=protected-access
       'weights_version': tf.TensorSpec([], tf.int64),
-      'last': tf.TensorSpec([t, e], tf.bool),
-      'episode_return': tf.TensorSpec([t, e], tf.float32),
-      'episode_length': tf.TensorSpec([t, e], tf.int32),
-      'task': tf.TensorSpec([t, e], tf.int32),
-      'episode_version': tf.TensorSpec([t, e], tf.int64),
+      **trajectories.episode_column_specs([t, e]),
   }
 
 
