@@ -33,6 +33,22 @@ setuptools.setup(
         'tensorflow-probability==0.23.0',
         'tf-agents==0.19.0',
     ],
+    extras_require={
+        # Melting Pot's Capture the Flag for FTW (docs/ftw.md, "Install":
+        # run tools/meltingpot_assets.py first to build it offline). The
+        # pins keep jax, chex and OpenCV at releases that install beside
+        # TensorFlow 2.15 and numpy 1.26 (requirements.txt).
+        'ctf': [
+            'dm-meltingpot==2.4.1',
+            'dmlab2d==1.0.2',
+            'chex==0.1.90',
+            'jax==0.4.34',
+            'jaxlib==0.4.34',
+            'opencv-python==4.11.0.86',
+            'reactivex==4.1.0',
+            'toolz==1.2.0',
+        ],
+    },
     entry_points={
         'console_scripts': [
             'impala-learner=impala_tf_binaries.learner:run',

@@ -17,7 +17,8 @@ import build_file  # pylint: disable=g-import-not-at-top,wrong-import-position
 # Modules of impala_tf/agents/ the shared core may import: the interface and
 # the registry, never an agent's package.
 _SEAM = ('impala_tf.agents', 'impala_tf.agents.interface', 'impala_tf.agents.registry',
-         'impala_tf.agents.hyperparameters')
+         'impala_tf.agents.hyperparameters', 'impala_tf.agents.latent',
+         'impala_tf.agents.state_unrolls')
 
 
 def _python_files(*directories):

@@ -17,7 +17,7 @@ import impala_tf  # noqa: F401  pylint: disable=unused-import
 
 # Seconds; at least twice the slowest test of each tier on a slow day
 # (docs/development.md, "Tiers").
-TIER_TIMEOUTS = {'learning': 1800, 'system': 600, 'slow': 600}
+TIER_TIMEOUTS = {'learning': 1800, 'system': 600, 'slow': 600, 'ctf': 600}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -11,6 +11,7 @@ from impala_tf import config as config_lib
 from impala_tf import environments
 from impala_tf import export
 from impala_tf import networks as core_networks
+from impala_tf.agents import latent
 from impala_tf.agents import registry
 from impala_tf.agents.merlin import agent as merlin_agent
 from impala_tf.agents.merlin import learner_step
@@ -142,7 +143,7 @@ class MerlinNetworkTest(tf.test.TestCase):
 
   def test_greedy_export_acts_as_the_network(self):
     out = os.path.join(self.get_temp_dir(), 'export')
-    export.export_policy(networks.MeanLatent(self.network), self.spec, self.config, out)
+    export.export_policy(latent.MeanLatent(self.network), self.spec, self.config, out)
     loaded = tf.saved_model.load(os.path.join(out, 'greedy'))
     env = environments.make_env(self.config, B, seed=3)
     obs = env.reset()

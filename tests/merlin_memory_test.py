@@ -5,7 +5,7 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from impala_tf.agents.merlin import latent
+from impala_tf.agents import latent
 from impala_tf.agents.merlin import memory as memory_lib
 
 

@@ -30,9 +30,9 @@ STRING_IMPORTS = ('impala_tf/agents/registry.py',)
 _MODULE_STRING = re.compile(r'^(impala_tf(?:\.\w+)+)(?::\w+)?$')
 # The pytest markers of the tiers outside the fast one (pytest.ini). A test
 # target is tagged with the tiers of its tests ('fast' for unmarked ones), so
-# `bazel test --test_tag_filters=-slow,-system,-learning` runs the files
+# `bazel test --test_tag_filters=-slow,-system,-learning,-ctf` runs the files
 # wholly in the fast tier (bazel runs a file's every test).
-TIER_MARKERS = ('slow', 'system', 'learning')
+TIER_MARKERS = ('slow', 'system', 'learning', 'ctf')
 _SCRIPT_DIRS = ('binaries', 'benchmarks')
 # Test files that check the source tree itself, or start Python processes
 # that import impala_tf from the working directory: bazel's runfiles tree is

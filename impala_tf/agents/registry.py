@@ -71,6 +71,15 @@ _ACTOR_CRITIC = (_LEARNING_RATE, _ENTROPY_COST, _OPTIMIZER_EPSILON, _GRAD_CLIP_N
 # Without the entropy cost: fixed in A3C's actors, absent from R2D2's loss.
 _NO_ENTROPY = (_LEARNING_RATE, _OPTIMIZER_EPSILON, _GRAD_CLIP_NORM)
 
+# FTW's own (docs/ftw.md): the KL weights, τ (an integer) and the gradient
+# the slow core passes back. The ranges are ours.
+_FTW = (
+    hyperparameters.Hyperparameter('kl_cost', low=1e-5, high=1e-1),
+    hyperparameters.Hyperparameter('prior_cost', low=1e-6, high=1e-2),
+    hyperparameters.Hyperparameter('slow_period', kind='integer', low=2, high=40),
+    hyperparameters.Hyperparameter('fast_to_slow_gradient_scale', low=1e-3, high=1.0),
+)
+
 # Learner options of the IMPALA loop that an agent with its own learner step
 # does not implement.
 _IMPALA_LEARNER_OPTIONS = ('synchronous', 'policy_lag', 'replay_fraction', 'popart',
@@ -115,6 +124,14 @@ AGENTS = {info.name: info for info in (
         refuses=('popart', 'observation_normalization', 'task_action_masks'),
         validation='impala_tf.agents.merlin.validation', section='merlin',
         searchable=_ACTOR_CRITIC),
+    AgentInfo(
+        name='ftw', agent='impala_tf.agents.ftw.agent:FtwAgent',
+        summary="FTW's two-timescale agent: a slow core every tau steps gives the prior of "
+                "the fast core's latent, trained with V-trace",
+        tables=('trajectories', 'replay'),
+        refuses=('popart', 'observation_normalization', 'task_action_masks'),
+        validation='impala_tf.agents.ftw.validation', section='ftw',
+        searchable=_ACTOR_CRITIC + _FTW),
 )}
 
 NAMES = tuple(AGENTS)
@@ -123,6 +140,7 @@ NAMES = tuple(AGENTS)
 SECTIONS = {
     'r2d2': 'impala_tf.agents.r2d2.config:R2D2Config',
     'merlin': 'impala_tf.agents.merlin.config:MerlinConfig',
+    'ftw': 'impala_tf.agents.ftw.config:FtwConfig',
 }
 
 

@@ -14,6 +14,9 @@ from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
+from impala_tf.selfplay import elo
+
+
 def _draw_one(rng: np.random.Generator, spec) -> float:
   if spec.log_scale:
     return float(math.exp(rng.uniform(math.log(spec.low), math.log(spec.high))))
@@ -63,7 +66,7 @@ def should_exploit(own_fitness: Optional[float], other_fitness: Optional[float],
 def win_probability(own_rating: float, other_rating: float) -> float:
   """Elo's predicted probability that the player rated `other_rating` beats
   the one rated `own_rating`: 1 / (1 + 10^((own − other) / 400))."""
-  return 1.0 / (1.0 + 10.0 ** ((own_rating - other_rating) / 400.0))
+  return float(elo.expected_score(other_rating, own_rating))
 
 
 def should_exploit_by_win_probability(own_fitness: Optional[float],

@@ -3,8 +3,6 @@ Goal-Directed Agent") as an agent of the shared loops (docs/merlin.md).
 
   memory.py        the memory: content reads, usage, the least-used write and
                    the retroactive write, the reset at an episode's start;
-  latent.py        the diagonal-Gaussian latent: a reparameterised sample,
-                   log-density, KL(q ‖ p);
   networks.py      the memory-based predictor (encoder, prior, posterior, deep
                    LSTM, reads, decoders) and the policy (its own LSTM and
                    reads behind stop-gradients), over time with the memory as
@@ -12,6 +10,10 @@ Goal-Directed Agent") as an agent of the shared loops (docs/merlin.md).
   learner_step.py  the shared V-trace step with the MBP loss added;
   agent.py         the agent: the trajectory queue, items that carry the
                    memory, the acting and exported networks;
+
+The diagonal-Gaussian latent (a reparameterised sample, log-density,
+KL(q ‖ p), the mean-latent export) is `impala_tf.agents.latent`, shared
+with FTW; the queue path is `impala_tf.agents.state_unrolls`.
   config.py        its section, `config.merlin`;
   validation.py    what a config choosing it must hold.
 """

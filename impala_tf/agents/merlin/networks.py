@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from impala_tf import losses
 from impala_tf import networks
-from impala_tf.agents.merlin import latent
+from impala_tf.agents import latent
 from impala_tf.agents.merlin import memory as memory_lib
 
 MerlinState = collections.namedtuple(
@@ -276,7 +276,7 @@ class MerlinNetwork(tf.keras.Model):
 
   def step(self, inputs: networks.NetworkInput, core_state, task=None):
     """One acting step on [B, ...] inputs, z_t sampled as in training (the
-    export acts on the mean instead: `MeanLatent`)."""
+    export acts on the mean instead: `latent.MeanLatent`)."""
     del task
     expanded = tf.nest.map_structure(lambda x: tf.expand_dims(x, 0), inputs)
     outputs, state = self.unroll(expanded, core_state)
@@ -343,24 +343,3 @@ def make_network(config, env_spec, build: bool = True):
         prev_reward=tf.zeros([1, 1], tf.float32))
     network.unroll(dummy, network.initial_state(1))
   return network
-
-
-class MeanLatent(tf.Module):
-  """A `MerlinNetwork` acting on its posterior's mean instead of a sample:
-  what the export wraps, so its greedy policy is deterministic (the same
-  variables; `step` and `initial_state` as the network's)."""
-
-  needs_task = False
-
-  def __init__(self, network: MerlinNetwork):
-    super().__init__(name='merlin_mean_latent')
-    self.network = network
-
-  def initial_state(self, batch_size):
-    return self.network.initial_state(batch_size)
-
-  def step(self, inputs: networks.NetworkInput, core_state, task=None):
-    del task
-    expanded = tf.nest.map_structure(lambda x: tf.expand_dims(x, 0), inputs)
-    outputs, state = self.network.unroll(expanded, core_state, sample=False)
-    return tf.nest.map_structure(lambda x: x[0], outputs), state

@@ -1,0 +1,122 @@
+"""FTW's learner step and agent (impala_tf/agents/ftw/): the KL terms in the
+objective, the hyperparameters PBT sets, the registry entry and the
+config's checks."""
+
+import numpy as np
+import tensorflow as tf
+
+from impala_tf import config as config_lib
+from impala_tf import environments
+from impala_tf import networks as core_networks
+from impala_tf.agents import registry
+from impala_tf.agents.ftw import agent as ftw_agent
+from impala_tf.agents.ftw import learner_step
+import small_runs  # tests/small_runs.py
+
+T, B = 6, 4
+
+
+def _config(**changes):
+  base = config_lib.replace(
+      small_runs.cartpole(architecture='ftw', use_lstm=True, envs_per_actor=B, batch_size=B,
+                          unroll_length=T),
+      ftw=dict(fast_units=16, slow_units=16, latent_size=8, hidden_size=16, slow_period=3))
+  return config_lib.replace(base, **changes)
+
+
+def _spec(config):
+  env = environments.make_env(config, 1, seed=0)
+  try:
+    return env.spec
+  finally:
+    env.close()
+
+
+def _fake_batch(signature, seed=0):
+  rng = np.random.default_rng(seed)
+
+  def fake(s):
+    if s.dtype == tf.bool:
+      return tf.constant(rng.random(s.shape) < 0.1)
+    if s.dtype.is_integer:
+      return tf.zeros(s.shape, s.dtype)
+    return tf.constant(rng.normal(size=s.shape) * 0.1, s.dtype)
+
+  batch = dict(tf.nest.map_structure(fake, signature))
+  batch['policy_params'] = tf.zeros_like(batch['policy_params'])
+  return batch
+
+
+class FtwStepTest(tf.test.TestCase):
+
+  def test_step_reports_the_kl_terms_and_trains(self):
+    config = _config()
+    spec = _spec(config)
+    step = learner_step.FtwStep(config, spec, tf.distribute.get_strategy())
+    batch = _fake_batch(ftw_agent.queue_signature(config, spec))
+    before = [v.numpy() for v in step.network.trainable_variables]
+    stats, _ = step.train_on_batch(batch, step.epoch_orders())
+    metrics = step.metrics(stats.numpy(), 0)
+    for name in learner_step.FTW_LOSSES:
+      self.assertTrue(np.isfinite(metrics[f'loss/{name}']), name)
+    self.assertGreater(metrics['loss/ftw_kl'], 0.0)
+    after = [v.numpy() for v in step.network.trainable_variables]
+    self.assertTrue(any(not np.allclose(a, b) for a, b in zip(before, after)))
+
+  def test_the_objective_holds_the_weighted_kl_terms(self):
+    config = _config(ftw=dict(fast_units=16, slow_units=16, latent_size=8, hidden_size=16,
+                              kl_cost=0.5, prior_cost=0.25))
+    spec = _spec(config)
+    step = learner_step.FtwStep(config, spec, tf.distribute.get_strategy())
+    rng = np.random.default_rng(1)
+    first = np.zeros([T, B], bool)
+    first[0] = True
+    inputs = core_networks.NetworkInput(
+        observation=tf.constant(rng.normal(size=[T, B, 4]), tf.float32),
+        first=tf.constant(first), prev_action=tf.zeros([T, B], tf.int32),
+        prev_reward=tf.ones([T, B]))
+    tf.random.set_seed(3)
+    _, terms = step.unroll_for_loss(inputs, step.network.initial_state(B), None)
+    tf.random.set_seed(3)
+    _, latents, _ = step.network.unroll_with_latents(inputs, step.network.initial_state(B))
+    mask = np.ones([T, B], np.float32)
+    mask[-1] = 0.0
+    raw = step.network.auxiliary_losses(latents, tf.constant(mask))
+    self.assertAllClose(terms['ftw_kl'], 0.5 * raw['ftw_kl'], rtol=1e-5)
+    self.assertAllClose(terms['ftw_prior'], 0.25 * raw['ftw_prior'], rtol=1e-5)
+    # PBT sets the weights through their variables, without a retrace.
+    step.hyperparameter_variables()['kl_cost'].assign(2.0)
+    tf.random.set_seed(3)
+    _, terms = step.unroll_for_loss(inputs, step.network.initial_state(B), None)
+    self.assertAllClose(terms['ftw_kl'], 2.0 * raw['ftw_kl'], rtol=1e-5)
+
+  def test_pbt_sees_every_searchable_hyperparameter(self):
+    config = _config()
+    step = learner_step.FtwStep(config, _spec(config), tf.distribute.get_strategy())
+    variables = step.hyperparameter_variables()
+    for spec in registry.info('ftw').searchable:
+      self.assertIn(spec.name, variables)
+    self.assertEqual(float(variables['slow_period']), 3.0)
+    # τ and the gradient scale are the network's: published with its weights.
+    published = {v.ref() for v in step.network.variables}
+    self.assertIn(variables['slow_period'].ref(), published)
+    self.assertIn(variables['fast_to_slow_gradient_scale'].ref(), published)
+
+
+class FtwAgentTest(tf.test.TestCase):
+
+  def test_registry_and_config_checks(self):
+    self.assertIsInstance(registry.make(_config()), ftw_agent.FtwAgent)
+    self.assertEqual(registry.info('ftw').section, 'ftw')
+    with self.assertRaisesRegex(config_lib.ConfigError, 'use_lstm'):
+      _config(use_lstm=False).validate()
+    with self.assertRaisesRegex(config_lib.ConfigError, 'ftw.slow_period'):
+      _config(ftw=dict(slow_period=0)).validate()
+    with self.assertRaisesRegex(config_lib.ConfigError, 'ftw.fast_to_slow_gradient_scale'):
+      _config(ftw=dict(fast_to_slow_gradient_scale=2.0)).validate()
+    with self.assertRaisesRegex(config_lib.ConfigError, 'popart'):
+      _config(popart=True).validate()
+
+
+if __name__ == '__main__':
+  tf.test.main()
