@@ -2,15 +2,24 @@
 objective, the hyperparameters PBT sets, the registry entry and the
 config's checks."""
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
 from impala_tf import config as config_lib
 from impala_tf import environments
+from impala_tf import learner as learner_lib
 from impala_tf import networks as core_networks
+from impala_tf import trajectories
 from impala_tf.agents import registry
 from impala_tf.agents.ftw import agent as ftw_agent
+from impala_tf.agents.ftw import config as ftw_config
 from impala_tf.agents.ftw import learner_step
+from impala_tf.agents.ftw import networks
+from impala_tf.ctf import events
+from impala_tf.pbt import member as member_lib
+from impala_tf.pbt import population as population_lib
 import small_runs  # tests/small_runs.py
 
 T, B = 6, 4
@@ -101,6 +110,81 @@ class FtwStepTest(tf.test.TestCase):
     published = {v.ref() for v in step.network.variables}
     self.assertIn(variables['slow_period'].ref(), published)
     self.assertIn(variables['fast_to_slow_gradient_scale'].ref(), published)
+
+
+class InternalRewardTest(tf.test.TestCase):
+
+  def test_game_points_times_weights(self):
+    self.assertEqual(ftw_config.NUM_EVENTS, len(events.EVENTS))
+    searchable = {h.name: h for h in registry.info('ftw').searchable}
+    self.assertEqual(searchable['event_weights'].size, len(events.EVENTS))
+    config = _config()
+    network = networks.make_network(config, _spec(config))
+    weights = np.array(config.ftw.event_weights)
+    counts = np.random.default_rng(0).integers(0, 3, size=(5, 2, len(events.EVENTS)))
+    self.assertAllClose(network.internal_reward(counts), counts @ weights)
+    # The default: +1 for a capture by me, −1 by the opponents, 0.2 a pick-up.
+    one = np.zeros(len(events.EVENTS))
+    one[events.INDEX['captured']] = 1
+    one[events.INDEX['picked_up']] = 2
+    self.assertAllClose(network.internal_reward(one[None]), [1.4])
+    network.event_weights.assign(np.ones(len(events.EVENTS)))
+    self.assertAllClose(network.internal_reward(one[None]), [3.0])
+
+
+class PbtCopyTest(tf.test.TestCase):
+  """A PBT exploit between two FTW learners carries τ and the reward
+  weights with the network."""
+
+  def _learner(self, config, logdir, seed):
+    spec = environments.env_spec(config)
+    signature = ftw_agent.queue_signature(config, spec)
+    rng = np.random.default_rng(seed)
+
+    def sample(s):
+      shape = (config.items_per_batch, *s.shape)
+      if s.dtype == tf.bool:
+        return np.zeros(shape, bool)
+      if s.dtype.is_integer:
+        return np.zeros(shape, s.dtype.as_numpy_dtype)
+      return (rng.normal(size=shape) * 0.1).astype(s.dtype.as_numpy_dtype)
+
+    batch = trajectories.to_time_major(tf.nest.map_structure(sample, signature))
+    return learner_lib.Learner(config, logdir,
+                               dataset_fn=lambda _: tf.data.Dataset.from_tensors(batch).repeat())
+
+  def test_exploit_copies_tau_and_the_reward_weights(self):
+    root = self.get_temp_dir()
+    pop_dir = os.path.join(root, 'population')
+    population_lib.Population(pop_dir).write_size(2)
+    pbt = dict(burn_in_frames=0, ready_episodes=10, min_episodes=5, exploit_margin=25.0,
+               interval_frames=1, sample_initial=False, hyperparameters=('learning_rate',))
+    weights = [np.linspace(-1, 1, 13), np.linspace(1, -1, 13)]
+    configs = [config_lib.replace(_config(seed=i, pbt=pbt, optimizer='adam'),
+                                  ftw=dict(slow_period=4 + 7 * i,
+                                           event_weights=tuple(weights[i])))
+               for i in range(2)]
+    learners = [self._learner(c, f'{root}/member_{i}', i) for i, c in enumerate(configs)]
+    try:
+      members = []
+      for i, learner in enumerate(learners):
+        learner.train_step()
+        members.append(member_lib.Member(configs[i], pop_dir, i, learner))
+      members[1].add_episodes([400.0] * 10, [0] * 10, [0] * 10)
+      learners[1].train_step()
+      members[1].after_step()
+      members[0].add_episodes([20.0] * 10, [0] * 10, [0] * 10)
+      learners[0].train_step()
+      net = [learner.train_step_fn.network for learner in learners]
+      self.assertEqual(float(net[0].slow_period), 4.0)
+      self.assertTrue(members[0].after_step())   # member 0 copies member 1
+      self.assertEqual(float(net[0].slow_period), 11.0)
+      self.assertAllClose(net[0].event_weights, weights[1])
+      for a, b in zip(net[0].variables, net[1].variables):
+        self.assertAllEqual(a, b, msg=a.name)
+    finally:
+      for learner in learners:
+        learner.close()
 
 
 class FtwAgentTest(tf.test.TestCase):

@@ -78,6 +78,9 @@ _FTW = (
     hyperparameters.Hyperparameter('prior_cost', low=1e-6, high=1e-2),
     hyperparameters.Hyperparameter('slow_period', kind='integer', low=2, high=40),
     hyperparameters.Hyperparameter('fast_to_slow_gradient_scale', low=1e-3, high=1.0),
+    # One weight per game point of Capture the Flag (13, ftw.event_weights).
+    hyperparameters.Hyperparameter('event_weights', kind='vector', size=13, low=-1.0, high=1.0,
+                                   log_scale=False),
 )
 
 # Learner options of the IMPALA loop that an agent with its own learner step

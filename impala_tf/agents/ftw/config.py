@@ -10,10 +10,14 @@ gradient scale per member (docs/ftw.md). TensorFlow-free.
 
 import dataclasses
 import math
+from typing import Tuple
 
 from impala_tf import field_checks
 
 _PREFIX = 'ftw.'
+# Game points of Capture the Flag (`impala_tf.ctf.events.EVENTS`; a test
+# checks the two agree).
+NUM_EVENTS = 13
 
 
 @dataclasses.dataclass
@@ -39,6 +43,16 @@ class FtwConfig:
   # Scale of the gradient the slow core passes back into the fast core's
   # state it reads (1: the whole gradient; 0: none). Ours.
   fast_to_slow_gradient_scale: float = 0.1
+  # The internal reward's weight of each game point, in the order of
+  # `impala_tf.ctf.events.EVENTS` (picked_up, captured, returned, the
+  # teammate_ three, the opponent_ three, tagged_opponent,
+  # tagged_opponent_with_flag, was_tagged, was_tagged_with_flag). The agent
+  # maximises the weighted points, not the game score; PBT evolves the
+  # vector. Ours: the team reward (±1 per capture) with small shaping terms
+  # for picking up, returning and tagging, which random play scores often
+  # on the small arena.
+  event_weights: Tuple[float, ...] = (0.2, 1.0, 0.1, 0.0, 1.0, 0.0, 0.0, -1.0, 0.0, 0.05, 0.1,
+                                      0.0, -0.1)
   # Bounds of the Gaussians' log standard deviations (numerical safety).
   log_std_min: float = -6.0
   log_std_max: float = 2.0
@@ -52,6 +66,9 @@ class FtwConfig:
     in_range('kl_cost', 0.0, math.inf)
     in_range('prior_cost', 0.0, math.inf)
     in_range('fast_to_slow_gradient_scale', 0.0, 1.0)
+    if len(self.event_weights) != NUM_EVENTS:
+      raise error(f'ftw.event_weights needs one weight per game point ({NUM_EVENTS}, '
+                  f'impala_tf/ctf/events.py), got {len(self.event_weights)}.')
     if not self.log_std_min < self.log_std_max:
       raise error(f'ftw.log_std_min ({self.log_std_min}) must be below '
                   f'ftw.log_std_max ({self.log_std_max}).')

@@ -53,4 +53,5 @@ class FtwStep(train_step.TrainStep):
             'kl_cost': self.costs.kl_cost,
             'prior_cost': self.costs.prior_cost,
             'slow_period': self.network.slow_period,
-            'fast_to_slow_gradient_scale': self.network.fast_to_slow_gradient_scale}
+            'fast_to_slow_gradient_scale': self.network.fast_to_slow_gradient_scale,
+            'event_weights': self.network.event_weights}

@@ -12,7 +12,8 @@ Per step t, for each player:
   latent    z_t ~ q (reparameterised; the posterior's mean when not sampling)
   heads     π_t from z_t; the value from [z_t, h^f_t]
 
-The loss adds `kl_cost` × KL(q ‖ p) and `prior_cost` × KL(p ‖ N(0, I)) to
+The reward it learns from is internal: the game points weighted by
+`event_weights` (`internal_reward`). The loss adds `kl_cost` × KL(q ‖ p) and `prior_cost` × KL(p ‖ N(0, I)) to
 the IMPALA loss (`auxiliary_losses`). τ (`slow_period`) is a non-trainable
 variable of the network, so PBT can set it and actors receive it with the
 weights; the state counts each player's steps since its episode began, so
@@ -93,6 +94,15 @@ class FtwNetwork(tf.keras.Model):
     self.fast_to_slow_gradient_scale = tf.Variable(
         float(f.fast_to_slow_gradient_scale), trainable=False,
         name='fast_to_slow_gradient_scale')
+    # The internal reward's weights (`internal_reward`): PBT's, not the
+    # gradient's; the actors read them with the weights.
+    self.event_weights = tf.Variable(tf.constant(f.event_weights, tf.float32),
+                                     trainable=False, name='event_weights')
+
+  def internal_reward(self, events):
+    """[..., len(EVENTS)] game-point counts -> [...] internal rewards: the
+    points weighted by `event_weights`, what the agent maximises."""
+    return tf.linalg.matvec(tf.cast(events, tf.float32), self.event_weights)
 
   def variable_groups(self):
     """{group: [indices into trainable_variables]}: the encoder, each core
