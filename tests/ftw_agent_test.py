@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from impala_tf import config as config_lib
 from impala_tf import environments
+from impala_tf import export
 from impala_tf import learner as learner_lib
 from impala_tf import networks as core_networks
 from impala_tf import trajectories
@@ -188,6 +189,38 @@ class PbtCopyTest(tf.test.TestCase):
 
 
 class FtwAgentTest(tf.test.TestCase):
+
+  def test_greedy_export_acts_as_the_network_on_its_mean_latent(self):
+    from tf_agents.trajectories import time_step as ts  # pylint: disable=g-import-not-at-top
+    config = _config()
+    spec = _spec(config)
+    network = networks.make_network(config, spec)
+    out = os.path.join(self.get_temp_dir(), 'export')
+    export.export_policy(registry.make(config).exported_network(network), spec, config, out)
+    loaded = tf.saved_model.load(os.path.join(out, 'greedy'))
+    env = environments.make_env(config, B, seed=3)
+    obs = env.reset().copy()
+    state, net_state = loaded.get_initial_state(B), network.initial_state(B)
+    prev_action = np.zeros(B, np.int64)
+    reward = np.zeros(B, np.float32)
+    step_type = np.zeros(B, np.int32)
+    try:
+      for _ in range(15):   # past two ticks of the slow core (τ = 3)
+        exported = loaded.action(ts.TimeStep(tf.constant(step_type), tf.constant(reward),
+                                             tf.ones(B), tf.constant(obs)), state)
+        inputs = core_networks.NetworkInput(
+            tf.constant(obs[None]), tf.constant(step_type[None] == 0),
+            tf.constant(prev_action[None]), tf.constant(reward[None]))
+        outputs, net_state = network.unroll(inputs, net_state, sample=False)
+        self.assertAllEqual(tf.cast(exported.action, tf.int64),
+                            tf.argmax(outputs.policy_params[0], -1, output_type=tf.int64))
+        state = exported.state
+        prev_action = exported.action.numpy().astype(np.int64)
+        obs, reward, terminated, truncated = env.step(prev_action)
+        obs = obs.copy()
+        step_type = np.where(terminated | truncated, 2, 1).astype(np.int32)
+    finally:
+      env.close()
 
   def test_registry_and_config_checks(self):
     self.assertIsInstance(registry.make(_config()), ftw_agent.FtwAgent)
