@@ -5,6 +5,7 @@ config's checks."""
 import os
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from impala_tf import config as config_lib
@@ -133,6 +134,7 @@ class InternalRewardTest(tf.test.TestCase):
     self.assertAllClose(network.internal_reward(one[None]), [3.0])
 
 
+@pytest.mark.slow   # two real learners: 20 s on a slow day
 class PbtCopyTest(tf.test.TestCase):
   """A PBT exploit between two FTW learners carries τ and the reward
   weights with the network."""
@@ -190,6 +192,7 @@ class PbtCopyTest(tf.test.TestCase):
 
 class FtwAgentTest(tf.test.TestCase):
 
+  @pytest.mark.slow   # a SavedModel export and reload: 11 s on a slow day
   def test_greedy_export_acts_as_the_network_on_its_mean_latent(self):
     from tf_agents.trajectories import time_step as ts  # pylint: disable=g-import-not-at-top
     config = _config()
