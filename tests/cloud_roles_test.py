@@ -173,14 +173,21 @@ class EntrypointTest(parameterized.TestCase):
                                           poll_seconds=0.05), 0)
     # One gives up with the learner gone (3): the container exits 3, and the
     # long-running sibling is stopped rather than left behind.
-    marker = os.path.join(self.enter_context(tempfile.TemporaryDirectory()), 'stopped')
+    scratch = self.enter_context(tempfile.TemporaryDirectory())
+    marker, ready = os.path.join(scratch, 'stopped'), os.path.join(scratch, 'ready')
     sleeper = (f'import signal, sys, time\n'
                f'def stop(*_):\n  open({marker!r}, "w").close(); sys.exit(0)\n'
                f'signal.signal(signal.SIGTERM, stop)\n'
+               f'open({ready!r}, "w").close()\n'
                f'time.sleep(120)\n')
+    # The failing role exits once the sleeper has its handler: on a loaded
+    # machine a SIGTERM sent while the sleeper's interpreter still starts
+    # would kill it before it could leave the marker.
+    failing = (f'import os, sys, time\n'
+               f'while not os.path.exists({ready!r}):\n  time.sleep(0.01)\n'
+               f'sys.exit(3)\n')
     start = time.time()
-    code = entrypoint.supervise([[py, '-c', sleeper], [py, '-c', 'import sys; sys.exit(3)']],
-                                poll_seconds=0.05)
+    code = entrypoint.supervise([[py, '-c', sleeper], [py, '-c', failing]], poll_seconds=0.05)
     self.assertEqual(code, 3)
     self.assertLess(time.time() - start, 60)
     self.assertTrue(os.path.exists(marker))

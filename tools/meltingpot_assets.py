@@ -8,7 +8,7 @@ archive holding only an empty assets/ folder lets the build go on without
 that host (docs/ftw.md, "Install"):
 
   python3.11 tools/meltingpot_assets.py
-  .venv/bin/pip install --use-pep517 -r requirements.txt -e '.[ctf]'
+  .venv/bin/pip install -r requirements.txt -e '.[ctf]'
 
 An archive already there is left as it is (it may be the real one).
 """
